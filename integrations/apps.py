@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    name = "integrations"
+    verbose_name = "Integrations"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (flow schedule lifecycle)

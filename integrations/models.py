@@ -1,0 +1,194 @@
+import hashlib
+import secrets
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from portal.fields import EncryptedJSONField
+from portal.models import Tenant
+
+from .systems.registry import CREDENTIAL_KEYS, FLOW_KINDS, SYSTEMS
+
+
+class Connection(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
+    system = models.CharField(max_length=20, choices=sorted(SYSTEMS.items()), db_index=True)
+    name = models.CharField(max_length=120)
+    base_url = models.URLField(max_length=500, help_text="The system's API root, e.g. https://ais.example.com:9300/jderest or the sandbox URL.")
+    credentials = EncryptedJSONField(blank=True, null=True, help_text="Encrypted at rest; never shown back.")
+    options = models.JSONField(default=dict, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="connection_tenant_name_unique")]
+        indexes = [models.Index(fields=["tenant", "system"])]
+        ordering = ["tenant__name", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_system_display()})"
+
+    def missing_credential_keys(self):
+        creds = self.credentials or {}
+        return [k for k in CREDENTIAL_KEYS.get(self.system, []) if not str(creds.get(k, "")).strip()]
+
+    def clean(self):
+        missing = self.missing_credential_keys()
+        if missing:
+            raise ValidationError({"credentials": f"Missing credential key(s) for {self.get_system_display()}: {', '.join(missing)}."})
+
+
+class Flow(models.Model):
+    INTERVAL, CRON = "interval", "cron"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="flows")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=40, choices=[(k, v[0]) for k, v in FLOW_KINDS.items()], db_index=True)
+    source = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="source_flows")
+    target = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="target_flows")
+    enabled = models.BooleanField(default=True, db_index=True)
+    schedule_type = models.CharField(max_length=10, choices=[(INTERVAL, "Every N minutes"), (CRON, "Cron expression")], default=INTERVAL)
+    interval_minutes = models.PositiveIntegerField(default=1440, help_text="Used when the schedule is an interval.")
+    cron = models.CharField(max_length=100, blank=True, help_text='Used when the schedule is cron, e.g. "0 18 * * 1-5".')
+    cursor = models.JSONField(default=dict, blank=True, help_text="High-water marks; moves only past stored batches.")
+    options = models.JSONField(default=dict, blank=True)
+    trigger_token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="flow_tenant_name_unique")]
+        ordering = ["tenant__name", "name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def source_system(self):
+        return FLOW_KINDS[self.kind][1]
+
+    @property
+    def target_system(self):
+        return FLOW_KINDS[self.kind][2]
+
+    def clean(self):
+        errors = {}
+        if self.kind not in FLOW_KINDS:
+            return
+        _, want_source, want_target = FLOW_KINDS[self.kind]
+        for field, want in (("source", want_source), ("target", want_target)):
+            conn = getattr(self, field, None) if getattr(self, f"{field}_id", None) else None
+            if conn is None:
+                continue
+            if conn.system != want:
+                errors[field] = f"{self.get_kind_display()} needs a {SYSTEMS[want]} connection as {field}, not {conn.get_system_display()}."
+            elif self.tenant_id and conn.tenant_id != self.tenant_id:
+                errors[field] = f"Connection {conn.name!r} belongs to another tenant."
+        if self.schedule_type == self.CRON:
+            from .scheduling import validate_cron
+
+            try:
+                validate_cron(self.cron)
+            except ValidationError as exc:
+                errors["cron"] = exc.messages
+        elif not self.interval_minutes:
+            errors["interval_minutes"] = "Give the interval in minutes (at least 1)."
+        if errors:
+            raise ValidationError(errors)
+
+    # -- REST trigger token: only its hash is stored --------------------------
+    def new_trigger_token(self):
+        token = secrets.token_urlsafe(32)
+        self.trigger_token_hash = hashlib.sha256(token.encode()).hexdigest()
+        return token
+
+    def check_trigger_token(self, token):
+        if not self.trigger_token_hash or not token:
+            return False
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return secrets.compare_digest(digest, self.trigger_token_hash)
+
+
+class BatchState(models.TextChoices):
+    NEW = "new", "New"
+    READY = "ready", "Ready to post"
+    POSTING = "posting", "Posting"
+    POSTED = "posted", "Posted"
+    CONFIRMED = "confirmed", "Confirmed at source"
+    IN_DOUBT = "in_doubt", "In doubt (reconcile)"
+    HELD = "held", "Held (needs a person)"
+    FAILED = "failed", "Failed (will retry)"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Batch(models.Model):
+    State = BatchState
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="batches")
+    source_kind = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=120)
+    state = models.CharField(max_length=12, choices=BatchState.choices, default=BatchState.NEW)
+    payload = models.JSONField(default=dict, help_text="Snapshot of the source record as fetched.")
+    payload_hash = models.CharField(max_length=64, blank=True)
+    posting = models.JSONField(default=dict, blank=True, help_text="The target-neutral document that was (or will be) posted.")
+    external_ref = models.CharField(max_length=60, blank=True, help_text="Reference carried into the target for reconcile.")
+    target_document_id = models.CharField(max_length=120, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    last_error = models.TextField(blank=True)
+    error_help = models.TextField(blank=True)
+    correction_payload = models.JSONField(null=True, blank=True, help_text="A changed version of an already posted record, awaiting a decision.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        constraints = [models.UniqueConstraint(fields=["flow", "source_kind", "source_id"], name="batch_source_unique")]
+        indexes = [
+            models.Index(fields=["flow", "state"]),
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["external_ref"]),
+            models.Index(fields=["error_code"]),
+            models.Index(fields=["-created_at"]),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.source_kind} {self.source_id}"
+
+    @property
+    def tenant_id(self):
+        return self.flow.tenant_id
+
+
+class SyncCycle(models.Model):
+    """One run of a flow's cycle, shown live in the admin while it runs."""
+
+    RUNNING, DONE, FAILED, SKIPPED = "running", "done", "failed", "skipped"
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="cycles")
+    cycle_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    trigger = models.CharField(max_length=20, default="schedule")
+    state = models.CharField(max_length=10, default=RUNNING, choices=[(s, s) for s in (RUNNING, DONE, FAILED, SKIPPED)], db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    progress = models.CharField(max_length=200, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["flow", "state"])]
+
+    def __str__(self):
+        return f"{self.flow} cycle {self.started_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,68 @@
+"""One small error hierarchy shared by every external system.
+
+Errors are data: each carries a stable ``code`` (shown on held batches and in alerts),
+a ``message`` a finance user can act on and a ``help`` text saying how to fix it.
+Whether a failed call may already have changed the remote system is encoded in the
+class, because that decides between retrying and reconciling.
+"""
+
+
+class IntegrationError(Exception):
+    """Base class. ``definite`` is True when the remote system certainly did not apply
+    the request (safe to retry); False when it may have (reconcile before any re-post)."""
+
+    default_code = "INTEGRATION-ERROR"
+    definite = True
+    retryable = False
+
+    def __init__(self, message, *, code=None, help="", retry_after=None, status=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.help = help
+        self.retry_after = retry_after
+        self.status = status
+
+    def as_dict(self):
+        return {"code": self.code, "message": self.message, "help": self.help}
+
+
+class AuthError(IntegrationError):
+    default_code = "AUTH-FAILED"
+
+
+class RateLimited(IntegrationError):
+    default_code = "RATE-LIMITED"
+    retryable = True
+
+
+class NotFound(IntegrationError):
+    default_code = "NOT-FOUND"
+
+
+class VersionMismatch(IntegrationError):
+    default_code = "VERSION-MISMATCH"
+
+
+class HostNotAllowed(IntegrationError):
+    default_code = "HOST-NOT-ALLOWED"
+
+
+class ValidationRejected(IntegrationError):
+    """The target refused the document for a reason in its content: hold it."""
+
+    default_code = "REJECTED"
+
+
+class Unavailable(IntegrationError):
+    """The request did not take effect (connection refused, 503 before work...): retry later."""
+
+    default_code = "UNAVAILABLE"
+    retryable = True
+
+
+class OutcomeUnknown(IntegrationError):
+    """The request may have been applied (timeout or reset after sending, 5xx on a write)."""
+
+    default_code = "OUTCOME-UNKNOWN"
+    definite = False

@@ -1,0 +1,176 @@
+"""The shared HTTP base every system client builds on.
+
+It owns what is the same for all six vendors: one ``requests`` session per client,
+mapping transport failures onto the shared error hierarchy (and deciding whether a
+failed write may have reached the server), retries with exponential backoff and
+jitter that honour ``Retry-After``, the per-credential rate limiter, and a call count.
+A client subclass adds its auth lifecycle and ``classify`` for its error shapes.
+"""
+
+import logging
+from urllib.parse import urlsplit
+
+import requests
+import tenacity
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from .errors import (
+    AuthError,
+    IntegrationError,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    Unavailable,
+    ValidationRejected,
+)
+
+log = logging.getLogger(__name__)
+
+
+def parse_retry_after(value):
+    """Seconds from a Retry-After header (delta-seconds form); None when absent or a date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _never_reached_server(exc):
+    """True when the request certainly never left this machine (connect refused/timed out)."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (NewConnectionError, ConnectTimeoutError, requests.ConnectTimeout)):
+            return True
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        stack.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
+    return False
+
+
+class _WaitRetryAfter(tenacity.wait.wait_base):
+    """Wait what the server asked for, else exponential backoff with jitter."""
+
+    def __init__(self, initial, maximum):
+        self.backoff = tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+        self.maximum = maximum
+
+    def __call__(self, retry_state):
+        exc = retry_state.outcome.exception()
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.maximum)
+        return self.backoff(retry_state)
+
+
+class HttpClient:
+    system = "generic"
+    connect_timeout = 5.0
+    read_timeout = 60.0
+    max_attempts = 5
+    backoff_initial = 0.5
+    backoff_max = 30.0
+
+    def __init__(self, connection, *, system=None):
+        self.connection = connection
+        self.system = system or self.system
+        self.base_url = (connection.base_url or "").rstrip("/")
+        self.credentials = dict(getattr(connection, "credentials", None) or {})
+        self.options = dict(getattr(connection, "options", None) or {})
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "ml-connector/1.0"
+        self.limiter = None
+        self.calls = 0  # HTTP requests actually sent, retries included
+        timeouts = self.options.get("timeouts")
+        if timeouts:
+            self.connect_timeout, self.read_timeout = (float(t) for t in timeouts)
+        self.max_attempts = int(self.options.get("max_attempts", self.max_attempts))
+        self.backoff_max = float(self.options.get("backoff_max", self.backoff_max))
+
+    # -- hooks for subclasses -------------------------------------------------
+    def classify(self, response, *, idempotent):
+        """Map a vendor response onto an error, or None when it succeeded."""
+        return self.default_classify(response, idempotent=idempotent)
+
+    def default_classify(self, response, *, idempotent):
+        status = response.status_code
+        if status < 400:
+            return None
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        where = f"{self.system} answered HTTP {status}"
+        if status == 429:
+            return RateLimited(f"{where}: rate limited", retry_after=retry_after, status=status)
+        if status in (401, 403):
+            return AuthError(f"{where}: credentials were refused", status=status)
+        if status == 404:
+            return NotFound(f"{where}: not found", status=status)
+        if status < 500:
+            return ValidationRejected(f"{where}: request rejected", status=status)
+        if status == 503 or idempotent:
+            return Unavailable(f"{where}: service unavailable", retry_after=retry_after, status=status)
+        return OutcomeUnknown(f"{where} after the request was sent", status=status)
+
+    # -- plumbing ---------------------------------------------------------------
+    def url(self, path):
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method, path, *, idempotent, **kwargs):
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max),
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, IntegrationError) and e.retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(self.send_once, method, path, idempotent=idempotent, **kwargs)
+
+    def send_once(self, method, path, *, idempotent, **kwargs):
+        """One attempt: limiter, transport, classification. No retry here."""
+        if self.limiter is not None:
+            self.limiter.acquire()
+        url = self.url(path)
+        kwargs.setdefault("timeout", (self.connect_timeout, self.read_timeout))
+        self.calls += 1
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            raise self._transport_error(exc, url, idempotent) from None
+        error = self.classify(response, idempotent=idempotent)
+        if error is not None:
+            raise error
+        return response
+
+    def _transport_error(self, exc, url, idempotent):
+        host = urlsplit(url).netloc
+        kind = type(exc).__name__
+        if _never_reached_server(exc):
+            return Unavailable(
+                f"{self.system} at {host} could not be reached ({kind})",
+                code="NETWORK-UNREACHABLE",
+                help="Check the connection's base URL and that the server is up.",
+            )
+        if idempotent:
+            return Unavailable(f"{self.system} at {host} dropped the request ({kind})", code="NETWORK-DROPPED")
+        return OutcomeUnknown(
+            f"{self.system} at {host} dropped the connection after the request was sent ({kind}); "
+            "it may or may not have been applied",
+            code="NETWORK-OUTCOME-UNKNOWN",
+        )
+
+    def _log_retry(self, retry_state):
+        exc = retry_state.outcome.exception()
+        log.warning(
+            "%s call failed (%s: %s); retry %d in %.1fs",
+            self.system,
+            getattr(exc, "code", type(exc).__name__),
+            exc,
+            retry_state.attempt_number,
+            retry_state.next_action.sleep if retry_state.next_action else 0,
+        )

@@ -1,0 +1,50 @@
+"""What each external system needs in a Connection, and which flow kinds exist.
+
+Kept free of model imports so forms, the sandbox wiring and the engine can all read it.
+"""
+
+SYSTEMS = {
+    "expensify": "Expensify",
+    "jde": "Oracle JD Edwards (AIS Server)",
+    "ifs": "IFS Cloud",
+    "acumatica": "Acumatica",
+    "procurify": "Procurify",
+    "bill": "BILL",
+}
+
+# Keys each system's credentials must hold (validated on save; a missing key is a form error).
+CREDENTIAL_KEYS = {
+    "expensify": ["partnerUserID", "partnerUserSecret"],
+    "jde": ["username", "password", "environment", "role"],
+    "ifs": ["client_id", "client_secret", "realm"],
+    "acumatica": ["client_id", "client_secret", "username", "password", "company", "endpoint_name", "endpoint_version"],
+    "procurify": ["client_id", "client_secret", "domain"],
+    "bill": ["dev_key", "username", "password", "org_id", "webhook_secret"],
+}
+
+# Keys that are identifiers, not secrets: shown back in forms. Everything else is write-only.
+NON_SECRET_KEYS = {
+    "partnerUserID",
+    "username",
+    "environment",
+    "role",
+    "client_id",
+    "realm",
+    "company",
+    "endpoint_name",
+    "endpoint_version",
+    "domain",
+    "org_id",
+}
+
+# One flow kind per direction of the five integrations: kind -> (label, source system, target system)
+FLOW_KINDS = {
+    "expensify_to_jde": ("Expensify reports -> JD Edwards journals", "expensify", "jde"),
+    "expensify_to_ifs": ("Expensify reports -> IFS Cloud accrual journals", "expensify", "ifs"),
+    "jde_to_procurify": ("JD Edwards POs, suppliers, GL accounts -> Procurify", "jde", "procurify"),
+    "procurify_to_jde": ("Procurify bills and payments -> JD Edwards AP batches", "procurify", "jde"),
+    "expensify_to_acumatica": ("Expensify reports -> Acumatica bills or journals", "expensify", "acumatica"),
+    "acumatica_to_expensify": ("Acumatica employees -> Expensify policies", "acumatica", "expensify"),
+    "jde_to_bill": ("JD Edwards suppliers, POs, invoices -> BILL", "jde", "bill"),
+    "bill_to_jde": ("BILL payments -> JD Edwards vouchers", "bill", "jde"),
+}

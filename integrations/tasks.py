@@ -1,0 +1,17 @@
+"""django-q2 entry points. Thin: the work is in ``engine``."""
+
+from django_q.tasks import async_task
+
+
+def run_flow(flow_id, trigger="schedule"):
+    from .engine import run_cycle
+    from .models import Flow
+
+    flow = Flow.objects.select_related("tenant", "source", "target").filter(pk=flow_id).first()
+    if flow is None or not flow.enabled or not flow.tenant.active:
+        return {"skipped": "flow disabled or deleted"}
+    return run_cycle(flow, trigger=trigger).summary()
+
+
+def queue_cycle(flow, trigger="manual"):
+    return async_task("integrations.tasks.run_flow", flow.pk, trigger, task_name=f"flow {flow.pk} ({trigger})", group=f"flow:{flow.pk}")

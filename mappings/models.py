@@ -1,0 +1,1 @@
+# Mapping tables arrive in the GL mapping work (see mappings/ issue); placeholder module so the app loads.
