@@ -189,6 +189,10 @@ class SyncCycle(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["flow", "state"])]
+        constraints = [
+            # Cycles of one flow never overlap: at most one running row per flow.
+            models.UniqueConstraint(fields=["flow"], condition=models.Q(state="running"), name="one_running_cycle_per_flow"),
+        ]
 
     def __str__(self):
         return f"{self.flow} cycle {self.started_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,20 @@
+"""Flow kind -> handler class. One module per flow."""
+
+from importlib import import_module
+
+HANDLERS = {
+    "expensify_to_jde": "integrations.flows.expensify_to_jde.ExpensifyToJde",
+}
+
+
+def handler_class(kind):
+    try:
+        path = HANDLERS[kind]
+    except KeyError:
+        raise LookupError(f"flow kind {kind!r} is not implemented yet") from None
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+def implemented_kinds():
+    return list(HANDLERS)

@@ -1,0 +1,29 @@
+"""Alert e-mails: one digest per cycle listing the batches held in it, never one per batch."""
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+
+def held_digest(tenant, flow, held, *, cycle_id=""):
+    """Send one e-mail listing ``held`` batches to the tenant's alert addresses.
+
+    ``held`` is a list of objects with source_id, error_code, last_error, error_help.
+    Returns the number of messages sent (0 or 1)."""
+    recipients = tenant.alert_email_list
+    if not held or not recipients:
+        return 0
+    subject = f"[ml-connector] {len(held)} batch{'es' if len(held) != 1 else ''} held in {flow.name}"
+    lines = [
+        f"{len(held)} record(s) from flow \"{flow.name}\" ({flow.get_kind_display()}) could not be posted and are held.",
+        "Fix the cause, then select them under Integrations > Batches and choose \"Retry\".",
+        "Nothing is re-posted that the target already has: the portal checks first.",
+        "",
+    ]
+    for batch in held:
+        lines.append(f"- {batch.source_kind} {batch.source_id}: [{batch.error_code}] {batch.last_error}")
+        if batch.error_help:
+            lines.append(f"    How to fix: {batch.error_help}")
+    if cycle_id:
+        lines += ["", f"Cycle: {cycle_id}"]
+    send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
+    return 1

@@ -1,0 +1,79 @@
+"""What a flow module provides to the engine.
+
+The engine (``integrations.engine``) owns the cycle, batches, states, the posting
+protocol, audit and alerts; a flow module only knows its two systems: how to page
+through source records, turn one into a Posting, validate it against the target's
+reference data, post it carrying the external reference, find it again (reconcile)
+and acknowledge it at the source.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SourceRecord:
+    id: str
+    payload: dict
+    summary: str = ""  # a short human description, e.g. report name and employee
+
+
+@dataclass
+class Page:
+    records: list[SourceRecord]
+    cursor: dict = field(default_factory=dict)  # the flow cursor once these records are stored
+
+
+@dataclass
+class PostResult:
+    document_id: str
+    details: dict = field(default_factory=dict)
+
+
+class FlowHandler(ABC):
+    source_kind = "record"
+    reference_prefix = "REF"
+
+    def __init__(self, flow, *, log=None):
+        self.flow = flow
+        self.options = dict(flow.options or {})
+        self.log = log or (lambda message: None)
+
+    # -- lifecycle ----------------------------------------------------------
+    def open(self):
+        """Per-cycle set-up: clients, resolver, reference data."""
+
+    def close(self):
+        """Per-cycle tear-down."""
+
+    # -- source side ---------------------------------------------------------
+    @abstractmethod
+    def fetch(self, cursor):
+        """Yield Pages of source records newer than ``cursor``."""
+
+    def after_store(self, page):
+        """Called once a page's batches are committed (e.g. advance a source-side marker)."""
+
+    def confirm(self, batches):
+        """Acknowledge posted batches at the source where it can; return the ones confirmed."""
+        return []
+
+    # -- mapping and target side ---------------------------------------------
+    def external_ref(self, source_id):
+        return f"{self.reference_prefix}-{source_id}"
+
+    @abstractmethod
+    def build_posting(self, record_payload, external_ref):
+        """Return a Posting, or raise posting.Hold with a code a person can act on."""
+
+    def validate(self, posting):
+        """Raise posting.Hold when the target would refuse the posting (unknown/inactive account...)."""
+
+    @abstractmethod
+    def post(self, batch, posting):
+        """Send the posting carrying ``batch.external_ref``; return PostResult or raise IntegrationError."""
+
+    @abstractmethod
+    def reconcile(self, batch):
+        """Search the target for ``batch.external_ref``: PostResult when found, None when certainly absent.
+        Raise IntegrationError when the target cannot tell right now."""

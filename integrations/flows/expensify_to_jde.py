@@ -1,0 +1,238 @@
+"""Expensify approved reports -> JD Edwards journal batches (F0911Z1 via an AIS orchestration).
+
+One report becomes one journal: a debit line per expense (account from the mapping
+rules: policy routing, category, employee and tag rules; the category's GL code is the
+fallback object account) and one credit line per offset (employee payable for
+reimbursable spend, card clearing for corporate-card spend), in the report currency,
+exact to the cent. The report ID is the dedup key: the batch key in the portal and the
+``EXP-<reportID>`` transaction number (VNEDTN) in F0911Z1, which reconcile searches.
+
+Paging through Expensify (it has no offset and no modified-since filter): each export
+job excludes reports that carry this flow's fetch label; once a page's batches are
+stored, the page is marked with that label, so the next job returns the next page. The
+approved-after cursor (a day of overlap, so nothing approved late on the cursor day is
+missed) bounds the search. Posted reports are finally marked with the confirm label.
+
+Options (Flow.options), all optional:
+    page_size (500), start_date (ISO; first cycle's approved-after, default 90 days back),
+    fetch_label, confirm_label ("ml-connector"), employee_payable_account ("100.2100"),
+    card_clearing_account ("100.2150"), use_category_gl_code (true), company ("00001"),
+    document_type ("JE"), reference_max_age_minutes (60).
+"""
+
+from datetime import date, timedelta
+
+from mappings.resolver import Resolver
+
+from ..posting import Hold, Posting, PostingLine, from_minor_units
+from ..reference import account_index
+from ..systems.expensify import ExpensifyClient
+from ..systems.jde import JdeClient, JournalDocument, JournalLine
+from .base import FlowHandler, Page, PostResult, SourceRecord
+
+STATES = ("APPROVED", "REIMBURSED")
+
+
+def split_account(text):
+    """'100.2100' or '200.6110.CC10' -> JDE target fields."""
+    parts = (text or "").split(".")
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        raise ValueError(f"{text!r} is not a JD Edwards account in BU.OBJECT[.SUBSIDIARY] form")
+    return {"business_unit": parts[0], "object": parts[1], "subsidiary": parts[2] if len(parts) > 2 else ""}
+
+
+def account_key(account):
+    key = f"{account['business_unit']}.{account['object']}"
+    return f"{key}.{account['subsidiary']}" if account.get("subsidiary") else key
+
+
+class ExpensifyToJde(FlowHandler):
+    source_kind = "expensify_report"
+    reference_prefix = "EXP"
+
+    def open(self):
+        self.page_size = int(self.options.get("page_size", 500))
+        self.fetch_label = self.options.get("fetch_label") or f"ml-connector:fetched:{self.flow.pk}"
+        self.confirm_label = self.options.get("confirm_label") or "ml-connector"
+        self.offsets = {
+            True: split_account(self.options.get("employee_payable_account", "100.2100")),
+            False: split_account(self.options.get("card_clearing_account", "100.2150")),
+        }
+        self.expensify = ExpensifyClient(self.flow.source)
+        self.jde = JdeClient(self.flow.target)
+        self.resolver = Resolver.for_flow(self.flow)
+        self.accounts = None  # loaded on first validation, once per cycle
+        self.policy_tags = {}  # policyID -> tag level names, fetched once per cycle per policy
+
+    # -- source ------------------------------------------------------------------
+    def fetch(self, cursor):
+        approved_after = cursor.get("approved_after") or self.options.get("start_date")
+        approved_after = date.fromisoformat(approved_after) if approved_after else date.today() - timedelta(days=90)
+        while True:
+            reports = self.expensify.export_reports(
+                states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size)
+            if not reports:
+                return
+            self._learn_policies(reports)
+            newest = max(_approved_day(r) for r in reports)
+            # One day of overlap: Expensify's approvedAfter drops reports approved on the day itself.
+            next_cursor = max(approved_after, newest - timedelta(days=1))
+            yield Page(
+                records=[SourceRecord(id=str(r["reportID"]), payload=self._snapshot(r)) for r in reports],
+                cursor={"approved_after": next_cursor.isoformat()},
+            )
+            if len(reports) < self.page_size:
+                return
+
+    def after_store(self, page):
+        self.expensify.mark_exported([r.id for r in page.records], self.fetch_label)
+
+    def confirm(self, batches):
+        confirmed = []
+        for start in range(0, len(batches), self.page_size):
+            chunk = batches[start:start + self.page_size]
+            self.expensify.mark_exported([b.source_id for b in chunk], self.confirm_label)
+            confirmed.extend(chunk)
+        return confirmed
+
+    def _learn_policies(self, reports):
+        unknown = sorted({r["policyID"] for r in reports if r.get("policyID") and r["policyID"] not in self.policy_tags})
+        if not unknown:
+            return
+        info = self.expensify.get_policies(unknown, fields=("tags",))
+        for policy_id in unknown:
+            levels = (info.get(policy_id) or {}).get("tags") or []
+            names = [lvl["name"] for lvl in levels if isinstance(lvl, dict) and "tags" in lvl]
+            self.policy_tags[policy_id] = names or ["Tag"]
+
+    def _snapshot(self, report):
+        snapshot = dict(report)
+        snapshot["tagLevels"] = self.policy_tags.get(report.get("policyID"), ["Tag"])
+        return snapshot
+
+    # -- mapping -------------------------------------------------------------------
+    def line_attributes(self, report, expense):
+        attrs = {
+            "policy": report.get("policyName", ""),
+            "category": expense.get("category", ""),
+            "employee": report.get("accountEmail", ""),
+        }
+        tag_values = [v.strip() for v in (expense.get("tag") or "").split(":")]
+        for name, value in zip(report.get("tagLevels") or ["Tag"], tag_values, strict=False):
+            if value:
+                attrs[f"tag:{name}"] = value
+        return attrs
+
+    def build_posting(self, report, external_ref):
+        currency = report["currency"]
+        expenses = report.get("transactions") or []
+        if not expenses:
+            raise Hold(f"report {report['reportID']} has no expenses", code="SRC-EMPTY-REPORT",
+                       help="Nothing to post; skip the batch.")
+        posting = Posting(
+            reference=external_ref,
+            date=_approved_day(report).isoformat(),
+            currency=currency,
+            memo=f"{report.get('reportName', '')} ({report.get('accountEmail', '')})".strip(),
+            source_total=from_minor_units(report["total"], currency),
+        )
+        offsets = {}
+        for expense in expenses:
+            account = self.map_expense(report, expense)
+            amount = from_minor_units(expense["convertedAmount"], currency)
+            reimbursable = bool(expense.get("reimbursable"))
+            posting.lines.append(PostingLine(
+                account=account, amount=amount, source_line=str(expense.get("transactionID", "")),
+                memo=f"{expense.get('category', '')} {expense.get('merchant', '')}".strip(),
+                dimensions={"card": not reimbursable},
+            ))
+            offsets[reimbursable] = offsets.get(reimbursable, 0) + amount
+        for reimbursable, amount in sorted(offsets.items(), reverse=True):
+            posting.lines.append(PostingLine(
+                account=self.offsets[reimbursable], amount=-amount, kind="offset",
+                memo="Employee payable" if reimbursable else "Card clearing",
+            ))
+        return posting
+
+    def map_expense(self, report, expense):
+        attrs = self.line_attributes(report, expense)
+        target = self.resolver.resolve(attrs)
+        category, policy = attrs["category"], attrs["policy"]
+        obj = target.get("object")
+        if not obj and self.options.get("use_category_gl_code", True):
+            obj = (expense.get("categoryGlCode") or "").strip()
+        if not obj:
+            raise Hold(
+                f'unmapped category "{category}" in policy "{policy}"',
+                code="MAP-UNMAPPED-CATEGORY",
+                help="Add a mapping rule giving this category an object account (GL mappings > Mapping rules), "
+                     "or set the category's GL code in Expensify; then retry the batch.")
+        business_unit = target.get("business_unit")
+        if not business_unit:
+            raise Hold(
+                f'no business unit for policy "{policy}" (category "{category}")',
+                code="MAP-NO-BUSINESS-UNIT",
+                help="Add a rule routing this policy (or its cost center tag) to a JD Edwards business unit; then retry.")
+        return {"business_unit": business_unit, "object": obj, "subsidiary": target.get("subsidiary", "")}
+
+    def validate(self, posting):
+        if self.accounts is None:
+            self.accounts = account_index(self.flow.target, max_age_minutes=int(self.options.get("reference_max_age_minutes", 60)))
+        for line in posting.lines:
+            key = account_key(line.account)
+            entry = self.accounts.get(key)
+            if entry is None:
+                raise Hold(f"account {key} is not in F0901", code="JDE-ACCOUNT-UNKNOWN",
+                           help="Map the line to an existing account, or create the account in JD Edwards "
+                                "and refresh the reference data; then retry.")
+            if not entry.active:
+                raise Hold(f"account {key} is inactive in F0901", code="JDE-ACCOUNT-INACTIVE",
+                           help="Map the line to an active account or reactivate it in JD Edwards; then retry.")
+            if not entry.postable:
+                raise Hold(f"account {key} is a non-posting account in F0901", code="JDE-ACCOUNT-NON-POSTING",
+                           help="Map the line to a posting account (posting edit code blank); then retry.")
+
+    # -- target ----------------------------------------------------------------------
+    def post(self, batch, posting):
+        result = self.jde.post_journal(self.journal_document(posting))
+        return PostResult(
+            document_id=f"{self.options.get('document_type', 'JE')} {result.document_number}",
+            details={"batch_number": str(result.batch_number), "document_number": str(result.document_number)},
+        )
+
+    def journal_document(self, posting):
+        return JournalDocument(
+            reference=posting.reference,
+            gl_date=date.fromisoformat(posting.date),
+            currency=posting.currency,
+            company=self.options.get("company", "00001"),
+            document_type=self.options.get("document_type", "JE"),
+            explanation=posting.memo[:30],
+            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=ln.memo[:30],
+                               remark=ln.source_line[:30] or posting.reference)
+                   for ln in posting.lines],
+        )
+
+    def reconcile(self, batch):
+        rows = self.jde.find_journal(batch.external_ref)
+        if not rows:
+            return None
+        batch_numbers = sorted({str(_field(r, "EDBT")) for r in rows})
+        documents = sorted({str(_field(r, "DOC")) for r in rows})
+        return PostResult(
+            document_id=f"{self.options.get('document_type', 'JE')} {documents[0]}",
+            details={"batch_number": batch_numbers[0], "document_number": documents[0],
+                     "found_by_reconcile": True, "copies_in_target": len(batch_numbers)},
+        )
+
+
+def _approved_day(report):
+    return date.fromisoformat(str(report.get("approved") or report.get("submitted") or report["created"])[:10])
+
+
+def _field(row, alias):
+    """A column of an F0911Z1 row whatever the key style (EDBT, VNEDBT, F0911Z1_EDBT)."""
+    for key in (alias, f"VN{alias}", f"F0911Z1_{alias}"):
+        if key in row:
+            return row[key]
+    raise KeyError(alias)

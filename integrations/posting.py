@@ -1,0 +1,90 @@
+"""A Posting: the target-neutral document a flow builds from one source record.
+
+Plain data with ``Decimal`` amounts (debit positive, credit negative). Each flow module
+turns it into its target's document (JDE F0911Z1 rows, an IFS voucher, an Acumatica
+bill...). It is stored on the Batch as JSON so a person can see exactly what was or
+will be posted, and it must balance before anything is sent.
+"""
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from .systems.errors import IntegrationError
+
+CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "HUF": 2, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
+
+
+def exponent(currency):
+    return CURRENCY_EXPONENTS.get((currency or "").upper(), 2)
+
+
+def from_minor_units(value, currency):
+    """Integer minor units (Expensify cents) to an exact Decimal in the currency's exponent."""
+    return Decimal(int(value)).scaleb(-exponent(currency))
+
+
+class Hold(IntegrationError):
+    """A record that needs a person (mapping gap, invalid account...): the batch is held."""
+
+
+@dataclass
+class PostingLine:
+    account: dict  # target fields, e.g. {"business_unit": "200", "object": "6110", "subsidiary": "CC10"}
+    amount: Decimal  # signed: debit positive, credit negative
+    memo: str = ""
+    source_line: str = ""  # e.g. the Expensify transactionID this line came from
+    kind: str = "expense"  # expense | offset
+    dimensions: dict = field(default_factory=dict)
+
+
+@dataclass
+class Posting:
+    reference: str
+    date: str  # ISO date (the GL date)
+    currency: str
+    memo: str = ""
+    lines: list[PostingLine] = field(default_factory=list)
+    source_total: Decimal | None = None  # what the source says the document totals
+
+    @property
+    def debit_total(self):
+        return sum((ln.amount for ln in self.lines if ln.amount > 0), Decimal(0))
+
+    @property
+    def imbalance(self):
+        return sum((ln.amount for ln in self.lines), Decimal(0))
+
+    def check_balanced(self):
+        if self.imbalance != 0:
+            raise Hold(
+                f"journal {self.reference} does not balance: out by {self.imbalance} {self.currency}",
+                code="POST-UNBALANCED",
+                help="This is a defect in the mapping of offset accounts; report it to support.",
+            )
+        expense_total = sum((ln.amount for ln in self.lines if ln.kind == "expense"), Decimal(0))
+        if self.source_total is not None and expense_total != self.source_total:
+            raise Hold(
+                f"lines total {expense_total} {self.currency} but the source says {self.source_total}",
+                code="SRC-TOTAL-MISMATCH",
+                help="The source record's lines do not add up to its total; check it in the source system.",
+            )
+
+    def to_json(self):
+        data = asdict(self)
+        data["source_total"] = None if self.source_total is None else str(self.source_total)
+        for line in data["lines"]:
+            line["amount"] = str(line["amount"])
+        return data
+
+    @classmethod
+    def from_json(cls, data):
+        lines = [PostingLine(**{**ln, "amount": Decimal(ln["amount"])}) for ln in data.get("lines", [])]
+        total = data.get("source_total")
+        return cls(
+            reference=data["reference"],
+            date=data["date"],
+            currency=data["currency"],
+            memo=data.get("memo", ""),
+            lines=lines,
+            source_total=None if total is None else Decimal(total),
+        )
