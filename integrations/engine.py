@@ -278,10 +278,10 @@ class _Cycle:
                 new.append(Batch(flow=self.flow, source_kind=kind, source_id=record.id, state=S.NEW,
                                  payload=record.payload, payload_hash=digest,
                                  external_ref=self.handler.external_ref(record.id)))
-            elif batch.payload_hash == digest:
+            elif batch.payload_hash == digest or (batch.correction_payload and payload_hash(batch.correction_payload) == digest):
                 self.result.skipped += 1
                 self._audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
-            elif batch.state in (S.POSTED, S.CONFIRMED):
+            elif batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
                 self._hold_correction(batch, record)
             elif batch.state in (S.NEW, S.READY, S.HELD, S.FAILED, S.SKIPPED):
                 self._set(batch, "batch.source_changed", "the source record changed before it was posted: mapped again",

@@ -51,6 +51,14 @@ class FlowHandler(ABC):
     def fetch(self, cursor):
         """Yield Pages of source records newer than ``cursor``."""
 
+    def fetch_record(self, source_id):
+        """One source record by id (for previews), or None when the source has no such record."""
+        return None
+
+    def target_document(self, posting):
+        """The document exactly as it would be sent to the target (for previews)."""
+        return posting.to_json()
+
     def after_store(self, page):
         """Called once a page's batches are committed (e.g. advance a source-side marker)."""
 

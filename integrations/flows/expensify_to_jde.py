@@ -84,6 +84,13 @@ class ExpensifyToJde(FlowHandler):
             if len(reports) < self.page_size:
                 return
 
+    def fetch_record(self, source_id):
+        reports = self.expensify.export_reports(states=None, report_ids=[str(source_id)], limit=1)
+        if not reports:
+            return None
+        self._learn_policies(reports)
+        return SourceRecord(id=str(reports[0]["reportID"]), payload=self._snapshot(reports[0]))
+
     def after_store(self, page):
         self.expensify.mark_exported([r.id for r in page.records], self.fetch_label)
 
@@ -199,6 +206,16 @@ class ExpensifyToJde(FlowHandler):
             document_id=f"{self.options.get('document_type', 'JE')} {result.document_number}",
             details={"batch_number": str(result.batch_number), "document_number": str(result.document_number)},
         )
+
+    def target_document(self, posting):
+        doc = self.journal_document(posting)
+        return {
+            "orchestration": self.jde.orchestration,
+            "BatchReference": doc.reference, "GLDate": doc.gl_date.isoformat(), "Currency": doc.currency,
+            "Company": doc.company, "DocumentType": doc.document_type, "Explanation": doc.explanation,
+            "Lines": [{"LineNumber": i, "Account": ln.account, "Amount": str(ln.amount), "Explanation": ln.explanation,
+                       "Remark": ln.remark} for i, ln in enumerate(doc.lines, start=1)],
+        }
 
     def journal_document(self, posting):
         return JournalDocument(

@@ -1,0 +1,30 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from ...engine import run_cycle
+from ...preview import preview
+from ..flow_lookup import find_flow
+
+
+class Command(BaseCommand):
+    help = "Run one cycle of a flow now (progress on stderr, summary on stdout), or preview it with --dry-run."
+
+    def add_arguments(self, parser):
+        parser.add_argument("flow", help="flow id, name, or kind")
+        parser.add_argument("--dry-run", action="store_true", help="show the documents that would be posted; post nothing")
+        parser.add_argument("--record", help="with --dry-run: preview this one source record (e.g. an Expensify report ID)")
+        parser.add_argument("--limit", type=int, default=20, help="with --dry-run: how many records to preview")
+        parser.add_argument("--wait", type=float, default=60.0,
+                            help="seconds to wait for a running cycle of the same flow before skipping (default 60)")
+
+    def handle(self, *args, **opts):
+        flow = find_flow(opts["flow"])
+        if opts["dry_run"]:
+            results = preview(flow, source_id=opts["record"], limit=opts["limit"])
+            self.stdout.write(json.dumps(results, indent=2, default=str))
+            return
+        result = run_cycle(flow, trigger="command", wait=opts["wait"], progress=lambda m: self.stderr.write(m),
+                           actor="manage.py sync")
+        self.stdout.write(json.dumps({"flow": flow.pk, "kind": flow.kind, "state": result.state, **result.summary(),
+                                      "message": result.message}, indent=2))

@@ -1,0 +1,54 @@
+"""A real sandbox over loopback HTTP, a demo tenant and an Expensify -> JDE flow."""
+
+import datetime as dt
+
+import pytest
+import requests
+
+from integrations.models import Connection, Flow
+from portal.models import Tenant
+
+ANCHOR = dt.date(2026, 11, 1)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from sandbox.server import Sandbox
+
+    box = Sandbox(seed=7, size=40, anchor=ANCHOR).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def box(sandbox):
+    """A freshly seeded sandbox per test, with rate limits loose enough for fast tests."""
+    sandbox.reset(seed=7, size=40, anchor=ANCHOR)
+    sandbox.config.setdefault("expensify", {})["rate_limit"] = [[1000, 1]]
+    return sandbox
+
+
+def control(box, method, path, **kwargs):
+    response = requests.request(method, f"{box.url}/_sandbox/{path}", timeout=10, **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+def make_flow(box, *, tenant=None, options=None, alert_emails="finance@demo.example"):
+    from integrations.demo import install_demo_rules
+
+    creds = control(box, "GET", "credentials")
+    tenant = tenant or Tenant.objects.create(name="Demo Co", slug="demo", alert_emails=alert_emails)
+    source = Connection.objects.create(tenant=tenant, system="expensify", name="Expensify", base_url=box.system_url("expensify"),
+                                       credentials=creds["expensify"], options={"rate_limit": [[1000, 1]]})
+    target = Connection.objects.create(tenant=tenant, system="jde", name="JD Edwards", base_url=box.system_url("jde"),
+                                       credentials=creds["jde"])
+    flow = Flow.objects.create(tenant=tenant, name="Expenses to JDE", kind="expensify_to_jde", source=source, target=target,
+                               options={"start_date": (ANCHOR - dt.timedelta(days=200)).isoformat(), **(options or {})})
+    install_demo_rules(flow)
+    return flow
+
+
+@pytest.fixture
+def flow(box, db):
+    return make_flow(box)
