@@ -7,3 +7,6 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (flow schedule lifecycle)
+        from .reference import register_loaders
+
+        register_loaders()

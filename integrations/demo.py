@@ -1,0 +1,68 @@
+"""The demo tenant: connections to a running sandbox, mapping rules and flows.
+
+Used by ``manage.py demo`` and by tests; idempotent, so a second run reuses the tenant
+and only points its connections at the sandbox's current address.
+"""
+
+from datetime import date, timedelta
+
+import requests
+
+from mappings.models import MappingRule
+from portal.models import Tenant
+
+from .models import Connection, Flow
+
+# Per-policy routing to business units, cost center tags to subsidiaries; the object
+# account comes from each Expensify category's GL code (the flow's fallback).
+DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
+DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
+
+
+def add_rule(flow, *, match, target, tenant_wide=False):
+    """One mapping rule from plain dicts, e.g. match={"policy": "HQ"}, target={"business_unit": "100"}."""
+    fields = {k: v for k, v in match.items() if not k.startswith("tag:")}
+    tags = {k[4:]: v for k, v in match.items() if k.startswith("tag:")}
+    rule = MappingRule(tenant=flow.tenant, flow=None if tenant_wide else flow, tags=tags, **fields,
+                       **{f"target_{k}": v for k, v in target.items()})
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+def install_demo_rules(flow):
+    if MappingRule.objects.filter(tenant=flow.tenant).exists():
+        return
+    for policy, unit in DEMO_POLICY_UNITS.items():
+        add_rule(flow, match={"policy": policy}, target={"business_unit": unit}, tenant_wide=True)
+    for cost_center in DEMO_COST_CENTERS:
+        add_rule(flow, match={"tag:Cost Center": cost_center}, target={"subsidiary": cost_center}, tenant_wide=True)
+
+
+def sandbox_credentials(base_url):
+    response = requests.get(f"{base_url}/_sandbox/credentials", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def setup_demo(box, *, progress=print):
+    creds = sandbox_credentials(box.url)
+    tenant, created = Tenant.objects.get_or_create(
+        slug="demo", defaults={"name": "Demo Co", "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
+    progress(f"{'created' if created else 'reusing'} tenant {tenant.name}")
+
+    def connection(system, name, **extra):
+        conn, _ = Connection.objects.update_or_create(
+            tenant=tenant, name=name,
+            defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra})
+        return conn
+
+    expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [[5, 10], [20, 60]]})
+    jde = connection("jde", "JD Edwards (sandbox)")
+    flow, _ = Flow.objects.get_or_create(
+        tenant=tenant, name="Expensify to JD Edwards",
+        defaults={"kind": "expensify_to_jde", "source": expensify, "target": jde, "interval_minutes": 60,
+                  "options": {"start_date": (date.today() - timedelta(days=365)).isoformat()}})
+    install_demo_rules(flow)
+    progress(f"flow {flow.name}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
+    return tenant, [flow]

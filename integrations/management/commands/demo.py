@@ -1,0 +1,87 @@
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from ...demo import setup_demo
+from ...engine import run_cycle
+from ...flows import implemented_kinds
+from ...tasks import queue_cycle
+
+
+class Command(BaseCommand):
+    help = ("Demo tenant against an in-process sandbox. --once: run every implemented flow once and print one JSON "
+            "object on stdout. Without it: sandbox, task cluster and web server together until Ctrl-C.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--size", type=int, default=60, help="Expensify reports in the sandbox")
+        parser.add_argument("--sandbox-port", type=int, default=None, help="default: any free port with --once, else 8765")
+        parser.add_argument("--web", default="127.0.0.1:8000", help="address of the web server (without --once)")
+
+    def progress(self, message):
+        self.stderr.write(message)
+
+    def handle(self, *args, **opts):
+        from sandbox.server import Sandbox
+
+        call_command("migrate", verbosity=0, interactive=False)
+        port = opts["sandbox_port"] if opts["sandbox_port"] is not None else (0 if opts["once"] else 8765)
+        box = Sandbox(seed=opts["seed"], size=opts["size"]).start(port=port)
+        self.progress(f"sandbox serving the vendor fakes at {box.url}")
+        try:
+            tenant, flows = setup_demo(box, progress=self.progress)
+            if opts["once"]:
+                return self.run_once(flows)
+            self.serve(tenant, flows, opts["web"])
+        finally:
+            box.stop()
+
+    def run_once(self, flows):
+        out = {"flows": {}}
+        for flow in flows:
+            if flow.kind in implemented_kinds():
+                result = run_cycle(flow, trigger="demo", progress=self.progress, wait=30, actor="demo")
+                out["flows"][flow.kind] = result.summary()
+        self.stdout.write(json.dumps(out))
+
+    def serve(self, tenant, flows, web):
+        User = get_user_model()
+        password = secrets.token_urlsafe(9)
+        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@ml-connector.local"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(password)
+        admin.save()
+        for flow in flows:
+            queue_cycle(flow, trigger="demo")
+        manage = [sys.executable, "manage.py"]
+        children = [
+            subprocess.Popen(manage + ["qcluster"]),
+            subprocess.Popen(manage + ["runserver", "--noreload", "--insecure", web]),
+        ]
+        self.stderr.write("")
+        self.stderr.write(f"  Portal:   http://{web}/   user: admin   password: {password}")
+        self.stderr.write(f"  Tenant:   {tenant.name}; flows: {', '.join(f.name for f in flows)} (first cycle queued)")
+        self.stderr.write("  Ctrl-C stops the web server, the task cluster and the sandbox.")
+        self.stderr.write("")
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+            for child in children:
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
