@@ -45,10 +45,10 @@ def sandbox_credentials(base_url):
     return response.json()
 
 
-def setup_demo(box, *, progress=print):
+def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None):
     creds = sandbox_credentials(box.url)
     tenant, created = Tenant.objects.get_or_create(
-        slug="demo", defaults={"name": "Demo Co", "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
+        slug=slug, defaults={"name": name, "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
     progress(f"{'created' if created else 'reusing'} tenant {tenant.name}")
 
     def connection(system, name, **extra):
@@ -57,12 +57,12 @@ def setup_demo(box, *, progress=print):
             defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra})
         return conn
 
-    expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [[5, 10], [20, 60]]})
+    expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [list(w) for w in rate_limit]})
     jde = connection("jde", "JD Edwards (sandbox)")
     flow, _ = Flow.objects.get_or_create(
         tenant=tenant, name="Expensify to JD Edwards",
         defaults={"kind": "expensify_to_jde", "source": expensify, "target": jde, "interval_minutes": 60,
-                  "options": {"start_date": (date.today() - timedelta(days=365)).isoformat()}})
+                  "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **(flow_options or {})}})
     install_demo_rules(flow)
     progress(f"flow {flow.name}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
     return tenant, [flow]
