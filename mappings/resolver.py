@@ -40,42 +40,46 @@ class Resolver:
 
     def __init__(self, rules: Iterable[MappingRule] = ()):
         self.rules = [r for r in rules if getattr(r, "active", True)]
-        self.conflicts: list[tuple] = []
+        self.conflicts: list[tuple] = []  # (rule kept, rule ignored, field) for ties that got past validation
         self._keymap: dict[str, str] = {}
+        # One level per set of match attributes. A flow-scoped rule and a tenant-wide rule with
+        # the same attributes are adjacent in the precedence order (scope is the last tie-break),
+        # so they share a level: per match value the flow-scoped rule's fields come first.
         shapes: dict[tuple, dict] = {}
-        for rule in sorted(self.rules, key=lambda r: (r.pk is None, r.pk or 0)):
+        for rule in sorted(self.rules, key=lambda r: (r.flow_id is None, r.pk is None, r.pk or 0)):
             cond = rule.conditions()
             targets = rule.targets()
             if not targets:
                 continue
             attrs = tuple(sorted(cond))
-            scoped = rule.flow_id is not None
-            level_key = (specificity(attrs, scoped), attrs)
-            table = shapes.setdefault(level_key, {})
+            table = shapes.setdefault(attrs, {})
             match = cond[attrs[0]] if len(attrs) == 1 else tuple(cond[a] for a in attrs)
             entry = table.get(match)
             if entry is None:
-                table[match] = [tuple(targets.items()), {f: rule for f in targets}]
-            else:  # same shape and values: merge fields, record ties
-                fields, owners = entry
-                have = dict(fields)
-                for f, v in targets.items():
-                    if f in have:
-                        self.conflicts.append((owners[f], rule, f))
-                    else:
-                        have[f] = v
-                        owners[f] = rule
-                entry[0] = tuple(have.items())
+                table[match] = (dict(targets), {f: rule for f in targets})
+                continue
+            have, owners = entry
+            for f, v in targets.items():
+                if f not in have:
+                    have[f] = v
+                    owners[f] = rule
+                elif owners[f].flow_id == rule.flow_id:  # same scope, same match, same field: a tie
+                    self.conflicts.append((owners[f], rule, f))
         self._levels = []
-        all_fields = set()
-        for (_, attrs), table in sorted(shapes.items(), key=lambda kv: kv[0][0]):
-            frozen = {k: (fields, owners) for k, (fields, owners) in table.items()}
-            for fields, _owners in frozen.values():
-                all_fields.update(f for f, _ in fields)
-            kind = 0 if not attrs else (1 if len(attrs) == 1 else 2)
-            self._levels.append((kind, attrs[0] if kind == 1 else attrs, frozen))
-        self.fields = frozenset(all_fields)
-        self._nfields = len(all_fields)
+        bits: dict[str, int] = {}
+        for attrs, table in sorted(shapes.items(), key=lambda kv: specificity(kv[0], True)):
+            frozen = {}
+            level_mask = 0
+            for k, (have, owners) in table.items():
+                mask = 0
+                for f in have:
+                    mask |= bits.setdefault(f, 1 << len(bits))
+                level_mask |= mask
+                frozen[k] = (tuple(have.items()), owners, mask)
+            kind = min(len(attrs), 3)
+            self._levels.append((kind, attrs[0] if kind == 1 else attrs, frozen, level_mask))
+        self.fields = frozenset(bits)
+        self._nfields = (1 << len(bits)) - 1  # the mask of every field some rule sets
 
     # -- constructors --------------------------------------------------------------------
     @classmethod
@@ -115,27 +119,39 @@ class Resolver:
         """Target field -> value for one line; fields no rule sets are absent."""
         norm = self._normalize(attrs)
         out: dict[str, str] = {}
-        need = self._nfields
+        full = self._nfields
+        filled = 0
         get = norm.get
-        for kind, attrs_, table in self._levels:
+        for kind, attrs_, table, level_mask in self._levels:
+            if not level_mask & ~filled:
+                continue  # every field this level could set is already set by a more specific rule
             if kind == 1:
                 value = get(attrs_)
                 if value is None:
                     continue
                 hit = table.get(value)
             elif kind == 2:
+                a = get(attrs_[0])
+                if a is None:
+                    continue
+                b = get(attrs_[1])
+                if b is None:
+                    continue
+                hit = table.get((a, b))
+            elif kind == 3:
                 key = tuple([get(a) for a in attrs_])
                 if None in key:
                     continue
                 hit = table.get(key)
             else:
                 hit = table.get(())
-            if hit is None:
+            if hit is None or not hit[2] & ~filled:
                 continue
             for f, v in hit[0]:
                 if f not in out:
                     out[f] = v
-            if len(out) == need:
+            filled |= hit[2]
+            if filled == full:
                 break
         return out
 
@@ -143,14 +159,16 @@ class Resolver:
         """Target field -> the rule that set it (for previews and audit)."""
         norm = self._normalize(attrs)
         out: dict[str, MappingRule] = {}
-        for kind, attrs_, table in self._levels:
+        for kind, attrs_, table, _mask in self._levels:
             if kind == 1:
-                hit = table.get(norm[attrs_]) if attrs_ in norm else None
-            elif kind == 2:
-                key = tuple(norm.get(a) for a in attrs_)
-                hit = None if None in key else table.get(key)
+                key = norm.get(attrs_)
+            elif kind == 0:
+                key = ()
             else:
-                hit = table.get(())
+                key = tuple(norm.get(a) for a in attrs_)
+                if None in key:
+                    key = None
+            hit = table.get(key) if key is not None else None
             if hit is None:
                 continue
             for f, _v in hit[0]:
@@ -160,7 +178,7 @@ class Resolver:
 
     def shapes(self) -> list[tuple[tuple[str, ...], int]]:
         """(attributes, number of distinct matches) per level, most specific first (for diagnostics)."""
-        return [((a,) if k == 1 else tuple(a), len(t)) for k, a, t in self._levels]
+        return [((a,) if k == 1 else tuple(a), len(t)) for k, a, t, _m in self._levels]
 
     def __len__(self):
         return len(self.rules)
