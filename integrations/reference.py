@@ -32,9 +32,13 @@ def register_loaders():
     register_loader("jde", load_jde_accounts)
 
 
-def account_index(connection, *, max_age_minutes=60):
-    """key ("BU.OBJ" or "BU.OBJ.SUB") -> ReferenceEntry, refreshed first when stale or missing."""
+def refresh_if_stale(connection, *, max_age_minutes=60):
     refreshed = last_refreshed(connection.pk)
     if refreshed is None or refreshed < timezone.now() - timedelta(minutes=max_age_minutes):
         refresh_reference(connection, actor="cycle")
+
+
+def account_index(connection, *, max_age_minutes=60):
+    """key ("BU.OBJ" or "BU.OBJ.SUB") -> ReferenceEntry, refreshed first when stale or missing."""
+    refresh_if_stale(connection, max_age_minutes=max_age_minutes)
     return {e.key: e for e in ReferenceEntry.objects.filter(connection=connection, kind="account")}

@@ -117,6 +117,31 @@ class ExpensifyToJde(FlowHandler):
         snapshot["tagLevels"] = self.policy_tags.get(report.get("policyID"), ["Tag"])
         return snapshot
 
+    # -- coverage ------------------------------------------------------------------
+    required_fields = ("business_unit", "object")
+
+    def coverage_usages(self):
+        """Every source value in use: each enabled category of each policy, alone and with each tag value."""
+        policies = self.expensify.list_policies()
+        info = self.expensify.get_policies([p["id"] for p in policies], fields=("categories", "tags"))
+        for policy in policies:
+            detail = info.get(policy["id"]) or {}
+            categories = [c for c in detail.get("categories") or [] if c.get("enabled", True)]
+            levels = [lvl for lvl in detail.get("tags") or [] if isinstance(lvl, dict) and "tags" in lvl]
+            for category in categories:
+                base = {"policy": policy["name"], "category": category["name"],
+                        "category_gl_code": (category.get("glCode") or "").strip()}
+                yield base
+                for level in levels:
+                    for tag in level["tags"]:
+                        if tag.get("enabled", True):
+                            yield {**base, f"tag:{level['name']}": tag["name"]}
+
+    def coverage_fallback(self, attrs):
+        if self.options.get("use_category_gl_code", True) and attrs.get("category_gl_code"):
+            return {"object": attrs["category_gl_code"]}
+        return {}
+
     # -- mapping -------------------------------------------------------------------
     def line_attributes(self, report, expense):
         attrs = {
