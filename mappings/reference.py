@@ -203,12 +203,15 @@ class ReferenceSet:
         if table is None:
             return None
         hit = table.get(key)
+        jde = self.system in (None, "jde") and kind == "account"
+        shown = key if jde else f'"{key}"'  # JDE accounts read as in F0901: account 200.6110.CC10
+        where = f"F0901 ({self._where()})" if jde else self._where()
         if hit is None:
             guess = self.folded.get(kind, {}).get(key.casefold())
             hint = f' (did you mean "{guess}"?)' if guess else ""
-            return Problem(field_name, key, UNKNOWN, f'{label} "{key}" is not in the reference data of {self._where()}{hint}.')
+            return Problem(field_name, key, UNKNOWN, f"{label} {shown} is not in the reference data of {where}{hint}.")
         if hit[0] != OK:
-            return Problem(field_name, key, hit[0], f'{label} "{key}" is {hit[0]} in {self._where()}.')
+            return Problem(field_name, key, hit[0], f"{label} {shown} is {hit[0]} in {where}.")
         return None
 
     def _where(self):

@@ -1,0 +1,253 @@
+"""Spreadsheet import and export (CSV, XLSX) of a tenant's mapping table, with django-import-export.
+
+Columns: ``id`` (blank = new rule), ``tenant`` (slug), ``flow`` (flow name, blank = all
+flows), the match columns, ``tags`` (``Cost Center=CC10; Project=PRJ-ALPHA``), the
+``target_*`` columns, ``active``, ``note`` and ``delete`` (``yes`` deletes the rule
+of that id).
+
+Guarantees:
+
+* **Atomic**: the import runs in one transaction and is rolled back when any row has an
+  error *or* a validation error (``import_data`` forces both), so a file is applied whole
+  or not at all. The admin's first step is a dry run that shows the preview.
+* **Tenant-bound**: a resource built with ``tenant=`` (every customer user) reads and
+  writes only that tenant's rules: the ``tenant`` column must be blank or that tenant, an
+  ``id`` of another tenant's rule is "not found", and flows are looked up in that tenant.
+* **Validated like the form**: every row goes through ``MappingRule.full_clean()`` (ties,
+  reference data), checked against the rows already imported from the same file.
+* **Audited**: row changes write ``mapping.created/changed/deleted`` entries with the
+  importing user and one action id, plus one ``mapping.imported`` summary entry.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.apps import apps
+from import_export import fields, resources, widgets
+from import_export.results import RowResult
+
+from portal.models import Tenant
+
+from . import audit
+from .models import MappingRule
+from .vocabulary import MATCH_ATTRIBUTES, TARGET_FIELDS
+
+TRUE_WORDS = {"1", "true", "yes", "y", "x", "on", "delete"}
+
+
+def format_tags(tags) -> str:
+    if not isinstance(tags, dict):
+        return ""
+    return "; ".join(f"{k}={v}" for k, v in tags.items())
+
+
+def parse_tags(text) -> dict:
+    """``"Cost Center=CC10; Project=PRJ-ALPHA"`` (or a JSON object) -> dict."""
+    if text is None:
+        return {}
+    if isinstance(text, dict):
+        return text
+    text = str(text).strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError(f'tags: {text!r} is not valid JSON; write e.g. "Cost Center=CC10; Project=PRJ-ALPHA"') from None
+        if not isinstance(value, dict):
+            raise ValueError("tags: give tag list = value pairs")
+        return {str(k).strip(): str(v).strip() for k, v in value.items()}
+    out = {}
+    for part in text.replace("\n", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ValueError(f'tags: "{part}" is not "tag list=value" (e.g. "Cost Center=CC10")')
+        k, v = part.split("=", 1)
+        if not k.strip() or not v.strip():
+            raise ValueError(f'tags: "{part}" needs a tag list name and a value')
+        out[k.strip()] = v.strip()
+    return out
+
+
+class TagsWidget(widgets.Widget):
+    def clean(self, value, row=None, **kwargs):
+        return parse_tags(value)
+
+    def render(self, value, obj=None, **kwargs):
+        return format_tags(value)
+
+
+class TextWidget(widgets.CharWidget):
+    """Blank cells become "" (never None) and numbers from spreadsheets lose a trailing ".0"."""
+
+    def clean(self, value, row=None, **kwargs):
+        if value is None:
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value).strip()
+
+
+class ActiveWidget(widgets.Widget):
+    def clean(self, value, row=None, **kwargs):
+        if value is None or str(value).strip() == "":
+            return True
+        text = str(value).strip().casefold()
+        if text in {"1", "true", "yes", "y", "x", "on"}:
+            return True
+        if text in {"0", "false", "no", "n", "off"}:
+            return False
+        raise ValueError(f'active: "{value}" is not yes/no')
+
+    def render(self, value, obj=None, **kwargs):
+        return "yes" if value else "no"
+
+
+class FlowWidget(widgets.Widget):
+    """A flow by name, looked up within the row's tenant (set by the resource before each row)."""
+
+    tenant_id = None
+
+    def clean(self, value, row=None, **kwargs):
+        name = "" if value is None else str(value).strip()
+        if not name:
+            return None
+        tenant_id = self.tenant_id
+        Flow = apps.get_model("integrations", "Flow")
+        flow = Flow.objects.filter(tenant_id=tenant_id, name__iexact=name).first()
+        if flow is None:
+            raise ValueError(f'flow: there is no flow named "{name}" in this tenant')
+        return flow
+
+    def render(self, value, obj=None, **kwargs):
+        return value.name if value is not None else ""
+
+
+class MappingRuleResource(resources.ModelResource):
+    id = fields.Field(attribute="id", column_name="id", widget=widgets.IntegerWidget())
+    tenant = fields.Field(attribute="tenant", column_name="tenant", widget=widgets.ForeignKeyWidget(Tenant, "slug"))
+    flow = fields.Field(attribute="flow", column_name="flow", widget=FlowWidget())
+    tags = fields.Field(attribute="tags", column_name="tags", widget=TagsWidget())
+    active = fields.Field(attribute="active", column_name="active", widget=ActiveWidget())
+    note = fields.Field(attribute="note", column_name="note", widget=TextWidget())
+    delete = fields.Field(column_name="delete", readonly=True)
+
+    class Meta:
+        model = MappingRule
+        import_id_fields = ("id",)
+        fields = ("id", "tenant", "flow", *MATCH_ATTRIBUTES, "tags", *(f"target_{f}" for f in TARGET_FIELDS),
+                  "active", "note", "delete")
+        export_order = fields
+        clean_model_instances = True
+        skip_unchanged = True
+        report_skipped = True
+        use_transactions = True
+        store_instance = True
+
+    def __init__(self, tenant=None, user=None, **kwargs):
+        """``tenant``: the only tenant this import/export may touch (customers); None = any (support staff)."""
+        super().__init__(**kwargs)
+        self.tenant = tenant
+        self.user = user
+        for name in (*MATCH_ATTRIBUTES, *(f"target_{f}" for f in TARGET_FIELDS)):
+            self.fields[name].widget = TextWidget()
+        self._audit_cm = None
+
+    # -- scoping -----------------------------------------------------------------------
+    def get_queryset(self):
+        qs = MappingRule.objects.select_related("tenant", "flow")
+        return qs.filter(tenant=self.tenant) if self.tenant is not None else qs
+
+    def get_instance(self, instance_loader, row):
+        rule_id = row.get("id")
+        if rule_id in (None, ""):
+            return None
+        try:
+            rule_id = int(float(rule_id))
+        except (TypeError, ValueError):
+            raise ValueError(f'id: "{rule_id}" is not a rule id (leave it blank for a new rule)') from None
+        instance = self.get_queryset().filter(pk=rule_id).first()
+        if instance is None:
+            where = f' in tenant "{self.tenant.slug}"' if self.tenant is not None else ""
+            raise ValueError(f"id: rule {rule_id} does not exist{where}; leave id blank to add a new rule")
+        return instance
+
+    def before_import_row(self, row, **kwargs):
+        slug = str(row.get("tenant") or "").strip()
+        if self.tenant is not None:
+            if slug and slug != self.tenant.slug:
+                raise ValueError(f'tenant: you can only import rules into your own tenant "{self.tenant.slug}", not "{slug}"')
+            row["tenant"] = self.tenant.slug
+            tenant_id = self.tenant.pk
+        else:
+            if not slug:
+                raise ValueError("tenant: give the tenant's slug")
+            tenant = Tenant.objects.filter(slug=slug).first()
+            if tenant is None:
+                raise ValueError(f'tenant: no tenant "{slug}"')
+            tenant_id = tenant.pk
+        self._row_tenant_id = self.fields["flow"].widget.tenant_id = tenant_id
+        if row.get("id") not in (None, ""):
+            row["id"] = str(int(float(row["id"]))) if _is_number(row["id"]) else row["id"]
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        if not new and instance.tenant_id != self._row_tenant_id:
+            raise ValueError("tenant: a rule cannot be moved to another tenant; delete it and add it there")
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        if field.column_name == "id":
+            return  # ids are only looked up, never assigned
+        super().import_field(field, instance, row, is_m2m, **kwargs)
+
+    def for_delete(self, row, instance):
+        return str(row.get("delete") or "").strip().casefold() in TRUE_WORDS
+
+    def dehydrate_delete(self, rule):
+        return ""
+
+    # -- transaction + audit -------------------------------------------------------------
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
+                    collect_failed_rows=False, rollback_on_validation_errors=False, **kwargs):
+        # Nothing is applied when any row is invalid: always transactional, always rolled back on
+        # row errors and validation errors (the library only does the latter when asked).
+        file_name = kwargs.get("file_name") or "spreadsheet"
+        user = kwargs.get("user") or self.user
+        with audit.acting(user, message=f"(import of {file_name})") as ctx:
+            self._audit_ctx = ctx
+            return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors, use_transactions=True,
+                                       collect_failed_rows=collect_failed_rows, rollback_on_validation_errors=True,
+                                       **kwargs)
+
+    def after_import(self, dataset, result, **kwargs):
+        super().after_import(dataset, result, **kwargs)
+        if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
+            return
+        counts = {t: 0 for t in (RowResult.IMPORT_TYPE_NEW, RowResult.IMPORT_TYPE_UPDATE, RowResult.IMPORT_TYPE_DELETE,
+                                 RowResult.IMPORT_TYPE_SKIP)}
+        for r in result.rows:
+            if r.import_type in counts:
+                counts[r.import_type] += 1
+        tenants = {r.instance.tenant_id for r in result.rows if getattr(r, "instance", None) is not None}
+        if self.tenant is not None:
+            tenants = {self.tenant.pk}
+        ctx = self._audit_ctx
+        from audit.log import record
+
+        for tenant_id in sorted(t for t in tenants if t):
+            record(tenant_id, audit.EVENT_IMPORTED, actor=ctx.actor, action_id=ctx.action_id,
+                   source_ref=str(kwargs.get("file_name") or "")[:120],
+                   message=f"Imported {kwargs.get('file_name') or 'a spreadsheet'}: {counts['new']} new, "
+                           f"{counts['update']} changed, {counts['delete']} deleted, {counts['skip']} unchanged.",
+                   after=counts)
+
+
+def _is_number(value):
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
