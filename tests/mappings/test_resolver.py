@@ -189,3 +189,11 @@ def test_for_flow_costs_one_query_whatever_the_number_of_rules(tenant, flow, dja
         resolver = Resolver.for_flow(flow)
         for i in range(n_rules):  # resolving a cycle's lines costs no query at all
             assert resolver.resolve({"category": f"category {i}"}) == {"object": str(6000 + i)}
+
+
+def test_tag_order_in_a_rule_does_not_matter():
+    a = R(tags={"Project": "PRJ-ALPHA", "Cost Center": "CC10"}, target_subsidiary="A")
+    b = R(tags={"Cost Center": "CC20", "Project": "PRJ-ALPHA"}, target_subsidiary="B")
+    resolver = Resolver.from_rules([a, b])
+    assert len(resolver.shapes()) == 1
+    assert resolver.resolve({"tag:Cost Center": "CC20", "tag:Project": "prj-alpha"}) == {"subsidiary": "B"}
