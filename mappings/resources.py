@@ -148,19 +148,29 @@ class MappingRuleResource(resources.ModelResource):
         use_transactions = True
         store_instance = True
 
-    def __init__(self, tenant=None, user=None, **kwargs):
-        """``tenant``: the only tenant this import/export may touch (customers); None = any (support staff)."""
+    def __init__(self, tenant=None, user=None, tenants=None, **kwargs):
+        """Which tenants this import/export may touch.
+
+        ``tenant``: one tenant (a customer user's only tenant): the ``tenant`` column may be
+        blank. ``tenants``: a set of tenant ids (a customer with several memberships): each
+        row names one of them. Neither: any tenant (support staff); each row names it.
+        """
         super().__init__(**kwargs)
         self.tenant = tenant
         self.user = user
+        if tenant is not None:
+            self.allowed = frozenset({tenant.pk})
+        else:
+            self.allowed = frozenset(tenants) if tenants is not None else None
         for name in (*MATCH_ATTRIBUTES, *(f"target_{f}" for f in TARGET_FIELDS)):
             self.fields[name].widget = TextWidget()
-        self._audit_cm = None
+        self._audit_ctx = None
+        self._row_tenant_id = None
 
     # -- scoping -----------------------------------------------------------------------
     def get_queryset(self):
         qs = MappingRule.objects.select_related("tenant", "flow")
-        return qs.filter(tenant=self.tenant) if self.tenant is not None else qs
+        return qs.filter(tenant_id__in=self.allowed) if self.allowed is not None else qs
 
     def get_instance(self, instance_loader, row):
         rule_id = row.get("id")
@@ -172,25 +182,23 @@ class MappingRuleResource(resources.ModelResource):
             raise ValueError(f'id: "{rule_id}" is not a rule id (leave it blank for a new rule)') from None
         instance = self.get_queryset().filter(pk=rule_id).first()
         if instance is None:
-            where = f' in tenant "{self.tenant.slug}"' if self.tenant is not None else ""
+            where = " in your tenant" if self.allowed is not None else ""
             raise ValueError(f"id: rule {rule_id} does not exist{where}; leave id blank to add a new rule")
         return instance
 
     def before_import_row(self, row, **kwargs):
         slug = str(row.get("tenant") or "").strip()
-        if self.tenant is not None:
-            if slug and slug != self.tenant.slug:
-                raise ValueError(f'tenant: you can only import rules into your own tenant "{self.tenant.slug}", not "{slug}"')
-            row["tenant"] = self.tenant.slug
-            tenant_id = self.tenant.pk
-        else:
-            if not slug:
-                raise ValueError("tenant: give the tenant's slug")
-            tenant = Tenant.objects.filter(slug=slug).first()
-            if tenant is None:
-                raise ValueError(f'tenant: no tenant "{slug}"')
-            tenant_id = tenant.pk
-        self._row_tenant_id = self.fields["flow"].widget.tenant_id = tenant_id
+        if not slug and self.tenant is not None:
+            slug = row["tenant"] = self.tenant.slug
+        if not slug:
+            raise ValueError("tenant: give the tenant's slug")
+        tenant = self.tenant if self.tenant is not None and self.tenant.slug == slug else (
+            Tenant.objects.filter(slug=slug).first())
+        if tenant is None or (self.allowed is not None and tenant.pk not in self.allowed):
+            if self.allowed is not None:
+                raise ValueError(f'tenant: you can only import rules into your own tenant, not "{slug}"')
+            raise ValueError(f'tenant: no tenant "{slug}"')
+        self._row_tenant_id = self.fields["flow"].widget.tenant_id = tenant.pk
         if row.get("id") not in (None, ""):
             row["id"] = str(int(float(row["id"]))) if _is_number(row["id"]) else row["id"]
 
@@ -232,7 +240,7 @@ class MappingRuleResource(resources.ModelResource):
             if r.import_type in counts:
                 counts[r.import_type] += 1
         tenants = {r.instance.tenant_id for r in result.rows if getattr(r, "instance", None) is not None}
-        if self.tenant is not None:
+        if not tenants and self.tenant is not None:
             tenants = {self.tenant.pk}
         ctx = self._audit_ctx
         from audit.log import record
