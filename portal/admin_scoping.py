@@ -63,9 +63,7 @@ class ScopedAllValuesFieldListFilter(AllValuesFieldListFilter):
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.lookup_choices = (
-            model_admin.get_queryset(request).distinct().order_by(field_path).values_list(field_path, flat=True)
-        )
+        self.lookup_choices = model_admin.get_queryset(request).distinct().order_by(field_path).values_list(field_path, flat=True)
 
 
 def _scoped_filter_for(model, item):

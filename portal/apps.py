@@ -6,4 +6,5 @@ class PortalConfig(AppConfig):
     verbose_name = "Tenants and access"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the tenant-scoped admin check)
+        # Registers the tenant-scoped admin check, the role groups and membership -> group signals.
+        from . import checks, signals  # noqa: F401

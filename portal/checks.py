@@ -24,11 +24,15 @@ def scoped_admin_errors(admin_site=None):
             continue
         path = tenancy.find_tenant_path(model)
         if path is not None:
-            errors.append(checks.Error(
-                f"{label} belongs to a tenant (via {path!r}) but its admin {type(model_admin).__name__} "
-                "is not a TenantScopedAdmin: customer users would see every tenant's rows.",
-                hint="Subclass portal.admin_scoping.TenantScopedAdmin and set tenant_path.",
-                obj=type(model_admin), id="portal.E001"))
+            errors.append(
+                checks.Error(
+                    f"{label} belongs to a tenant (via {path!r}) but its admin {type(model_admin).__name__} "
+                    "is not a TenantScopedAdmin: customer users would see every tenant's rows.",
+                    hint="Subclass portal.admin_scoping.TenantScopedAdmin and set tenant_path.",
+                    obj=type(model_admin),
+                    id="portal.E001",
+                )
+            )
     return errors
 
 

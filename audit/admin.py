@@ -1,0 +1,69 @@
+"""The audit trail in the admin: read-only, append-only. No add, no change, no delete."""
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from portal.admin_scoping import TenantScopedAdmin
+
+from .models import AuditEntry
+
+
+def _pretty(value):
+    if value in (None, "", {}, []):
+        return "-"
+    return format_html(
+        '<pre style="white-space: pre-wrap; margin: 0">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str)
+    )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantScopedAdmin):
+    list_display = ["created", "event", "tenant", "flow", "source_ref", "target_ref", "actor", "short_message"]
+    list_filter = ["event", "tenant", "flow"]
+    search_fields = ["source_ref", "target_ref", "action_id"]
+    list_select_related = ["tenant", "flow"]
+    date_hierarchy = "created"
+    fields = [
+        "created",
+        "event",
+        "tenant",
+        "flow",
+        "batch",
+        "source_ref",
+        "target_ref",
+        "actor",
+        "action_id",
+        "message",
+        "before_json",
+        "after_json",
+    ]
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description="message")
+    def short_message(self, obj):
+        return obj.message if len(obj.message) <= 120 else obj.message[:117] + "..."
+
+    @admin.display(description="before")
+    def before_json(self, obj):
+        return _pretty(obj.before)
+
+    @admin.display(description="after")
+    def after_json(self, obj):
+        return _pretty(obj.after)

@@ -1,0 +1,87 @@
+"""Shared fixtures: two tenants, and admin users of both roles.
+
+* ``tenant`` / ``other_tenant``: two tenants (sub-packages may override these names).
+* ``customer_user``: staff user with a customer membership in ``tenant`` only, in the
+  ``customer`` group (limited permissions, see ``portal.roles``); ``customer_client`` is
+  a logged-in test client.
+* ``support_user``: staff user with a support membership (not a superuser), in the
+  ``support`` group; ``support_client``.
+* ``make_customer(tenant, ...)``: more customer users (e.g. one with two tenants).
+"""
+
+import pytest
+
+from portal import roles
+from portal.models import Membership
+from tests import factories
+
+
+@pytest.fixture
+def role_groups(db):
+    return roles.ensure_groups()
+
+
+@pytest.fixture
+def tenant(db):
+    return factories.make_tenant("acme", name="Acme Corp")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return factories.make_tenant("globex", name="Globex Inc")
+
+
+@pytest.fixture
+def make_customer(role_groups):
+    def make(*tenants, username=None):
+        user = factories.make_user(username, is_staff=True)
+        for t in tenants:
+            Membership.objects.create(user=user, tenant=t, role=Membership.CUSTOMER)
+        user.refresh_from_db()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def customer_user(make_customer, tenant):
+    return make_customer(tenant, username="carla")
+
+
+@pytest.fixture
+def support_user(role_groups, tenant):
+    user = factories.make_user("sam", is_staff=True)
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.SUPPORT)
+    user.refresh_from_db()
+    return user
+
+
+@pytest.fixture
+def superuser(db):
+    return factories.make_user("root", is_staff=True, is_superuser=True)
+
+
+def _client(client_class, user):
+    c = client_class()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def customer_client(customer_user):
+    from django.test import Client
+
+    return _client(Client, customer_user)
+
+
+@pytest.fixture
+def support_client(support_user):
+    from django.test import Client
+
+    return _client(Client, support_user)
+
+
+@pytest.fixture
+def user_for_role(customer_user, support_user):
+    """``user_for_role("customer")`` / ``("support")``."""
+    return {"customer": customer_user, "support": support_user}.__getitem__
