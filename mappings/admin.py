@@ -52,6 +52,37 @@ class MappingRuleForm(forms.ModelForm):
         fields = ["tenant", "flow", "active", "note", *MATCH_ATTRIBUTES, "tags", *(f"target_{f}" for f in TARGET_FIELDS)]
 
 
+class TryLineForm(forms.Form):
+    flow = forms.ModelChoiceField(queryset=None)
+    policy = forms.CharField(required=False)
+    category = forms.CharField(required=False)
+    employee = forms.CharField(required=False, label="Employee e-mail")
+    tags = TagsField(required=False, help_text="e.g. Cost Center=CC10; Project=PRJ-ALPHA")
+    other = forms.CharField(required=False, label="Other attributes",
+                            help_text="e.g. procurify_account_code=4000; jde_object=6110")
+
+    def __init__(self, *args, flows, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["flow"].queryset = flows
+
+    def clean_other(self):
+        try:
+            pairs = parse_tags(self.cleaned_data.get("other"))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc).removeprefix("tags: ")) from None
+        unknown = [k for k in pairs if k not in MATCH_ATTRIBUTES]
+        if unknown:
+            raise forms.ValidationError(f"Unknown attribute(s): {', '.join(unknown)}.")
+        return pairs
+
+    def attributes(self):
+        data = self.cleaned_data
+        attrs = {k: data[k] for k in ("policy", "category", "employee") if data.get(k)}
+        attrs.update({f"tag:{k}": v for k, v in (data.get("tags") or {}).items()})
+        attrs.update(data.get("other") or {})
+        return attrs
+
+
 def _targets(*names):
     return tuple(f"target_{n}" for n in names)
 
@@ -60,6 +91,7 @@ def _targets(*names):
 class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
     tenant_path = "tenant"
     form = MappingRuleForm
+    change_list_template = "admin/mappings/mappingrule/change_list.html"  # import-export builds on it
     resource_classes = [MappingRuleResource]
     formats = [CSV, XLSX]
     export_form_class = ExportForm  # always every column, so an export can be edited and imported back
@@ -138,6 +170,37 @@ class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
         super().save_model(request, obj, form, change)
         if obj.reference_status == MappingRule.REF_UNCHECKED:
             messages.warning(request, f"Rule #{obj.pk} saved but not checked: {obj.reference_message}")
+
+    # -- "try a line": which rule sets which field, before anything posts ----------------------
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_try"
+        return [path("try/", self.admin_site.admin_view(self.try_view), name=name), *super().get_urls()]
+
+    def try_view(self, request):
+        """Resolve one made-up line for a flow and show each target field with the rule that set it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from django.apps import apps
+
+        from .reference import ReferenceSet
+        from .resolver import Resolver
+
+        Flow = apps.get_model("integrations", "Flow")
+        flows = tenancy.scope(Flow.objects.select_related("target", "tenant"), request.user, "tenant").order_by("name")
+        form = TryLineForm(request.GET or None, flows=flows)
+        context = {**self.admin_site.each_context(request), "title": "Try a line against the mapping rules",
+                   "opts": self.opts, "form": form}
+        if form.is_bound and form.is_valid():
+            flow = form.cleaned_data["flow"]
+            attrs = form.attributes()
+            resolver = Resolver.for_flow(flow)
+            owners = resolver.explain(attrs)
+            target = resolver.resolve(attrs)
+            problems = ReferenceSet.for_connection(flow.target).check_resolved(target)
+            rows = [(f, target[f], owners.get(f)) for f in TARGET_FIELDS if f in target]
+            context.update(attrs=attrs, rows=rows, problems=problems,
+                           flow=flow)
+        return TemplateResponse(request, "admin/mappings/mappingrule/try.html", context)
 
     # -- import / export -----------------------------------------------------------------
     def get_resource_kwargs(self, request, *args, **kwargs):

@@ -221,3 +221,29 @@ def test_reference_changelist_is_scoped_and_read_only(client, customer, flow, ot
     entry = ReferenceEntry.objects.get(key="100.6110")
     response = client.post(reverse("admin:mappings_referenceentry_change", args=[entry.pk]), {"key": "x"})
     assert response.status_code == 403
+
+
+def test_try_a_line_shows_each_field_with_the_rule_that_set_it(client, customer, tenant, flow, chart, other_flow):
+    routing = add_rule(tenant, policy="Field Sales", target_business_unit="200")
+    meals = add_rule(tenant, flow, category="Meals", target_object="6110")
+    add_rule(tenant, tags={"Cost Center": "CC10"}, target_subsidiary="CC10")
+    url = reverse("admin:mappings_mappingrule_try")
+    assert 'href="' + url in client.get(reverse(CHANGELIST)).content.decode()
+    page = client.get(url, {"flow": flow.pk, "policy": "field sales", "category": "MEALS", "tags": "Cost Center=CC20"})
+    assert page.status_code == 200
+    rows = {f: (v, r) for f, v, r in page.context["rows"]}
+    assert rows == {"business_unit": ("200", routing), "object": ("6110", meals)}
+    assert page.context["problems"] == []  # 200.6110 exists
+    page = client.get(url, {"flow": flow.pk, "policy": "Field Sales", "category": "Meals", "tags": "Cost Center=CC30",
+                            "other": "jde_object=1"})
+    assert page.context["rows"] and "subsidiary" not in {f for f, _, _ in page.context["rows"]}
+    MappingRule.objects.create(tenant=tenant, tags={"Cost Center": "CC30"}, target_subsidiary="CC30")  # saved unchecked
+    page = client.get(url, {"flow": flow.pk, "policy": "Field Sales", "category": "Meals", "tags": "Cost Center=CC30"})
+    assert [p.value for p in page.context["problems"]] == ["200.6110.CC30"]
+    assert "200.6110.CC30" in page.content.decode()
+    page = client.get(url, {"flow": flow.pk, "policy": "field sales", "category": "Meals", "tags": "Cost Center=CC10"})
+    assert [f for f, _, _ in page.context["rows"]] == ["business_unit", "object", "subsidiary"]
+    assert page.context["problems"] == []
+    # another tenant's flow is not a valid choice
+    page = client.get(url, {"flow": other_flow.pk, "category": "Meals"})
+    assert "flow" not in page.context or page.context["form"].errors.get("flow")
