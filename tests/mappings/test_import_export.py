@@ -9,6 +9,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from audit.models import AuditEntry
 from mappings.models import MappingRule
 from mappings.resources import MappingRuleResource, parse_tags
+from portal.models import Tenant
 
 from .conftest import add_rule
 
@@ -166,3 +167,21 @@ def test_parse_tags():
     assert parse_tags("") == {}
     with pytest.raises(ValueError):
         parse_tags("CC10")
+
+
+def test_a_customer_of_several_tenants_names_one_of_them_per_row(tenant, flow, other_tenant, db):
+    third = Tenant.objects.create(name="Initech", slug="initech")
+    header = ["id", "tenant", "category", "target_object"]
+    resource = MappingRuleResource(tenants={tenant.pk, other_tenant.pk})
+    result = resource.import_data(csv_dataset([["", "", "Meals", "6110"]], header), dry_run=False)
+    assert result.has_errors() and "slug" in row_errors(result)[0][1]
+    result = MappingRuleResource(tenants={tenant.pk, other_tenant.pk}).import_data(
+        csv_dataset([["", "acme", "Meals", "6110"], ["", "globex", "Meals", "6110"], ["", "initech", "Meals", "6110"]],
+                    header), dry_run=False)
+    assert [n for n, _ in row_errors(result)] == [3] and "own tenant" in row_errors(result)[0][1]
+    assert MappingRule.objects.count() == 0
+    result = MappingRuleResource(tenants={tenant.pk, other_tenant.pk}).import_data(
+        csv_dataset([["", "acme", "Meals", "6110"], ["", "globex", "Meals", "6110"]], header), dry_run=False)
+    assert not result.has_errors() and not result.has_validation_errors()
+    assert sorted(MappingRule.objects.values_list("tenant__slug", flat=True)) == ["acme", "globex"]
+    assert not MappingRule.objects.filter(tenant=third).exists()
