@@ -26,13 +26,21 @@ class AuditQuerySet(models.QuerySet):
 
 class AuditEntry(models.Model):
     tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="audit_entries", editable=False)
-    flow = models.ForeignKey("integrations.Flow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False)
-    batch = models.ForeignKey("integrations.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries", editable=False)
+    flow = models.ForeignKey(
+        "integrations.Flow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    batch = models.ForeignKey(
+        "integrations.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries", editable=False
+    )
     event = models.CharField(max_length=60, db_index=True, editable=False)
     source_ref = models.CharField(max_length=120, blank=True, db_index=True, editable=False)
     target_ref = models.CharField(max_length=120, blank=True, db_index=True, editable=False)
-    actor = models.CharField(max_length=150, blank=True, editable=False, help_text="User name, or the system component that acted.")
-    action_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False, help_text="Groups the entries of one cycle or request.")
+    actor = models.CharField(
+        max_length=150, blank=True, editable=False, help_text="User name, or the system component that acted."
+    )
+    action_id = models.CharField(
+        max_length=64, blank=True, db_index=True, editable=False, help_text="Groups the entries of one cycle or request."
+    )
     message = models.TextField(blank=True, editable=False)
     before = models.JSONField(null=True, blank=True, editable=False)
     after = models.JSONField(null=True, blank=True, editable=False)

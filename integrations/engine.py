@@ -125,8 +125,13 @@ def _begin(flow, trigger, wait, result, actor):
                 return None
             if not waited:
                 waited = True
-                audit.record(flow.tenant_id, "cycle.waiting", flow_id=flow.pk, actor=actor,
-                             message=f"waiting: another cycle of this flow is running{since}")
+                audit.record(
+                    flow.tenant_id,
+                    "cycle.waiting",
+                    flow_id=flow.pk,
+                    actor=actor,
+                    message=f"waiting: another cycle of this flow is running{since}",
+                )
             time.sleep(0.5)
 
 
@@ -135,10 +140,16 @@ def _expire_stale_cycles(flow):
     limit = timezone.now() - timedelta(seconds=getattr(settings, "Q_TIMEOUT", 1800))
     stale = SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING, heartbeat_at__lt=limit)
     for cycle in stale:
-        SyncCycle.objects.filter(pk=cycle.pk).update(state=SyncCycle.FAILED, finished_at=timezone.now(),
-                                                       message="abandoned: no heartbeat (worker stopped)")
-        audit.record(flow.tenant_id, "cycle.abandoned", flow_id=flow.pk, action_id=cycle.cycle_id.hex,
-                     message="a cycle stopped without finishing; its batches in 'posting' will be reconciled")
+        SyncCycle.objects.filter(pk=cycle.pk).update(
+            state=SyncCycle.FAILED, finished_at=timezone.now(), message="abandoned: no heartbeat (worker stopped)"
+        )
+        audit.record(
+            flow.tenant_id,
+            "cycle.abandoned",
+            flow_id=flow.pk,
+            action_id=cycle.cycle_id.hex,
+            message="a cycle stopped without finishing; its batches in 'posting' will be reconciled",
+        )
 
 
 class _Cycle:
@@ -176,8 +187,9 @@ class _Cycle:
             self.handler.after_store(page)
             self.map_batches(batches)
             self.post_batches([b for b in batches if b.state == S.READY])
-            self.heartbeat(f"page {self.pages}: {len(page.records)} records; {self.result.posted} posted, "
-                           f"{self.result.held} held so far")
+            self.heartbeat(
+                f"page {self.pages}: {len(page.records)} records; {self.result.posted} posted, {self.result.held} held so far"
+            )
         self.confirm()
 
     def finish(self):
@@ -189,10 +201,14 @@ class _Cycle:
             r = self.result
             counts = r.summary()
             SyncCycle.objects.filter(pk=self.cycle.pk).update(
-                state=r.state, finished_at=timezone.now(), heartbeat_at=timezone.now(), counts=counts,
-                message=r.message[:2000], progress="finished")
-            self._audit_now("cycle.finished" if r.state == SyncCycle.DONE else "cycle.failed",
-                            message=r.message, after=counts)
+                state=r.state,
+                finished_at=timezone.now(),
+                heartbeat_at=timezone.now(),
+                counts=counts,
+                message=r.message[:2000],
+                progress="finished",
+            )
+            self._audit_now("cycle.finished" if r.state == SyncCycle.DONE else "cycle.failed", message=r.message, after=counts)
             self.say(f"cycle finished: {json.dumps(counts)}")
 
     def heartbeat(self, progress):
@@ -207,9 +223,17 @@ class _Cycle:
         if batch is not None:
             kwargs.setdefault("source_ref", f"{batch.source_kind}:{batch.source_id}")
             kwargs.setdefault("target_ref", batch.target_document_id or "")
-        self.pending_audit.append(audit.entry(
-            self.flow.tenant_id, event, flow_id=self.flow.pk, batch_id=batch.pk if batch else None,
-            actor=self.actor, action_id=self.action_id, **kwargs))
+        self.pending_audit.append(
+            audit.entry(
+                self.flow.tenant_id,
+                event,
+                flow_id=self.flow.pk,
+                batch_id=batch.pk if batch else None,
+                actor=self.actor,
+                action_id=self.action_id,
+                **kwargs,
+            )
+        )
 
     def _audit_now(self, event, batch=None, **kwargs):
         self._audit(event, batch, **kwargs)
@@ -231,8 +255,12 @@ class _Cycle:
     # -- phases -----------------------------------------------------------------------
     def recover_interrupted(self):
         for batch in self._batches(state=S.POSTING):
-            self._set(batch, "batch.in_doubt", "found in 'posting' after an interrupted cycle: reconcile before any re-post",
-                      state=S.IN_DOUBT)
+            self._set(
+                batch,
+                "batch.in_doubt",
+                "found in 'posting' after an interrupted cycle: reconcile before any re-post",
+                state=S.IN_DOUBT,
+            )
         self.flush_audit()
 
     def reconcile_in_doubt(self):
@@ -247,11 +275,19 @@ class _Cycle:
             self.result.in_doubt += 1
             return False
         if found is not None:
-            self._mark_posted(batch, found, event="batch.reconciled_posted",
-                              message=f"reconcile found {batch.external_ref} in the target: recorded as posted, not re-posted")
+            self._mark_posted(
+                batch,
+                found,
+                event="batch.reconciled_posted",
+                message=f"reconcile found {batch.external_ref} in the target: recorded as posted, not re-posted",
+            )
             return True
-        self._set(batch, "batch.reconciled_absent", f"reconcile: {batch.external_ref} is not in the target; ready to post",
-                  state=S.READY)
+        self._set(
+            batch,
+            "batch.reconciled_absent",
+            f"reconcile: {batch.external_ref} is not in the target; ready to post",
+            state=S.READY,
+        )
         self.flush_audit()
         if batch.pk not in self.reposted:  # a second unknown outcome waits for the next cycle
             self.reposted.add(batch.pk)
@@ -275,21 +311,39 @@ class _Cycle:
             digest = payload_hash(record.payload)
             batch = existing.get(record.id)
             if batch is None:
-                new.append(Batch(flow=self.flow, source_kind=kind, source_id=record.id, state=S.NEW,
-                                 payload=record.payload, payload_hash=digest,
-                                 external_ref=self.handler.external_ref(record.id)))
+                new.append(
+                    Batch(
+                        flow=self.flow,
+                        source_kind=kind,
+                        source_id=record.id,
+                        state=S.NEW,
+                        payload=record.payload,
+                        payload_hash=digest,
+                        external_ref=self.handler.external_ref(record.id),
+                    )
+                )
             elif batch.payload_hash == digest or (batch.correction_payload and payload_hash(batch.correction_payload) == digest):
                 self.result.skipped += 1
                 self._audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
             elif batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
                 self._hold_correction(batch, record)
             elif batch.state in (S.NEW, S.READY, S.HELD, S.FAILED, S.SKIPPED):
-                self._set(batch, "batch.source_changed", "the source record changed before it was posted: mapped again",
-                          state=S.NEW, payload=record.payload, payload_hash=digest)
+                self._set(
+                    batch,
+                    "batch.source_changed",
+                    "the source record changed before it was posted: mapped again",
+                    state=S.NEW,
+                    payload=record.payload,
+                    payload_hash=digest,
+                )
                 touched.append(batch)
             else:  # posting / in_doubt: its outcome decides first; the change is kept for a person
-                self._set(batch, "batch.source_changed_in_doubt", "the source record changed while its post is in doubt",
-                          correction_payload=record.payload)
+                self._set(
+                    batch,
+                    "batch.source_changed_in_doubt",
+                    "the source record changed while its post is in doubt",
+                    correction_payload=record.payload,
+                )
         with transaction.atomic():
             created = Batch.objects.bulk_create(new)
             for batch in created:
@@ -304,13 +358,18 @@ class _Cycle:
     def _hold_correction(self, batch, record):
         self.result.held += 1
         self.newly_held.append(batch)
-        self._set(batch, "batch.correction_held",
-                  "the source record changed after it was posted; it is not posted again",
-                  state=S.HELD, correction_payload=record.payload, error_code="SRC-CHANGED-AFTER-POST",
-                  last_error=f"{batch.source_kind} {batch.source_id} changed at the source after it was posted "
-                             f"as {batch.target_document_id or batch.external_ref}",
-                  error_help="Compare the posted document with the new version (Correction payload). Post an adjusting "
-                             "entry in the target if needed, then choose 'Accept correction' to close this batch.")
+        self._set(
+            batch,
+            "batch.correction_held",
+            "the source record changed after it was posted; it is not posted again",
+            state=S.HELD,
+            correction_payload=record.payload,
+            error_code="SRC-CHANGED-AFTER-POST",
+            last_error=f"{batch.source_kind} {batch.source_id} changed at the source after it was posted "
+            f"as {batch.target_document_id or batch.external_ref}",
+            error_help="Compare the posted document with the new version (Correction payload). Post an adjusting "
+            "entry in the target if needed, then choose 'Accept correction' to close this batch.",
+        )
 
     def map_batches(self, batches):
         for batch in batches:
@@ -323,16 +382,32 @@ class _Cycle:
             except Hold as hold:
                 self._hold(batch, hold)
                 continue
-            self._set(batch, "batch.ready", f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
-                      state=S.READY, posting=posting.to_json(), amount=posting.source_total or posting.debit_total,
-                      currency=posting.currency, error_code="", last_error="", error_help="")
+            self._set(
+                batch,
+                "batch.ready",
+                f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
+                state=S.READY,
+                posting=posting.to_json(),
+                amount=posting.source_total or posting.debit_total,
+                currency=posting.currency,
+                error_code="",
+                last_error="",
+                error_help="",
+            )
         self.flush_audit()
 
     def _hold(self, batch, error):
         self.result.held += 1
         self.newly_held.append(batch)
-        self._set(batch, "batch.held", f"[{error.code}] {error.message}", state=S.HELD, error_code=error.code,
-                  last_error=error.message, error_help=error.help)
+        self._set(
+            batch,
+            "batch.held",
+            f"[{error.code}] {error.message}",
+            state=S.HELD,
+            error_code=error.code,
+            last_error=error.message,
+            error_help=error.help,
+        )
 
     def post_batches(self, batches):
         for batch in batches:
@@ -346,7 +421,8 @@ class _Cycle:
 
     def post_one(self, batch):
         claimed = Batch.objects.filter(pk=batch.pk, state=S.READY).update(
-            state=S.POSTING, attempts=F("attempts") + 1, updated_at=timezone.now())
+            state=S.POSTING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
         if not claimed:
             return
         batch.state, batch.attempts = S.POSTING, batch.attempts + 1
@@ -354,8 +430,14 @@ class _Cycle:
         try:
             result = self.handler.post(batch, Posting.from_json(batch.posting))
         except OutcomeUnknown as exc:
-            self._set(batch, "batch.in_doubt", f"[{exc.code}] {exc.message}", state=S.IN_DOUBT,
-                      error_code=exc.code, last_error=exc.message)
+            self._set(
+                batch,
+                "batch.in_doubt",
+                f"[{exc.code}] {exc.message}",
+                state=S.IN_DOUBT,
+                error_code=exc.code,
+                last_error=exc.message,
+            )
             self.flush_audit()
             self.reconcile(batch)
             return
@@ -364,8 +446,14 @@ class _Cycle:
             return
         except Exception as exc:  # a defect after the request may have been sent: never re-post blindly
             logger.exception("posting batch %s failed unexpectedly", batch.pk)
-            self._set(batch, "batch.in_doubt", f"internal error while posting: {type(exc).__name__}",
-                      state=S.IN_DOUBT, error_code="INTERNAL-ERROR", last_error=type(exc).__name__)
+            self._set(
+                batch,
+                "batch.in_doubt",
+                f"internal error while posting: {type(exc).__name__}",
+                state=S.IN_DOUBT,
+                error_code="INTERNAL-ERROR",
+                last_error=type(exc).__name__,
+            )
             self.result.in_doubt += 1
             return
         self._mark_posted(batch, result)
@@ -379,21 +467,40 @@ class _Cycle:
             if exc.retry_after:
                 delay = max(delay, int(exc.retry_after))
             self.result.failed += 1
-            self._set(batch, "batch.failed", f"[{exc.code}] {exc.message}; retry in {delay}s", state=S.FAILED,
-                      error_code=exc.code, last_error=exc.message, error_help=exc.help,
-                      next_attempt_at=timezone.now() + timedelta(seconds=delay))
+            self._set(
+                batch,
+                "batch.failed",
+                f"[{exc.code}] {exc.message}; retry in {delay}s",
+                state=S.FAILED,
+                error_code=exc.code,
+                last_error=exc.message,
+                error_help=exc.help,
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            )
         else:
             if exc.retryable:
-                exc = IntegrationError(f"{exc.message} (gave up after {batch.attempts} attempts)", code=exc.code,
-                                       help=exc.help or "Check that the target system is up, then retry the batch.")
+                exc = IntegrationError(
+                    f"{exc.message} (gave up after {batch.attempts} attempts)",
+                    code=exc.code,
+                    help=exc.help or "Check that the target system is up, then retry the batch.",
+                )
             self._hold(batch, exc)
 
     def _mark_posted(self, batch, result, *, event="batch.posted", message=""):
         now = timezone.now()
         with transaction.atomic():
-            self._set(batch, event, message or f"posted as {result.document_id}", state=S.POSTED,
-                      target_document_id=str(result.document_id)[:120], posted_at=now, error_code="", last_error="",
-                      error_help="", next_attempt_at=None)
+            self._set(
+                batch,
+                event,
+                message or f"posted as {result.document_id}",
+                state=S.POSTED,
+                target_document_id=str(result.document_id)[:120],
+                posted_at=now,
+                error_code="",
+                last_error="",
+                error_help="",
+                next_attempt_at=None,
+            )
             if result.details:
                 posting = dict(batch.posting or {})
                 posting["target"] = result.details
@@ -428,6 +535,11 @@ class _Cycle:
             logger.warning("held-batch digest for flow %s not sent: %s", self.flow.pk, exc)
             return
         if sent:
-            audit.record(self.flow.tenant_id, "alert.held_digest", flow_id=self.flow.pk, actor=self.actor,
-                         action_id=self.action_id, message=f"digest of {len(self.newly_held)} held batch(es) sent to "
-                                                           f"{', '.join(self.flow.tenant.alert_email_list)}")
+            audit.record(
+                self.flow.tenant_id,
+                "alert.held_digest",
+                flow_id=self.flow.pk,
+                actor=self.actor,
+                action_id=self.action_id,
+                message=f"digest of {len(self.newly_held)} held batch(es) sent to {', '.join(self.flow.tenant.alert_email_list)}",
+            )

@@ -16,7 +16,9 @@ class Connection(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connections")
     system = models.CharField(max_length=20, choices=sorted(SYSTEMS.items()), db_index=True)
     name = models.CharField(max_length=120)
-    base_url = models.URLField(max_length=500, help_text="The system's API root, e.g. https://ais.example.com:9300/jderest or the sandbox URL.")
+    base_url = models.URLField(
+        max_length=500, help_text="The system's API root, e.g. https://ais.example.com:9300/jderest or the sandbox URL."
+    )
     credentials = EncryptedJSONField(blank=True, null=True, help_text="Encrypted at rest; never shown back.")
     options = models.JSONField(default=dict, blank=True)
     last_check_ok = models.BooleanField(null=True, blank=True)
@@ -40,7 +42,9 @@ class Connection(models.Model):
     def clean(self):
         missing = self.missing_credential_keys()
         if missing:
-            raise ValidationError({"credentials": f"Missing credential key(s) for {self.get_system_display()}: {', '.join(missing)}."})
+            raise ValidationError(
+                {"credentials": f"Missing credential key(s) for {self.get_system_display()}: {', '.join(missing)}."}
+            )
 
 
 class Flow(models.Model):
@@ -52,7 +56,9 @@ class Flow(models.Model):
     source = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="source_flows")
     target = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="target_flows")
     enabled = models.BooleanField(default=True, db_index=True)
-    schedule_type = models.CharField(max_length=10, choices=[(INTERVAL, "Every N minutes"), (CRON, "Cron expression")], default=INTERVAL)
+    schedule_type = models.CharField(
+        max_length=10, choices=[(INTERVAL, "Every N minutes"), (CRON, "Cron expression")], default=INTERVAL
+    )
     interval_minutes = models.PositiveIntegerField(default=1440, help_text="Used when the schedule is an interval.")
     cron = models.CharField(max_length=100, blank=True, help_text='Used when the schedule is cron, e.g. "0 18 * * 1-5".')
     cursor = models.JSONField(default=dict, blank=True, help_text="High-water marks; moves only past stored batches.")
@@ -86,7 +92,9 @@ class Flow(models.Model):
             if conn is None:
                 continue
             if conn.system != want:
-                errors[field] = f"{self.get_kind_display()} needs a {SYSTEMS[want]} connection as {field}, not {conn.get_system_display()}."
+                errors[field] = (
+                    f"{self.get_kind_display()} needs a {SYSTEMS[want]} connection as {field}, not {conn.get_system_display()}."
+                )
             elif self.tenant_id and conn.tenant_id != self.tenant_id:
                 errors[field] = f"Connection {conn.name!r} belongs to another tenant."
         if self.schedule_type == self.CRON:
@@ -145,7 +153,9 @@ class Batch(models.Model):
     error_code = models.CharField(max_length=60, blank=True)
     last_error = models.TextField(blank=True)
     error_help = models.TextField(blank=True)
-    correction_payload = models.JSONField(null=True, blank=True, help_text="A changed version of an already posted record, awaiting a decision.")
+    correction_payload = models.JSONField(
+        null=True, blank=True, help_text="A changed version of an already posted record, awaiting a decision."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     posted_at = models.DateTimeField(null=True, blank=True)
@@ -178,7 +188,9 @@ class SyncCycle(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="cycles")
     cycle_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     trigger = models.CharField(max_length=20, default="schedule")
-    state = models.CharField(max_length=10, default=RUNNING, choices=[(s, s) for s in (RUNNING, DONE, FAILED, SKIPPED)], db_index=True)
+    state = models.CharField(
+        max_length=10, default=RUNNING, choices=[(s, s) for s in (RUNNING, DONE, FAILED, SKIPPED)], db_index=True
+    )
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

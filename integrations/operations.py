@@ -28,11 +28,21 @@ def _move(batches, user, allowed_from, event, target_state, message, extra=None)
             new_state = target_state(batch) if callable(target_state) else target_state
             fields = {"state": new_state, "updated_at": timezone.now(), **(extra(batch) if extra else {})}
             Batch.objects.filter(pk=batch.pk).update(**fields)
-            entries.append(audit.entry(
-                batch.flow.tenant_id, event, flow_id=batch.flow_id, batch_id=batch.pk,
-                source_ref=f"{batch.source_kind}:{batch.source_id}", target_ref=batch.target_document_id,
-                actor=actor, action_id=action_id, message=message,
-                before={"state": batch.state, "error_code": batch.error_code}, after={"state": new_state}))
+            entries.append(
+                audit.entry(
+                    batch.flow.tenant_id,
+                    event,
+                    flow_id=batch.flow_id,
+                    batch_id=batch.pk,
+                    source_ref=f"{batch.source_kind}:{batch.source_id}",
+                    target_ref=batch.target_document_id,
+                    actor=actor,
+                    action_id=action_id,
+                    message=message,
+                    before={"state": batch.state, "error_code": batch.error_code},
+                    after={"state": new_state},
+                )
+            )
             moved += 1
             flows.add(batch.flow)
         audit.write(entries)
@@ -57,8 +67,15 @@ def _clear_error(batch):
 
 
 def retry_batches(batches, user, *, queue=True):
-    moved, flows = _move(batches, user, {S.HELD, S.FAILED, S.SKIPPED}, "batch.retry_requested", _retry_state,
-                         "retry requested: reconcile first if it was ever sent, else map again", _clear_error)
+    moved, flows = _move(
+        batches,
+        user,
+        {S.HELD, S.FAILED, S.SKIPPED},
+        "batch.retry_requested",
+        _retry_state,
+        "retry requested: reconcile first if it was ever sent, else map again",
+        _clear_error,
+    )
     if queue:
         _queue(flows)
     return moved
@@ -74,33 +91,60 @@ def release_batches(batches, user, *, queue=True):
 
 def requeue_batches(batches, user, *, queue=True):
     """Failed batches: retry now instead of waiting for their backoff."""
-    moved, flows = _move(batches, user, {S.FAILED}, "batch.requeued", S.READY, "requeued now by an operator",
-                         lambda b: {"next_attempt_at": None})
+    moved, flows = _move(
+        batches, user, {S.FAILED}, "batch.requeued", S.READY, "requeued now by an operator", lambda b: {"next_attempt_at": None}
+    )
     if queue:
         _queue(flows)
     return moved
 
 
 def hold_batches(batches, user):
-    moved, _ = _move(batches, user, {S.NEW, S.READY, S.FAILED}, "batch.held_by_operator", S.HELD,
-                     "held by an operator", lambda b: {"error_code": "MANUAL-HOLD",
-                                                       "last_error": f"held by {audit.actor_name(user)}",
-                                                       "error_help": "Release or retry the batch when it may post."})
+    moved, _ = _move(
+        batches,
+        user,
+        {S.NEW, S.READY, S.FAILED},
+        "batch.held_by_operator",
+        S.HELD,
+        "held by an operator",
+        lambda b: {
+            "error_code": "MANUAL-HOLD",
+            "last_error": f"held by {audit.actor_name(user)}",
+            "error_help": "Release or retry the batch when it may post.",
+        },
+    )
     return moved
 
 
 def skip_batches(batches, user):
-    moved, _ = _move(batches, user, {S.NEW, S.READY, S.HELD, S.FAILED}, "batch.skipped", S.SKIPPED,
-                     "skipped by an operator: it will not be posted")
+    moved, _ = _move(
+        batches,
+        user,
+        {S.NEW, S.READY, S.HELD, S.FAILED},
+        "batch.skipped",
+        S.SKIPPED,
+        "skipped by an operator: it will not be posted",
+    )
     return moved
 
 
 def accept_corrections(batches, user):
     """A person has dealt with a source change after posting: close the batch as posted."""
     corrections = batches.filter(error_code="SRC-CHANGED-AFTER-POST")
-    moved, _ = _move(corrections, user, {S.HELD}, "batch.correction_accepted", S.POSTED,
-                     "correction reviewed; the posted document stands",
-                     lambda b: {"payload": b.correction_payload or b.payload, "correction_payload": None,
-                                "payload_hash": payload_hash(b.correction_payload or b.payload),
-                                "error_code": "", "last_error": "", "error_help": ""})
+    moved, _ = _move(
+        corrections,
+        user,
+        {S.HELD},
+        "batch.correction_accepted",
+        S.POSTED,
+        "correction reviewed; the posted document stands",
+        lambda b: {
+            "payload": b.correction_payload or b.payload,
+            "correction_payload": None,
+            "payload_hash": payload_hash(b.correction_payload or b.payload),
+            "error_code": "",
+            "last_error": "",
+            "error_help": "",
+        },
+    )
     return moved

@@ -14,4 +14,6 @@ def run_flow(flow_id, trigger="schedule"):
 
 
 def queue_cycle(flow, trigger="manual"):
-    return async_task("integrations.tasks.run_flow", flow.pk, trigger, task_name=f"flow {flow.pk} ({trigger})", group=f"flow:{flow.pk}")
+    return async_task(
+        "integrations.tasks.run_flow", flow.pk, trigger, task_name=f"flow {flow.pk} ({trigger})", group=f"flow:{flow.pk}"
+    )

@@ -70,7 +70,8 @@ class ExpensifyToJde(FlowHandler):
         approved_after = date.fromisoformat(approved_after) if approved_after else date.today() - timedelta(days=90)
         while True:
             reports = self.expensify.export_reports(
-                states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size)
+                states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
+            )
             if not reports:
                 return
             self._learn_policies(reports)
@@ -97,7 +98,7 @@ class ExpensifyToJde(FlowHandler):
     def confirm(self, batches):
         confirmed = []
         for start in range(0, len(batches), self.page_size):
-            chunk = batches[start:start + self.page_size]
+            chunk = batches[start : start + self.page_size]
             self.expensify.mark_exported([b.source_id for b in chunk], self.confirm_label)
             confirmed.extend(chunk)
         return confirmed
@@ -129,8 +130,11 @@ class ExpensifyToJde(FlowHandler):
             categories = [c for c in detail.get("categories") or [] if c.get("enabled", True)]
             levels = [lvl for lvl in detail.get("tags") or [] if isinstance(lvl, dict) and "tags" in lvl]
             for category in categories:
-                base = {"policy": policy["name"], "category": category["name"],
-                        "category_gl_code": (category.get("glCode") or "").strip()}
+                base = {
+                    "policy": policy["name"],
+                    "category": category["name"],
+                    "category_gl_code": (category.get("glCode") or "").strip(),
+                }
                 yield base
                 for level in levels:
                     for tag in level["tags"]:
@@ -159,8 +163,9 @@ class ExpensifyToJde(FlowHandler):
         currency = report["currency"]
         expenses = report.get("transactions") or []
         if not expenses:
-            raise Hold(f"report {report['reportID']} has no expenses", code="SRC-EMPTY-REPORT",
-                       help="Nothing to post; skip the batch.")
+            raise Hold(
+                f"report {report['reportID']} has no expenses", code="SRC-EMPTY-REPORT", help="Nothing to post; skip the batch."
+            )
         posting = Posting(
             reference=external_ref,
             date=_approved_day(report).isoformat(),
@@ -173,17 +178,25 @@ class ExpensifyToJde(FlowHandler):
             account = self.map_expense(report, expense)
             amount = from_minor_units(expense["convertedAmount"], currency)
             reimbursable = bool(expense.get("reimbursable"))
-            posting.lines.append(PostingLine(
-                account=account, amount=amount, source_line=str(expense.get("transactionID", "")),
-                memo=f"{expense.get('category', '')} {expense.get('merchant', '')}".strip(),
-                dimensions={"card": not reimbursable},
-            ))
+            posting.lines.append(
+                PostingLine(
+                    account=account,
+                    amount=amount,
+                    source_line=str(expense.get("transactionID", "")),
+                    memo=f"{expense.get('category', '')} {expense.get('merchant', '')}".strip(),
+                    dimensions={"card": not reimbursable},
+                )
+            )
             offsets[reimbursable] = offsets.get(reimbursable, 0) + amount
         for reimbursable, amount in sorted(offsets.items(), reverse=True):
-            posting.lines.append(PostingLine(
-                account=self.offsets[reimbursable], amount=-amount, kind="offset",
-                memo="Employee payable" if reimbursable else "Card clearing",
-            ))
+            posting.lines.append(
+                PostingLine(
+                    account=self.offsets[reimbursable],
+                    amount=-amount,
+                    kind="offset",
+                    memo="Employee payable" if reimbursable else "Card clearing",
+                )
+            )
         return posting
 
     def map_expense(self, report, expense):
@@ -198,31 +211,44 @@ class ExpensifyToJde(FlowHandler):
                 f'unmapped category "{category}" in policy "{policy}"',
                 code="MAP-UNMAPPED-CATEGORY",
                 help="Add a mapping rule giving this category an object account (GL mappings > Mapping rules), "
-                     "or set the category's GL code in Expensify; then retry the batch.")
+                "or set the category's GL code in Expensify; then retry the batch.",
+            )
         business_unit = target.get("business_unit")
         if not business_unit:
             raise Hold(
                 f'no business unit for policy "{policy}" (category "{category}")',
                 code="MAP-NO-BUSINESS-UNIT",
-                help="Add a rule routing this policy (or its cost center tag) to a JD Edwards business unit; then retry.")
+                help="Add a rule routing this policy (or its cost center tag) to a JD Edwards business unit; then retry.",
+            )
         return {"business_unit": business_unit, "object": obj, "subsidiary": target.get("subsidiary", "")}
 
     def validate(self, posting):
         if self.accounts is None:
-            self.accounts = account_index(self.flow.target, max_age_minutes=int(self.options.get("reference_max_age_minutes", 60)))
+            self.accounts = account_index(
+                self.flow.target, max_age_minutes=int(self.options.get("reference_max_age_minutes", 60))
+            )
         for line in posting.lines:
             key = account_key(line.account)
             entry = self.accounts.get(key)
             if entry is None:
-                raise Hold(f"account {key} is not in F0901", code="JDE-ACCOUNT-UNKNOWN",
-                           help="Map the line to an existing account, or create the account in JD Edwards "
-                                "and refresh the reference data; then retry.")
+                raise Hold(
+                    f"account {key} is not in F0901",
+                    code="JDE-ACCOUNT-UNKNOWN",
+                    help="Map the line to an existing account, or create the account in JD Edwards "
+                    "and refresh the reference data; then retry.",
+                )
             if not entry.active:
-                raise Hold(f"account {key} is inactive in F0901", code="JDE-ACCOUNT-INACTIVE",
-                           help="Map the line to an active account or reactivate it in JD Edwards; then retry.")
+                raise Hold(
+                    f"account {key} is inactive in F0901",
+                    code="JDE-ACCOUNT-INACTIVE",
+                    help="Map the line to an active account or reactivate it in JD Edwards; then retry.",
+                )
             if not entry.postable:
-                raise Hold(f"account {key} is a non-posting account in F0901", code="JDE-ACCOUNT-NON-POSTING",
-                           help="Map the line to a posting account (posting edit code blank); then retry.")
+                raise Hold(
+                    f"account {key} is a non-posting account in F0901",
+                    code="JDE-ACCOUNT-NON-POSTING",
+                    help="Map the line to a posting account (posting edit code blank); then retry.",
+                )
 
     # -- target ----------------------------------------------------------------------
     def post(self, batch, posting):
@@ -236,10 +262,22 @@ class ExpensifyToJde(FlowHandler):
         doc = self.journal_document(posting)
         return {
             "orchestration": self.jde.orchestration,
-            "BatchReference": doc.reference, "GLDate": doc.gl_date.isoformat(), "Currency": doc.currency,
-            "Company": doc.company, "DocumentType": doc.document_type, "Explanation": doc.explanation,
-            "Lines": [{"LineNumber": i, "Account": ln.account, "Amount": str(ln.amount), "Explanation": ln.explanation,
-                       "Remark": ln.remark} for i, ln in enumerate(doc.lines, start=1)],
+            "BatchReference": doc.reference,
+            "GLDate": doc.gl_date.isoformat(),
+            "Currency": doc.currency,
+            "Company": doc.company,
+            "DocumentType": doc.document_type,
+            "Explanation": doc.explanation,
+            "Lines": [
+                {
+                    "LineNumber": i,
+                    "Account": ln.account,
+                    "Amount": str(ln.amount),
+                    "Explanation": ln.explanation,
+                    "Remark": ln.remark,
+                }
+                for i, ln in enumerate(doc.lines, start=1)
+            ],
         }
 
     def journal_document(self, posting):
@@ -250,9 +288,15 @@ class ExpensifyToJde(FlowHandler):
             company=self.options.get("company", "00001"),
             document_type=self.options.get("document_type", "JE"),
             explanation=posting.memo[:30],
-            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=ln.memo[:30],
-                               remark=ln.source_line[:30] or posting.reference)
-                   for ln in posting.lines],
+            lines=[
+                JournalLine(
+                    account=account_key(ln.account),
+                    amount=ln.amount,
+                    explanation=ln.memo[:30],
+                    remark=ln.source_line[:30] or posting.reference,
+                )
+                for ln in posting.lines
+            ],
         )
 
     def reconcile(self, batch):
@@ -263,8 +307,12 @@ class ExpensifyToJde(FlowHandler):
         documents = sorted({str(_field(r, "DOC")) for r in rows})
         return PostResult(
             document_id=f"{self.options.get('document_type', 'JE')} {documents[0]}",
-            details={"batch_number": batch_numbers[0], "document_number": documents[0],
-                     "found_by_reconcile": True, "copies_in_target": len(batch_numbers)},
+            details={
+                "batch_number": batch_numbers[0],
+                "document_number": documents[0],
+                "found_by_reconcile": True,
+                "copies_in_target": len(batch_numbers),
+            },
         )
 
 

@@ -83,7 +83,9 @@ def test_each_posted_report_is_confirmed_in_expensify(box, flow):
 
 def test_token_expiry_mid_cycle_reauthenticates_without_duplicates(box, flow):
     # The AIS Server answers 444 to the 4th journal post (token invalidated), once.
-    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "restart", "after": 3, "count": 1})
+    control(
+        box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "restart", "after": 3, "count": 1}
+    )
     result = run_cycle(flow)
     journals = journals_by_reference(box)
     assert result.posted > 4
@@ -103,14 +105,20 @@ def test_405_holds_with_allowed_hosts_message(box, flow):
 
 
 def test_expensify_429_waits_and_succeeds(box, flow):
-    control(box, "POST", "faults", json={"system": "expensify", "endpoint": "*", "action": "status", "status": 429,
-                                         "retry_after": 1, "count": 1})
+    control(
+        box,
+        "POST",
+        "faults",
+        json={"system": "expensify", "endpoint": "*", "action": "status", "status": 429, "retry_after": 1, "count": 1},
+    )
     result = run_cycle(flow)
     assert result.state == SyncCycle.DONE and result.posted > 0
 
 
 def test_dropped_connection_after_commit_is_reconciled_without_duplicate(box, flow):
-    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "drop_after", "after": 1, "count": 1})
+    control(
+        box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "drop_after", "after": 1, "count": 1}
+    )
     result = run_cycle(flow)
     journals = journals_by_reference(box)
     assert all(len(batches) == 1 for batches in journals.values())
@@ -122,7 +130,9 @@ def test_dropped_connection_after_commit_is_reconciled_without_duplicate(box, fl
 
 
 def test_dropped_connection_before_commit_reposts_once(box, flow):
-    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "drop_before", "after": 1, "count": 1})
+    control(
+        box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "drop_before", "after": 1, "count": 1}
+    )
     result = run_cycle(flow)
     journals = journals_by_reference(box)
     assert all(len(batches) == 1 for batches in journals.values())
@@ -181,8 +191,12 @@ def test_reapproved_report_with_new_amounts_is_held_as_correction(box, flow):
     batch = Batch.objects.filter(flow=flow, state=S.CONFIRMED).first()
     txn = batch.payload["transactions"][0]
     control(box, "POST", f"expensify/reports/{batch.source_id}", json={"action": "unapprove"})
-    control(box, "POST", f"expensify/reports/{batch.source_id}",
-            json={"action": "approve", "set_amount": {"transactionID": txn["transactionID"], "amount": txn["amount"] + 1000}})
+    control(
+        box,
+        "POST",
+        f"expensify/reports/{batch.source_id}",
+        json={"action": "approve", "set_amount": {"transactionID": txn["transactionID"], "amount": txn["amount"] + 1000}},
+    )
     result = run_cycle(flow)
     batch.refresh_from_db()
     assert batch.state == S.HELD and batch.error_code == "SRC-CHANGED-AFTER-POST"
@@ -237,7 +251,12 @@ def test_overlapping_cycle_is_skipped_and_audited(box, flow):
 
 
 def test_cursor_does_not_move_when_fetch_fails(box, flow):
-    control(box, "POST", "faults", json={"system": "expensify", "endpoint": "download", "action": "status", "status": 500, "count": 20})
+    control(
+        box,
+        "POST",
+        "faults",
+        json={"system": "expensify", "endpoint": "download", "action": "status", "status": 500, "count": 20},
+    )
     result = run_cycle(flow)
     flow.refresh_from_db()
     assert result.state == SyncCycle.FAILED

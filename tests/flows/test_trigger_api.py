@@ -38,8 +38,8 @@ def test_valid_token_queues_a_cycle_and_answers_202(client, flows):
     assert body["task_id"] and body["flow"] == flow.pk
     queued = OrmQ.objects.all()
     assert queued.count() == 1
-    assert queued.first().task()["func"] == "integrations.tasks.run_flow"
-    assert queued.first().task()["args"][0] == flow.pk
+    assert queued.first().task["func"] == "integrations.tasks.run_flow"
+    assert queued.first().task["args"][0] == flow.pk
 
 
 def test_bad_or_missing_token_is_401(client, flows):
