@@ -12,6 +12,7 @@ Supported:
         ``+ - * / %``
     built-ins: ?json_string ?c ?string ?string("t","f") ?has_content ?size ?length
         ?trim ?upper_case ?lower_case ?number ?first ?last ?join(",")
+        ?is_number ?is_string ?is_boolean ?is_sequence ?is_hash
         and, on loop variables, ?index ?counter ?has_next ?is_first ?is_last
 
 Behaviour kept from FreeMarker because a client template must cope with it:
@@ -777,6 +778,10 @@ class Template:
             }[name]
         value = self._eval(target, ctx)
         args = [self._eval(a, ctx) for a in arg_nodes]
+        if name in ("is_number", "is_string", "is_boolean", "is_sequence", "is_hash"):
+            return {"is_number": isinstance(value, (int, float)) and not isinstance(value, bool),
+                    "is_string": isinstance(value, str), "is_boolean": isinstance(value, bool),
+                    "is_sequence": isinstance(value, (list, tuple)), "is_hash": isinstance(value, dict)}[name]
         if name == "json_string":
             if not isinstance(value, str):
                 raise TemplateError(f"{where}: expected a string, got {_type_name(value)}")

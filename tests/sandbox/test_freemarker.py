@@ -35,6 +35,8 @@ def test_builtins():
     assert render("${e?has_content?c} ${s?has_content?c} ${missing?has_content?c} ${xs?size}", data) == "false true false 2"
     assert render("${missing!'dflt'} ${(m.x)!} ${' pad '?trim?upper_case}", data) == "dflt  PAD"
     assert render("<#assign total = n + 1>${total?c}", data) == "1234568"
+    assert render("${n?is_number?c} ${s?is_number?c} ${s?is_string?c} ${b?is_boolean?c} ${xs?is_sequence?c}", data) \
+        == "true false true true true"
 
 
 def test_comments_and_line_stripping():
