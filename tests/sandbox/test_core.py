@@ -315,3 +315,24 @@ def test_request_and_response_primitives():
     assert Response(200, "text").headers["Content-Type"].startswith("text/plain")
     assert Response(204).body == b""
     assert json_response([1], 201, {"X": "y"}).status_line == "201 Created"
+
+
+def test_sandbox_imports_nothing_of_the_portal_and_no_third_party_code():
+    import ast
+    import pathlib
+    import sys
+
+    import sandbox
+
+    allowed = set(sys.stdlib_module_names) | {"sandbox"}
+    for path in pathlib.Path(sandbox.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
