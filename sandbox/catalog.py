@@ -71,3 +71,7 @@ RESTRICTED_ACCOUNTS = {
 }
 
 CURRENCY_EXPONENTS = {"USD": 2, "EUR": 2, "CAD": 2, "GBP": 2, "JPY": 0}
+
+# Business units whose every F0901 account is inactive (posting edit code "I"): a closed
+# region, so the whole unit reads as inactive, not just the one account listed above.
+INACTIVE_BUSINESS_UNITS = {"900"}
