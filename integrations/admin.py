@@ -11,6 +11,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -106,11 +107,15 @@ class ConnectionForm(forms.ModelForm):
         self.instance.credentials = merged
         return cleaned
 
-    def _post_clean(self):
-        super()._post_clean()
-        # Connection.clean reports missing keys on "credentials", which is not a form field.
-        if "credentials" in self._errors:
-            self._errors.pop("credentials")
+    def _update_errors(self, errors):
+        # Connection.clean reports missing keys on "credentials", which is not a form field:
+        # clean() above already put each one on its own field.
+        if hasattr(errors, "error_dict") and "credentials" in errors.error_dict:
+            rest = {k: v for k, v in errors.error_dict.items() if k != "credentials"}
+            if not rest:
+                return
+            errors = ValidationError(rest)
+        super()._update_errors(errors)
 
 
 @admin.register(Connection)

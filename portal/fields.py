@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from encrypted_fields.fields import EncryptedTextField
 
+from .logging import is_secret_key, remember_secret
+
 
 class UndecryptableSecret(Exception):
     pass
@@ -23,6 +25,14 @@ def fernet():
     if isinstance(keys, str):
         keys = [keys]
     return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+
+
+def remember_secrets(data):
+    """Every decrypted secret value is masked in logs from then on (see portal.logging)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if is_secret_key(key) and isinstance(value, str):
+                remember_secret(value)
 
 
 class EncryptedJSONField(EncryptedTextField):
@@ -41,6 +51,7 @@ class EncryptedJSONField(EncryptedTextField):
         if value is None or value == "":
             return None
         if not isinstance(value, str):
+            remember_secrets(value)
             value = json.dumps(value, sort_keys=True)
         return self.f.encrypt(value.encode("utf-8")).decode("utf-8")
 
@@ -48,12 +59,14 @@ class EncryptedJSONField(EncryptedTextField):
         if value is None:
             return {}
         try:
-            return json.loads(self.f.decrypt(value.encode("utf-8")).decode("utf-8"))
+            data = json.loads(self.f.decrypt(value.encode("utf-8")).decode("utf-8"))
         except InvalidToken:
             raise UndecryptableSecret(
                 "Stored credentials cannot be decrypted with FIELD_ENCRYPTION_KEYS; "
                 "keep the key they were written with in the list until rotate_encryption_keys has run."
             ) from None
+        remember_secrets(data)
+        return data
 
     def to_python(self, value):
         if isinstance(value, str):

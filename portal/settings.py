@@ -8,12 +8,14 @@ missing required variable fail at start-up with its name.
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env (see .env.example) fills in variables the environment does not set; ENV_FILE points elsewhere.
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 PRODUCTION = env.bool("PRODUCTION", default=False)
 
@@ -35,6 +37,16 @@ SECRET_KEY = required("SECRET_KEY", _DEV_SECRET)
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys for credentials at rest: the first encrypts, the rest only decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in required("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",") if k.strip()]
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: give at least one Fernet key.")
+for _i, _key in enumerate(FIELD_ENCRYPTION_KEYS, 1):
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS: entry {_i} is not a Fernet key (32 url-safe base64-encoded bytes); generate one with: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        ) from None
 # django-fernet-encrypted-fields reads SALT_KEY at import of its default fields; ours use the keys above.
 SALT_KEY = FIELD_ENCRYPTION_KEYS
 

@@ -125,10 +125,22 @@ def make_batch(tenant, flow=None, state=BatchState.HELD, **fields):
             "memo": "",
             "source_total": "12.34",
             "lines": [
-                {"account": {"business_unit": "100", "object": "6110"}, "amount": "12.34", "memo": "Meals", "kind": "expense",
-                 "source_line": "t1", "dimensions": {}},
-                {"account": {"business_unit": "100", "object": "2100"}, "amount": "-12.34", "memo": "", "kind": "offset",
-                 "source_line": "", "dimensions": {}},
+                {
+                    "account": {"business_unit": "100", "object": "6110"},
+                    "amount": "12.34",
+                    "memo": "Meals",
+                    "kind": "expense",
+                    "source_line": "t1",
+                    "dimensions": {},
+                },
+                {
+                    "account": {"business_unit": "100", "object": "2100"},
+                    "amount": "-12.34",
+                    "memo": "",
+                    "kind": "offset",
+                    "source_line": "",
+                    "dimensions": {},
+                },
             ],
         },
     )
@@ -136,16 +148,23 @@ def make_batch(tenant, flow=None, state=BatchState.HELD, **fields):
         fields.setdefault("error_code", "MAP-UNMAPPED-CATEGORY")
         fields.setdefault("last_error", 'unmapped category "Meals" in policy "HQ"')
         fields.setdefault("error_help", "Add a mapping rule for the category.")
-    return Batch.objects.create(flow=flow, source_kind="report", source_id=fields.pop("source_id", f"R{i}"), state=state,
-                                external_ref=fields.pop("external_ref", f"EXP-{i}"), **fields)
+    return Batch.objects.create(
+        flow=flow,
+        source_kind="report",
+        source_id=fields.pop("source_id", f"R{i}"),
+        state=state,
+        external_ref=fields.pop("external_ref", f"EXP-{i}"),
+        **fields,
+    )
 
 
 @factory(SyncCycle)
 def make_cycle(tenant, flow=None, state=SyncCycle.DONE, **fields):
     flow = flow or make_flow(tenant)
     fields.setdefault("finished_at", None if state == SyncCycle.RUNNING else timezone.now())
-    return SyncCycle.objects.create(flow=flow, state=state, progress="fetched 3 reports", counts={"posted": 2, "held": 1},
-                                    **fields)
+    fields.setdefault("progress", "fetched 3 reports")
+    fields.setdefault("counts", {"posted": 2, "held": 1})
+    return SyncCycle.objects.create(flow=flow, state=state, **fields)
 
 
 # -- audit --------------------------------------------------------------------------
@@ -154,8 +173,15 @@ def make_cycle(tenant, flow=None, state=SyncCycle.DONE, **fields):
 @factory(AuditEntry)
 def make_audit_entry(tenant, flow=None, event="test.event", **fields):
     i = n()
-    return audit.record(tenant.pk, event, flow_id=flow.pk if flow else None, source_ref=fields.pop("source_ref", f"report:{i}"),
-                        actor=fields.pop("actor", "system"), message=fields.pop("message", f"entry {i}"), **fields)
+    return audit.record(
+        tenant.pk,
+        event,
+        flow_id=flow.pk if flow else None,
+        source_ref=fields.pop("source_ref", f"report:{i}"),
+        actor=fields.pop("actor", "system"),
+        message=fields.pop("message", f"entry {i}"),
+        **fields,
+    )
 
 
 # -- other apps register theirs in tests/<app>/factories.py (e.g. tests/mappings/factories.py)

@@ -80,8 +80,15 @@ def scoped(tenant, other_tenant, customer_user, support_user, client):
 def test_registry_has_tenant_models():
     # The scoping test must never pass by covering nothing.
     names = {label(m) for m in TENANT_MODELS}
-    assert {"portal.Tenant", "portal.Membership", "integrations.Connection", "integrations.Flow", "integrations.Batch",
-            "integrations.SyncCycle", "audit.AuditEntry"} <= names
+    assert {
+        "portal.Tenant",
+        "portal.Membership",
+        "integrations.Connection",
+        "integrations.Flow",
+        "integrations.Batch",
+        "integrations.SyncCycle",
+        "audit.AuditEntry",
+    } <= names
 
 
 def test_every_tenant_model_admin_is_tenant_scoped():
@@ -237,8 +244,10 @@ def test_autocomplete_is_exercised():
 def test_autocomplete(scoped, model, role):
     own, other, user, client = scoped(model, role)
     for source, field_name in _autocomplete_sources(model):
-        response = client.get(reverse("admin:autocomplete"), {
-            "app_label": source._meta.app_label, "model_name": source._meta.model_name, "field_name": field_name, "term": ""})
+        response = client.get(
+            reverse("admin:autocomplete"),
+            {"app_label": source._meta.app_label, "model_name": source._meta.model_name, "field_name": field_name, "term": ""},
+        )
         assert response.status_code == 200, (label(source), field_name)
         ids = {r["id"] for r in json.loads(response.content)["results"]}
         assert str(own.pk) in ids
