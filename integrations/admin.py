@@ -15,8 +15,10 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.views.decorators.debug import sensitive_post_parameters
 
 from audit import log as audit
 from portal.admin_scoping import TenantScopedAdmin
@@ -173,6 +175,11 @@ class ConnectionAdmin(TenantScopedAdmin):
             kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
         kwargs["fields"] = [f for f in kwargs["fields"] or [] if not f.startswith(CRED_PREFIX)]
         return super().get_form(request, obj, change, **kwargs)
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # error reports of a failing POST here never include the submitted credentials
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def add_view(self, request, form_url="", extra_context=None):
         system = request.POST.get("system") or request.GET.get("system")

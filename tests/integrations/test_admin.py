@@ -55,6 +55,7 @@ def test_create_connection_through_the_admin(support_client, tenant):
     creds = credentials_for("jde", "new")
     response = support_client.post(CONN + "add/?system=jde", connection_post(None, tenant, "jde", creds))
     assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.wsgi_request.sensitive_post_parameters == "__ALL__"  # kept out of error reports
     conn = Connection.objects.get(name="ERP")
     assert conn.credentials == creds and conn.system == "jde"
     entry = AuditEntry.objects.get(event="connection.credentials_changed")
@@ -238,7 +239,7 @@ def test_batch_detail_shows_payload_posting_and_error(support_client, tenant):
     for text in [
         "R42",
         "policyName",
-        "business_unit=100 object=6110",
+        "business_unit=100", "object=6110",
         "-12.34",
         batch.external_ref,
         "JE 4711",
