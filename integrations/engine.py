@@ -19,7 +19,6 @@ Cycles of one flow never overlap: a partial unique index allows one running Sync
 per flow; a second cycle waits (up to ``wait`` seconds) or skips, and either is audited.
 """
 
-import hashlib
 import json
 import logging
 import time
@@ -36,6 +35,7 @@ from audit import alerts
 from audit import log as audit
 
 from .flows import handler_class
+from .flows.base import payload_hash  # noqa: F401  (re-exported)
 from .models import Batch, BatchState, Flow, SyncCycle
 from .posting import Hold, Posting
 from .systems.errors import AuthError, HostNotAllowed, IntegrationError, OutcomeUnknown, VersionMismatch
@@ -48,10 +48,6 @@ CONNECTION_ERRORS = (AuthError, HostNotAllowed, VersionMismatch)
 # Backoff for retryable failures, by attempt number (seconds); the last value repeats.
 RETRY_DELAYS = [60, 300, 900, 3600]
 DEFAULT_MAX_ATTEMPTS = 5
-
-
-def payload_hash(payload):
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass
@@ -308,7 +304,7 @@ class _Cycle:
         new, touched = [], []
         for record in page.records:
             self.result.fetched += 1
-            digest = payload_hash(record.payload)
+            digest = self.handler.fingerprint(record.payload)
             batch = existing.get(record.id)
             if batch is None:
                 new.append(
@@ -322,7 +318,9 @@ class _Cycle:
                         external_ref=self.handler.external_ref(record.id),
                     )
                 )
-            elif batch.payload_hash == digest or (batch.correction_payload and payload_hash(batch.correction_payload) == digest):
+            elif batch.payload_hash == digest or (
+                batch.correction_payload and self.handler.fingerprint(batch.correction_payload) == digest
+            ):
                 self.result.skipped += 1
                 self._audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
             elif batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
@@ -375,12 +373,19 @@ class _Cycle:
         for batch in batches:
             if batch.state != S.NEW:
                 continue
+            if self.blocked:
+                self._hold(batch, self.blocked)
+                continue
             try:
                 posting = self.handler.build_posting(batch.payload, batch.external_ref)
                 posting.check_balanced()
                 self.handler.validate(posting)
             except Hold as hold:
                 self._hold(batch, hold)
+                continue
+            except CONNECTION_ERRORS as exc:  # the target refused us while reading its reference data
+                self.blocked = exc
+                self._hold(batch, exc)
                 continue
             self._set(
                 batch,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit import log as audit
 
-from .engine import payload_hash
+from .flows import handler_class
 from .models import Batch, BatchState
 
 S = BatchState
@@ -47,6 +47,10 @@ def _move(batches, user, allowed_from, event, target_state, message, extra=None)
             flows.add(batch.flow)
         audit.write(entries)
     return moved, flows
+
+
+def _fingerprint(batch, payload):
+    return handler_class(batch.flow.kind)(batch.flow).fingerprint(payload)
 
 
 def _queue(flows):
@@ -141,7 +145,7 @@ def accept_corrections(batches, user):
         lambda b: {
             "payload": b.correction_payload or b.payload,
             "correction_payload": None,
-            "payload_hash": payload_hash(b.correction_payload or b.payload),
+            "payload_hash": _fingerprint(b, b.correction_payload or b.payload),
             "error_code": "",
             "last_error": "",
             "error_help": "",

@@ -7,8 +7,14 @@ reference data, post it carrying the external reference, find it again (reconcil
 and acknowledge it at the source.
 """
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+
+
+def payload_hash(payload):
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass
@@ -50,6 +56,13 @@ class FlowHandler(ABC):
     @abstractmethod
     def fetch(self, cursor):
         """Yield Pages of source records newer than ``cursor``."""
+
+    # Source fields that change without changing what would be posted (e.g. approval stamps).
+    volatile_fields = ()
+
+    def fingerprint(self, payload):
+        """What decides 'the same record offered again' versus 'a changed record'."""
+        return payload_hash({k: v for k, v in payload.items() if k not in self.volatile_fields})
 
     def fetch_record(self, source_id):
         """One source record by id (for previews), or None when the source has no such record."""

@@ -49,6 +49,8 @@ def account_key(account):
 class ExpensifyToJde(FlowHandler):
     source_kind = "expensify_report"
     reference_prefix = "EXP"
+    # Unapproving and approving again restamps these; the amounts and coding are what count.
+    volatile_fields = ("approved", "status", "managerEmail", "reimbursed", "submitted", "actionList", "approvers")
 
     def open(self):
         self.page_size = int(self.options.get("page_size", 500))

@@ -57,7 +57,7 @@ class _WaitRetryAfter(tenacity.wait.wait_base):
     """Wait what the server asked for, else exponential backoff with jitter."""
 
     def __init__(self, initial, maximum):
-        self.backoff = tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+        self.backoff = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
         self.maximum = maximum
 
     def __call__(self, retry_state):
@@ -86,6 +86,7 @@ class HttpClient:
         self.session.headers["User-Agent"] = "ml-connector/1.0"
         self.limiter = None
         self.calls = 0  # HTTP requests actually sent, retries included
+        self._retrying = None
         timeouts = self.options.get("timeouts")
         if timeouts:
             self.connect_timeout, self.read_timeout = (float(t) for t in timeouts)
@@ -122,14 +123,15 @@ class HttpClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def request(self, method, path, *, idempotent, **kwargs):
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max),
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, IntegrationError) and e.retryable),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        return retrying(self.send_once, method, path, idempotent=idempotent, **kwargs)
+        if self._retrying is None:
+            self._retrying = tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(self.max_attempts),
+                wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max),
+                retry=tenacity.retry_if_exception(lambda e: isinstance(e, IntegrationError) and e.retryable),
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+        return self._retrying.copy()(self.send_once, method, path, idempotent=idempotent, **kwargs)
 
     def send_once(self, method, path, *, idempotent, **kwargs):
         """One attempt: limiter, transport, classification. No retry here."""

@@ -4,10 +4,10 @@ import time
 
 from django.core.management.base import BaseCommand
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from ...demo import setup_demo
 from ...engine import run_cycle
+from ...querycount import count_queries
 
 
 class Command(BaseCommand):
@@ -29,12 +29,12 @@ class Command(BaseCommand):
             stamp = time.strftime("%Y%m%d%H%M%S")
             _, (flow,) = setup_demo(box, progress=self.stderr.write, slug=f"bench-{stamp}", name=f"Benchmark {stamp}",
                                     rate_limit=[[100000, 1]], flow_options={"page_size": opts["page_size"]})
-            box.calls.reset() if hasattr(box.calls, "reset") else None
+            box.calls.reset()
             start = time.perf_counter()
-            with CaptureQueriesContext(connection) as queries:
+            with count_queries() as queries:
                 result = run_cycle(flow, trigger="benchmark", progress=self.stderr.write)
             elapsed = time.perf_counter() - start
-            calls = box.calls.snapshot() if hasattr(box.calls, "snapshot") else {}
+            calls = box.calls.snapshot()
         finally:
             box.stop()
         n = max(result.fetched, 1)
@@ -44,8 +44,8 @@ class Command(BaseCommand):
             "held": result.held,
             "seconds": round(elapsed, 2),
             "reports_per_second": round(result.fetched / elapsed, 1),
-            "queries": len(queries),
-            "queries_per_report": round(len(queries) / n, 2),
+            "queries": queries.count,
+            "queries_per_report": round(queries.count / n, 2),
             "api_calls": calls,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "database": connection.vendor,
