@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from .admin_scoping import TenantScopedAdmin
+from .admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from .models import Membership, Tenant
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantScopedTabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]

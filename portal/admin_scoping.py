@@ -235,6 +235,35 @@ class TenantScopedAdmin(admin.ModelAdmin):
             raise PermissionDenied(NOT_YOUR_TENANT)
 
 
+class TenantScopedInlineMixin:
+    """For inlines of tenant-owned rows: dropdowns and the inline's rows scoped like the parent admin."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        path = tenancy.find_tenant_path(self.model)
+        return queryset if path is None else tenancy.scope(queryset, request.user, path)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset") and tenancy.tenants_for(request.user) is not None:
+            field.queryset = scope_related(request, db_field.related_model, field.queryset, self.admin_site)
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset") and tenancy.tenants_for(request.user) is not None:
+            field.queryset = scope_related(request, db_field.related_model, field.queryset, self.admin_site)
+        return field
+
+
+class TenantScopedTabularInline(TenantScopedInlineMixin, admin.TabularInline):
+    pass
+
+
+class TenantScopedStackedInline(TenantScopedInlineMixin, admin.StackedInline):
+    pass
+
+
 def _drop(fields, hidden):
     out = []
     for item in fields:

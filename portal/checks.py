@@ -11,12 +11,23 @@ def scoped_admin_errors(admin_site=None):
     from django.contrib import admin
 
     from . import tenancy
-    from .admin_scoping import TenantScopedAdmin
+    from .admin_scoping import TenantScopedAdmin, TenantScopedInlineMixin
 
     site = admin_site or admin.site
     errors = []
     for model, model_admin in site._registry.items():
         label = model._meta.label
+        for inline in model_admin.inlines:
+            if tenancy.find_tenant_path(inline.model) is not None and not issubclass(inline, TenantScopedInlineMixin):
+                errors.append(
+                    checks.Error(
+                        f"{label}: inline {inline.__name__} shows tenant-owned {inline.model._meta.label} rows "
+                        "but is not a TenantScopedInlineMixin: its dropdowns would list every tenant's rows.",
+                        hint="Use portal.admin_scoping.TenantScopedTabularInline or TenantScopedStackedInline.",
+                        obj=inline,
+                        id="portal.E003",
+                    )
+                )
         if isinstance(model_admin, TenantScopedAdmin):
             problem = tenancy.validate_tenant_path(model, model_admin.tenant_path)
             if problem:

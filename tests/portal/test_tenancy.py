@@ -215,3 +215,21 @@ def test_customer_admin_index_lists_only_what_they_may_use(customer_client):
     html = customer_client.get("/").content.decode()
     assert "Batches" in html and "Flows" in html and "Audit entries" in html
     assert "Memberships" not in html and "Users" not in html and "Scheduled tasks" not in html
+
+
+def test_scoped_inline_limits_rows_and_dropdowns(customer_user, support_user, tenant, other_tenant):
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    from portal.admin import MembershipInline
+    from portal.models import Tenant
+
+    Membership.objects.create(user=make_user(), tenant=other_tenant)
+    inline = MembershipInline(Tenant, admin.site)
+    customer_user = grant(customer_user, "view_membership")  # the inline shows rows only to those who may view them
+    for user, tenants in ((customer_user, {tenant}), (support_user, {tenant, other_tenant})):
+        request = RequestFactory().get("/")
+        request.user = fresh(user)
+        field = inline.formfield_for_foreignkey(Membership._meta.get_field("tenant"), request)
+        assert set(field.queryset) == tenants
+        assert {m.tenant for m in inline.get_queryset(request)} == tenants

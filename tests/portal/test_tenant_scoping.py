@@ -110,6 +110,21 @@ def test_check_flags_an_unscoped_admin():
     assert "portal.Tenant" in errors[0].msg
 
 
+def test_check_flags_an_unscoped_inline():
+    from portal.models import Membership
+
+    class PlainInline(admin.TabularInline):
+        model = Membership
+
+    class ScopedTenantAdmin(TenantScopedAdmin):
+        tenant_path = "pk"
+        inlines = [PlainInline]
+
+    site = admin.AdminSite(name="probe3")
+    site.register(Tenant, ScopedTenantAdmin)
+    assert [e.id for e in scoped_admin_errors(site)] == ["portal.E003"]
+
+
 def test_check_flags_a_wrong_tenant_path():
     from integrations.models import Batch
 
