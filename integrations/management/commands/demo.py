@@ -1,6 +1,5 @@
 import json
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -79,7 +78,7 @@ class Command(BaseCommand):
         finally:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.terminate()  # both stop cleanly on SIGTERM (the cluster finishes its task first)
             for child in children:
                 try:
                     child.wait(timeout=15)
