@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from audit import log as audit
 from portal.admin_scoping import TenantScopedAdmin
 
+from .admin_views import check_mapping_coverage, flow_tool_urls, preview_documents
 from .models import Batch, Connection, Flow, SyncCycle
 from .systems.registry import CREDENTIAL_KEYS, NON_SECRET_KEYS, SYSTEMS
 
@@ -250,7 +251,7 @@ class FlowAdmin(TenantScopedAdmin):
     search_fields = ["name", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant"]
     readonly_fields = ["has_trigger_token", "created_at", "updated_at", "recent_cycles"]
-    actions = ["run_now", "generate_trigger_token"]
+    actions = ["run_now", "generate_trigger_token", check_mapping_coverage, preview_documents]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "kind", "source", "target", "enabled"]}),
         ("Schedule", {"fields": ["schedule_type", "interval_minutes", "cron"]}),
@@ -261,6 +262,9 @@ class FlowAdmin(TenantScopedAdmin):
         ("State and options", {"fields": ["options", "cursor"], "classes": ["collapse"]}),
         ("History", {"fields": ["recent_cycles", "created_at", "updated_at"]}),
     ]
+
+    def get_urls(self):
+        return [*flow_tool_urls(self), *super().get_urls()]  # <flow>/coverage/, <flow>/preview/ (admin_views)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in ("source", "target"):

@@ -5,12 +5,13 @@ this module plugs the system clients in as loaders and gives a flow the accounts
 validates against, refreshing the cache when it is older than the flow allows.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
 
-from mappings.models import ReferenceEntry
-from mappings.reference import last_refreshed, refresh_reference, register_loader
+from mappings.reference import INACTIVE, OK, ReferenceSet, last_refreshed, refresh_reference, register_loader
 
 
 def load_jde_accounts(connection):
@@ -23,8 +24,12 @@ def load_jde_accounts(connection):
             "description": account.description,
             "active": account.posting_edit != "I",
             "postable": account.is_postable,
-            "data": {"aid": account.aid, "company": account.company, "posting_edit": account.posting_edit,
-                     "level_of_detail": account.level_of_detail},
+            "data": {
+                "aid": account.aid,
+                "company": account.company,
+                "posting_edit": account.posting_edit,
+                "level_of_detail": account.level_of_detail,
+            },
         }
 
 
@@ -38,7 +43,33 @@ def refresh_if_stale(connection, *, max_age_minutes=60):
         refresh_reference(connection, actor="cycle")
 
 
+@dataclass(frozen=True)
+class AccountStatus:
+    key: str
+    active: bool
+    postable: bool  # False for a non-posting account (and, as it cannot take postings, an inactive one)
+
+
+class AccountIndex(Mapping):
+    """key ("BU.OBJ" or "BU.OBJ.SUB") -> AccountStatus, a read-only view of a ReferenceSet's accounts."""
+
+    def __init__(self, refset):
+        self._table = refset.kinds.get("account", {})
+
+    def __getitem__(self, key):
+        status, canonical = self._table[key]
+        return AccountStatus(canonical, active=status != INACTIVE, postable=status == OK)
+
+    def __iter__(self):
+        return iter(self._table)
+
+    def __len__(self):
+        return len(self._table)
+
+
 def account_index(connection, *, max_age_minutes=60):
-    """key ("BU.OBJ" or "BU.OBJ.SUB") -> ReferenceEntry, refreshed first when stale or missing."""
+    """key ("BU.OBJ" or "BU.OBJ.SUB") -> object with ``.active`` and ``.postable``, refreshed first when stale
+    or missing. Built on ``ReferenceSet.for_connection``: the rows are loaded once per refresh per process
+    (later cycles cost one aggregate query), shared with rule validation and the coverage check."""
     refresh_if_stale(connection, max_age_minutes=max_age_minutes)
-    return {e.key: e for e in ReferenceEntry.objects.filter(connection=connection, kind="account")}
+    return AccountIndex(ReferenceSet.for_connection(connection))

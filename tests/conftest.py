@@ -7,7 +7,12 @@
 * ``support_user``: staff user with a support membership (not a superuser), in the
   ``support`` group; ``support_client``.
 * ``make_customer(tenant, ...)``: more customer users (e.g. one with two tenants).
+* ``sandbox``: one real sandbox (fake Expensify and JD Edwards over loopback HTTP) per
+  session; ``box``: the same sandbox reseeded for each test (``tests/flows/conftest.py``
+  has ``make_flow(box)`` and ``control(box, method, path)`` on top of it).
 """
+
+import datetime as dt
 
 import pytest
 
@@ -85,3 +90,25 @@ def support_client(support_user):
 def user_for_role(customer_user, support_user):
     """``user_for_role("customer")`` / ``("support")``."""
     return {"customer": customer_user, "support": support_user}.__getitem__
+
+
+# -- the sandbox -----------------------------------------------------------------------------
+
+ANCHOR = dt.date(2026, 11, 1)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from sandbox.server import Sandbox
+
+    box = Sandbox(seed=7, size=40, anchor=ANCHOR).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def box(sandbox):
+    """A freshly seeded sandbox per test, with rate limits loose enough for fast tests."""
+    sandbox.reset(seed=7, size=40, anchor=ANCHOR)
+    sandbox.config.setdefault("expensify", {})["rate_limit"] = [[1000, 1]]
+    return sandbox

@@ -8,24 +8,8 @@ import requests
 from integrations.models import Connection, Flow
 from portal.models import Tenant
 
-ANCHOR = dt.date(2026, 11, 1)
-
-
-@pytest.fixture(scope="session")
-def sandbox():
-    from sandbox.server import Sandbox
-
-    box = Sandbox(seed=7, size=40, anchor=ANCHOR).start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def box(sandbox):
-    """A freshly seeded sandbox per test, with rate limits loose enough for fast tests."""
-    sandbox.reset(seed=7, size=40, anchor=ANCHOR)
-    sandbox.config.setdefault("expensify", {})["rate_limit"] = [[1000, 1]]
-    return sandbox
+# The ``sandbox`` (session) and ``box`` (reseeded per test) fixtures live in tests/conftest.py.
+from tests.conftest import ANCHOR
 
 
 def control(box, method, path, **kwargs):
