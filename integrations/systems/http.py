@@ -135,8 +135,7 @@ class HttpClient:
 
     def send_once(self, method, path, *, idempotent, **kwargs):
         """One attempt: limiter, transport, classification. No retry here."""
-        if self.limiter is not None:
-            self.limiter.acquire()
+        stamp = self.limiter.acquire() if self.limiter is not None else None
         url = self.url(path)
         kwargs.setdefault("timeout", (self.connect_timeout, self.read_timeout))
         self.calls += 1
@@ -144,6 +143,9 @@ class HttpClient:
             response = self.session.request(method, url, **kwargs)
         except requests.RequestException as exc:
             raise self._transport_error(exc, url, idempotent) from None
+        finally:
+            if stamp is not None:
+                self.limiter.settle(stamp)
         error = self.classify(response, idempotent=idempotent)
         if error is not None:
             raise error

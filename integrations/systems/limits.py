@@ -47,8 +47,9 @@ class RateLimiter:
         self.waited = 0.0
 
     def acquire(self):
+        """Block until a call is allowed; record it and return its stamp (pass it to ``settle``)."""
         if not self.windows:
-            return
+            return None
         while True:
             with _CacheLock(self.key + ":lock"):
                 now = self.clock()
@@ -57,14 +58,28 @@ class RateLimiter:
                 if wait <= 0:
                     stamps.append(now)
                     cache.set(self.key, stamps, timeout=int(self.horizon) + 5)
-                    return
+                    return now
             self.waited += wait
             self.sleep(wait)
+
+    def settle(self, stamp):
+        """Move a call's stamp to when it finished. The vendor counts a call when it arrives,
+        which is somewhere between acquire and completion; counting from completion keeps a
+        slow sender (another process, a busy host) from overrunning the vendor's window."""
+        if stamp is None:
+            return
+        with _CacheLock(self.key + ":lock"):
+            now = self.clock()
+            stamps = [t for t in (cache.get(self.key) or []) if t > now - self.horizon]
+            if stamp in stamps:
+                stamps.remove(stamp)
+            stamps.append(now)
+            cache.set(self.key, sorted(stamps), timeout=int(self.horizon) + 5)
 
     def _wait(self, stamps, now):
         wait = 0.0
         for n, seconds in self.windows:
-            recent = [t for t in stamps if t > now - seconds - self.margin]
+            recent = sorted(t for t in stamps if t > now - seconds - self.margin)
             if len(recent) >= n:
                 wait = max(wait, recent[-n] + seconds + self.margin - now)
         return wait

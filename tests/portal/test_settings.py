@@ -95,7 +95,7 @@ def test_development_defaults():
     values = settings_in_subprocess(["DEBUG", "DATABASES", "EMAIL_BACKEND", "Q_CLUSTER", "CACHES", "TIME_ZONE"])
     assert values["DEBUG"] is False
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
-    assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert values["EMAIL_BACKEND"] == "portal.mail.StderrConsoleBackend"  # console mail, on stderr
     assert values["Q_CLUSTER"]["orm"] == "default" and "redis" not in values["Q_CLUSTER"]
     assert values["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
     assert values["TIME_ZONE"] == "UTC"
