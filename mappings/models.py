@@ -103,7 +103,11 @@ class MappingRule(models.Model):
 
     class Meta:
         ordering = ["tenant__name", "id"]
-        indexes = [models.Index(fields=["tenant", "flow", "match_key"]), models.Index(fields=["tenant", "active"])]
+        indexes = [
+            models.Index(fields=["tenant", "flow", "match_key"]),
+            models.Index(fields=["tenant", "active"]),
+            models.Index(fields=["reference_status"]),  # admin filter
+        ]
 
     def __str__(self):
         ident = f"#{self.pk}" if self.pk else "new rule"
@@ -275,6 +279,7 @@ class ReferenceEntry(models.Model):
         verbose_name_plural = "reference data"
         ordering = ["connection_id", "kind", "key"]
         constraints = [models.UniqueConstraint(fields=["connection", "kind", "key"], name="reference_entry_unique")]
+        indexes = [models.Index(fields=["kind"]), models.Index(fields=["active"]), models.Index(fields=["postable"])]
 
     def __str__(self):
         flags = "" if self.active and self.postable else (" (inactive)" if not self.active else " (non-posting)")

@@ -4,7 +4,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 
-APPS = {"portal", "integrations", "audit"}  # mappings: checked by the GL mapping issue's own tests
+APPS = {"portal", "integrations", "audit", "mappings"}
 ADMINS = sorted(((m, a) for m, a in admin.site._registry.items() if m._meta.app_label in APPS), key=lambda i: i[0]._meta.label)
 
 
