@@ -239,13 +239,15 @@ class _Cycle:
         entries, self.pending_audit = self.pending_audit, []
         audit.write(entries)
 
-    def _set(self, batch, event, message="", **fields):
-        """Move one batch and record the transition (the audit row is flushed with the next write)."""
+    def _set(self, batch, event, message="", *, save=True, **fields):
+        """Move one batch and record the transition (the audit row is flushed with the next write).
+        ``save=False`` only changes the object, for a caller that bulk-updates many at once."""
         before = batch.state
         fields["updated_at"] = timezone.now()
         for key, value in fields.items():
             setattr(batch, key, value)
-        Batch.objects.filter(pk=batch.pk).update(**fields)
+        if save:
+            Batch.objects.filter(pk=batch.pk).update(**fields)
         self._audit(event, batch, message=message, before={"state": before}, after={"state": batch.state})
 
     # -- phases -----------------------------------------------------------------------
@@ -369,28 +371,36 @@ class _Cycle:
             "entry in the target if needed, then choose 'Accept correction' to close this batch.",
         )
 
+    MAPPED_FIELDS = ["state", "posting", "amount", "currency", "error_code", "last_error", "error_help", "updated_at"]
+
     def map_batches(self, batches):
+        """Map and validate NEW batches first (this may read reference data over HTTP), then write
+        them all in one transaction. (Per-row UPDATEs: Django's bulk_update builds CASE
+        expressions that cost more Python time than the statements they save.)"""
+        mapped = []
         for batch in batches:
             if batch.state != S.NEW:
                 continue
+            mapped.append(batch)
             if self.blocked:
-                self._hold(batch, self.blocked)
+                self._hold(batch, self.blocked, save=False)
                 continue
             try:
                 posting = self.handler.build_posting(batch.payload, batch.external_ref)
                 posting.check_balanced()
                 self.handler.validate(posting)
             except Hold as hold:
-                self._hold(batch, hold)
+                self._hold(batch, hold, save=False)
                 continue
             except CONNECTION_ERRORS as exc:  # the target refused us while reading its reference data
                 self.blocked = exc
-                self._hold(batch, exc)
+                self._hold(batch, exc, save=False)
                 continue
             self._set(
                 batch,
                 "batch.ready",
                 f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
+                save=False,
                 state=S.READY,
                 posting=posting.to_json(),
                 amount=posting.source_total or posting.debit_total,
@@ -399,15 +409,19 @@ class _Cycle:
                 last_error="",
                 error_help="",
             )
-        self.flush_audit()
+        with transaction.atomic():
+            for batch in mapped:
+                Batch.objects.filter(pk=batch.pk).update(**{f: getattr(batch, f) for f in self.MAPPED_FIELDS})
+            self.flush_audit()
 
-    def _hold(self, batch, error):
+    def _hold(self, batch, error, *, save=True):
         self.result.held += 1
         self.newly_held.append(batch)
         self._set(
             batch,
             "batch.held",
             f"[{error.code}] {error.message}",
+            save=save,
             state=S.HELD,
             error_code=error.code,
             last_error=error.message,
@@ -492,7 +506,9 @@ class _Cycle:
             self._hold(batch, exc)
 
     def _mark_posted(self, batch, result, *, event="batch.posted", message=""):
-        now = timezone.now()
+        extra = {}
+        if result.details:
+            extra["posting"] = {**(batch.posting or {}), "target": result.details}
         with transaction.atomic():
             self._set(
                 batch,
@@ -500,17 +516,13 @@ class _Cycle:
                 message or f"posted as {result.document_id}",
                 state=S.POSTED,
                 target_document_id=str(result.document_id)[:120],
-                posted_at=now,
+                posted_at=timezone.now(),
                 error_code="",
                 last_error="",
                 error_help="",
                 next_attempt_at=None,
+                **extra,
             )
-            if result.details:
-                posting = dict(batch.posting or {})
-                posting["target"] = result.details
-                Batch.objects.filter(pk=batch.pk).update(posting=posting)
-                batch.posting = posting
             self.flush_audit()
         self.result.posted += 1
         self.result.add_amount(batch.currency, batch.amount)
