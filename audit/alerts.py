@@ -1,7 +1,12 @@
 """Alert e-mails: one digest per cycle listing the batches held in it, never one per batch."""
 
+from collections import Counter
+
 from django.conf import settings
 from django.core.mail import send_mail
+
+
+MAX_LISTED = 50  # a digest stays readable; the admin lists every held batch
 
 
 def held_digest(tenant, flow, held, *, cycle_id=""):
@@ -19,10 +24,18 @@ def held_digest(tenant, flow, held, *, cycle_id=""):
         "Nothing is re-posted that the target already has: the portal checks first.",
         "",
     ]
-    for batch in held:
+    by_code = Counter(batch.error_code for batch in held)
+    lines.append("By reason: " + ", ".join(f"{code} x{n}" for code, n in by_code.most_common()))
+    lines.append("")
+    helps = {}
+    for batch in held[:MAX_LISTED]:
         lines.append(f"- {batch.source_kind} {batch.source_id}: [{batch.error_code}] {batch.last_error}")
         if batch.error_help:
-            lines.append(f"    How to fix: {batch.error_help}")
+            helps.setdefault(batch.error_code, batch.error_help)
+    if len(held) > MAX_LISTED:
+        lines.append(f"- ... and {len(held) - MAX_LISTED} more: filter Batches by state \"held\" to see them all.")
+    if helps:
+        lines += ["", "How to fix:"] + [f"  [{code}] {text}" for code, text in helps.items()]
     if cycle_id:
         lines += ["", f"Cycle: {cycle_id}"]
     send_mail(subject, "\n".join(lines), settings.DEFAULT_FROM_EMAIL, recipients)
