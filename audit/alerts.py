@@ -5,7 +5,6 @@ from collections import Counter
 from django.conf import settings
 from django.core.mail import send_mail
 
-
 MAX_LISTED = 50  # a digest stays readable; the admin lists every held batch
 
 
