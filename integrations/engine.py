@@ -449,15 +449,7 @@ class _Cycle:
         try:
             result = self.handler.post(batch, Posting.from_json(batch.posting))
         except OutcomeUnknown as exc:
-            self._set(
-                batch,
-                "batch.in_doubt",
-                f"[{exc.code}] {exc.message}",
-                state=S.IN_DOUBT,
-                error_code=exc.code,
-                last_error=exc.message,
-            )
-            self.flush_audit()
+            self._in_doubt(batch, exc.code, exc.message)
             self.reconcile(batch)
             return
         except IntegrationError as exc:
@@ -465,17 +457,14 @@ class _Cycle:
             return
         except Exception as exc:  # a defect after the request may have been sent: never re-post blindly
             logger.exception("posting batch %s failed unexpectedly", batch.pk)
-            self._set(
-                batch,
-                "batch.in_doubt",
-                f"internal error while posting: {type(exc).__name__}",
-                state=S.IN_DOUBT,
-                error_code="INTERNAL-ERROR",
-                last_error=type(exc).__name__,
-            )
+            self._in_doubt(batch, "INTERNAL-ERROR", f"internal error while posting: {type(exc).__name__}")
             self.result.in_doubt += 1
             return
         self._mark_posted(batch, result)
+
+    def _in_doubt(self, batch, code, message):
+        self._set(batch, "batch.in_doubt", f"[{code}] {message}", state=S.IN_DOUBT, error_code=code, last_error=message)
+        self.flush_audit()
 
     def _post_failed(self, batch, exc):
         if isinstance(exc, CONNECTION_ERRORS):
