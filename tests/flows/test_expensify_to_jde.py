@@ -263,3 +263,53 @@ def test_cursor_does_not_move_when_fetch_fails(box, flow):
     assert result.state == SyncCycle.FAILED
     assert flow.cursor == {}
     assert not Batch.objects.filter(flow=flow).exists()
+
+
+def test_batch_left_posting_by_a_killed_worker_is_reconciled_not_reposted(box, flow):
+    run_cycle(flow)
+    posted = list(Batch.objects.filter(flow=flow, state=S.CONFIRMED).order_by("pk")[:2])
+    # A worker died after sending: the batch is still 'posting' in our database.
+    Batch.objects.filter(pk__in=[b.pk for b in posted]).update(state=S.POSTING)
+    posts_before = control(box, "GET", "calls")["jde"]["orchestrator"]
+    run_cycle(flow)
+    assert control(box, "GET", "calls")["jde"]["orchestrator"] == posts_before
+    for batch in posted:
+        batch.refresh_from_db()
+        assert batch.state in (S.POSTED, S.CONFIRMED)
+        assert len(journals_by_reference(box)[batch.external_ref]) == 1
+    assert AuditEntry.objects.filter(event="batch.in_doubt", batch__in=posted).count() == 2
+
+
+def test_retryable_rejection_fails_with_backoff_then_posts_once(box, flow):
+    from django.utils import timezone
+
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "status", "status": 429,
+                                         "retry_after": 0})
+    flow.options = {**flow.options, "max_attempts": 3}
+    flow.save()
+    first = run_cycle(flow)
+    failed = Batch.objects.filter(flow=flow, state=S.FAILED)
+    assert first.posted == 0 and failed.count() == first.failed > 0
+    assert all(b.next_attempt_at > timezone.now() and b.error_code for b in failed)
+    control(box, "DELETE", "faults")
+    run_cycle(flow)  # not due yet: nothing is retried early
+    assert Batch.objects.filter(flow=flow, state=S.FAILED).count() == first.failed
+    failed.update(next_attempt_at=timezone.now())
+    second = run_cycle(flow)
+    assert second.posted == first.failed
+    assert all(len(batches) == 1 for batches in journals_by_reference(box).values())
+
+
+def test_retryable_failures_are_held_after_the_attempt_cap(box, flow):
+    from django.utils import timezone
+
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "status", "status": 429,
+                                         "retry_after": 0})
+    flow.options = {**flow.options, "max_attempts": 2}
+    flow.save()
+    run_cycle(flow)
+    Batch.objects.filter(flow=flow, state=S.FAILED).update(next_attempt_at=timezone.now())
+    run_cycle(flow)
+    gave_up = Batch.objects.filter(flow=flow, state=S.HELD, last_error__contains="gave up after 2 attempts")
+    assert gave_up.exists() and not Batch.objects.filter(flow=flow, state=S.FAILED).exists()
+    assert all(b.attempts == 2 for b in gave_up)
