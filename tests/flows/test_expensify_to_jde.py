@@ -1,6 +1,7 @@
 """Expensify -> JD Edwards over real HTTP against the sandbox, on a real database."""
 
 import re
+import time
 from collections import defaultdict
 from decimal import Decimal
 
@@ -313,3 +314,23 @@ def test_retryable_failures_are_held_after_the_attempt_cap(box, flow):
     gave_up = Batch.objects.filter(flow=flow, state=S.HELD, last_error__contains="gave up after 2 attempts")
     assert gave_up.exists() and not Batch.objects.filter(flow=flow, state=S.FAILED).exists()
     assert all(b.attempts == 2 for b in gave_up)
+
+
+def test_second_cycle_waits_for_the_running_one_and_the_wait_is_audited(box, flow):
+    import threading
+
+    from django.db import connection as db_connection
+    from django.utils import timezone
+
+    running = SyncCycle.objects.create(flow=flow, state=SyncCycle.RUNNING, heartbeat_at=timezone.now())
+
+    def finish_first():
+        time.sleep(1.0)
+        SyncCycle.objects.filter(pk=running.pk).update(state=SyncCycle.DONE)
+        db_connection.close()
+
+    threading.Thread(target=finish_first).start()
+    result = run_cycle(flow, wait=30)
+    assert result.state == SyncCycle.DONE and result.posted > 0
+    assert AuditEntry.objects.filter(flow=flow, event="cycle.waiting").count() == 1
+    assert not AuditEntry.objects.filter(flow=flow, event="cycle.skipped").exists()
