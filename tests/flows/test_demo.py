@@ -30,3 +30,72 @@ def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     second, _ = run_demo()
     assert second["flows"]["expensify_to_jde"]["posted"] == 0
     assert Batch.objects.filter(state__in=["posted", "confirmed"]).count() == posted.count()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_serves_the_portal_runs_the_first_cycle_and_ctrl_c_stops_everything(tmp_path):
+    """The README's first command ends in `manage.py demo`: web server, task cluster and sandbox together."""
+    import os
+    import re
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    root = Path(__file__).resolve().parents[2]
+    db = tmp_path / "demo.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{db}"
+    web = f"127.0.0.1:{_free_port()}"
+    log = open(tmp_path / "demo.log", "w+")
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--web", web, "--sandbox-port", str(_free_port())],
+                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        password, deadline = None, time.time() + 90
+        while password is None and time.time() < deadline:
+            time.sleep(0.5)
+            log.seek(0)
+            found = re.search(r"user: admin\s+password: (\S+)", log.read())
+            password = found and found.group(1)
+        assert password, "the demo printed no admin login"
+        session = requests.Session()
+        for _ in range(60):
+            try:
+                login = session.get(f"http://{web}/login/", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        token = session.cookies["csrftoken"]
+        page = session.post(f"http://{web}/login/?next=/", timeout=5, headers={"Referer": login.url},
+                            data={"username": "admin", "password": password, "csrfmiddlewaretoken": token})
+        assert page.status_code == 200 and "Log out" in page.text
+        state = None
+        while state != "done" and time.time() < deadline:  # the task cluster runs the queued first cycle
+            time.sleep(0.5)
+            with sqlite3.connect(db) as conn:
+                row = conn.execute("select state from integrations_synccycle order by id desc limit 1").fetchone()
+            state = row and row[0]
+        assert state == "done"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        proc.wait(timeout=30)
+    for _ in range(40):  # every child (web server, cluster workers) is gone too
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("processes of the demo survived Ctrl-C")
+    log.close()
