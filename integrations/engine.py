@@ -95,7 +95,8 @@ def run_cycle(flow, *, trigger="manual", progress=None, wait=0.0, actor=None):
         result.state = SyncCycle.FAILED
         code = getattr(exc, "code", type(exc).__name__)
         result.message = f"[{code}] {exc}"
-        logger.exception("cycle of flow %s failed", flow.pk) if not isinstance(exc, IntegrationError) else None
+        if not isinstance(exc, IntegrationError):  # a defect, not a vendor answer: keep the traceback
+            logger.exception("cycle of flow %s failed", flow.pk)
         say(f"cycle failed: {result.message}")
     finally:
         runner.finish()
@@ -156,7 +157,7 @@ class _Cycle:
         self.say = say
         self.actor = actor
         self.action_id = cycle.cycle_id.hex
-        self.handler = handler_class(flow.kind)(flow, log=say)
+        self.handler = None  # built in run(), so an unknown kind fails the cycle, not the caller
         self.blocked = None  # a connection-level error: stop posting in this cycle
         self.newly_held = []
         self.pending_audit = []
@@ -168,6 +169,7 @@ class _Cycle:
     def run(self):
         self.say(f"cycle {self.action_id[:8]} of {self.flow.name} ({self.flow.kind}) started")
         self._audit_now("cycle.started", message=f"trigger: {self.cycle.trigger}")
+        self.handler = handler_class(self.flow.kind)(self.flow, log=self.say)
         self.handler.open()
         self.recover_interrupted()
         self.reconcile_in_doubt()
@@ -190,7 +192,8 @@ class _Cycle:
 
     def finish(self):
         try:
-            self.handler.close()
+            if self.handler is not None:
+                self.handler.close()
         finally:
             self.flush_audit()
             self.send_digest()
@@ -327,7 +330,10 @@ class _Cycle:
                 self._audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
             elif batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
                 self._hold_correction(batch, record)
-            elif batch.state in (S.NEW, S.READY, S.HELD, S.FAILED, S.SKIPPED):
+            elif batch.state == S.SKIPPED:  # an operator excluded it: keep the new version, stay excluded
+                self._set(batch, "batch.source_changed", "the source record changed; the batch stays skipped",
+                          payload=record.payload, payload_hash=digest)
+            elif batch.state in (S.NEW, S.READY, S.HELD, S.FAILED):
                 self._set(
                     batch,
                     "batch.source_changed",

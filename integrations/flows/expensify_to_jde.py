@@ -26,6 +26,7 @@ from mappings.resolver import Resolver
 
 from ..posting import Hold, Posting, PostingLine, from_minor_units
 from ..reference import account_index
+from ..systems.errors import IntegrationError
 from ..systems.expensify import ExpensifyClient
 from ..systems.jde import JdeClient, JournalDocument, JournalLine
 from .base import FlowHandler, Page, PostResult, SourceRecord
@@ -70,12 +71,21 @@ class ExpensifyToJde(FlowHandler):
     def fetch(self, cursor):
         approved_after = cursor.get("approved_after") or self.options.get("start_date")
         approved_after = date.fromisoformat(approved_after) if approved_after else date.today() - timedelta(days=90)
+        seen = set()
         while True:
             reports = self.expensify.export_reports(
                 states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
             )
             if not reports:
                 return
+            ids = {str(r["reportID"]) for r in reports}
+            if ids <= seen:  # paging relies on the fetch label; never loop on a page that stays unmarked
+                raise IntegrationError(
+                    f'Expensify offered the same {len(ids)} reports again after they were marked "{self.fetch_label}"',
+                    code="EXPENSIFY-MARK-NOT-APPLIED",
+                    help="Check that the Expensify credentials may mark reports as exported (policy admin).",
+                )
+            seen |= ids
             self._learn_policies(reports)
             newest = max(_approved_day(r) for r in reports)
             # One day of overlap: Expensify's approvedAfter drops reports approved on the day itself.

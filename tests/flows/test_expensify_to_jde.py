@@ -10,7 +10,7 @@ from django.core import mail
 
 from audit.models import AuditEntry
 from integrations.engine import run_cycle
-from integrations.models import Batch, SyncCycle
+from integrations.models import Batch, Flow, SyncCycle
 from integrations.operations import retry_batches
 
 from .conftest import control, make_flow
@@ -334,3 +334,22 @@ def test_second_cycle_waits_for_the_running_one_and_the_wait_is_audited(box, flo
     assert result.state == SyncCycle.DONE and result.posted > 0
     assert AuditEntry.objects.filter(flow=flow, event="cycle.waiting").count() == 1
     assert not AuditEntry.objects.filter(flow=flow, event="cycle.skipped").exists()
+
+
+def test_a_page_that_stays_unmarked_stops_the_cycle_instead_of_looping(box, flow, monkeypatch):
+    from integrations.flows.expensify_to_jde import ExpensifyToJde
+
+    monkeypatch.setattr(ExpensifyToJde, "after_store", lambda self, page: None)  # the mark never takes effect
+    flow.options = {**flow.options, "page_size": 5}
+    flow.save()
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.FAILED and "EXPENSIFY-MARK-NOT-APPLIED" in result.message
+    assert Batch.objects.filter(flow=flow).count() == 5
+
+
+def test_an_unknown_flow_kind_fails_its_cycle_and_frees_the_slot(box, flow):
+    Flow.objects.filter(pk=flow.pk).update(kind="jde_to_bill")
+    flow.refresh_from_db()
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.FAILED and "not implemented" in result.message
+    assert not SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING).exists()
