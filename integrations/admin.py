@@ -53,7 +53,8 @@ def pretty_json(value):
 class ConnectionForm(forms.ModelForm):
     """Credentials as one field per key of the connection's system; secrets write-only."""
 
-    base_url = forms.URLField(max_length=500, assume_scheme="https", help_text=Connection._meta.get_field("base_url").help_text)
+    base_url = forms.URLField(max_length=500, assume_scheme="https", help_text=Connection._meta.get_field("base_url").help_text,
+                              widget=forms.URLInput(attrs={"class": "vURLField", "size": 80}))
 
     class Meta:
         model = Connection
@@ -359,15 +360,13 @@ class BatchAdmin(TenantScopedAdmin):
     tenant_path = "flow__tenant"
     list_display = [
         "source_id",
-        "source_kind",
         "flow",
         "tenant",
         "state",
         "amount",
         "currency",
-        "external_ref",
         "target_document_id",
-        "error_code",
+        "problem",
         "attempts",
         "updated_at",
     ]
@@ -400,6 +399,13 @@ class BatchAdmin(TenantScopedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="tenant", ordering="flow__tenant__name")
+    @admin.display(description="Problem", ordering="error_code")
+    def problem(self, obj):
+        if not obj.error_code:
+            return "-"
+        text = obj.last_error if len(obj.last_error) <= 90 else obj.last_error[:87] + "..."
+        return f"[{obj.error_code}] {text}"
+
     def tenant(self, obj):
         return obj.flow.tenant
 

@@ -321,6 +321,7 @@ class _Cycle:
                         payload=record.payload,
                         payload_hash=digest,
                         external_ref=self.handler.external_ref(record.id),
+                        **dict(zip(("amount", "currency"), self.handler.source_amount(record.payload), strict=True)),
                     )
                 )
             elif batch.payload_hash == digest or (

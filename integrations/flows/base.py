@@ -64,6 +64,10 @@ class FlowHandler(ABC):
         """What decides 'the same record offered again' versus 'a changed record'."""
         return payload_hash({k: v for k, v in payload.items() if k not in self.volatile_fields})
 
+    def source_amount(self, payload):
+        """(Decimal amount, currency) the source record is worth, shown on the batch from the start."""
+        return None, ""
+
     def fetch_record(self, source_id):
         """One source record by id (for previews), or None when the source has no such record."""
         return None

@@ -97,6 +97,9 @@ class ExpensifyToJde(FlowHandler):
             if len(reports) < self.page_size:
                 return
 
+    def source_amount(self, payload):
+        return from_minor_units(payload["total"], payload["currency"]), payload["currency"]
+
     def fetch_record(self, source_id):
         reports = self.expensify.export_reports(states=None, report_ids=[str(source_id)], limit=1)
         if not reports:

@@ -151,6 +151,10 @@ def test_unmapped_category_holds_that_report_while_others_post(box, flow):
         assert batch.payload["policyName"] in batch.last_error
         assert batch.state == S.HELD
         assert not jde_rows(box, reference=batch.external_ref)
+        # a held batch still shows what it is worth, from the source
+        exponent = 0 if batch.payload["currency"] == "JPY" else 2
+        assert batch.amount == Decimal(batch.payload["total"]).scaleb(-exponent)
+        assert batch.currency == batch.payload["currency"]
     assert result.posted > 0
 
 
