@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import requests
 
 from mappings.models import MappingRule
+from mappings.reference import refresh_reference
 from portal.models import Tenant
 
 from .models import Connection, Flow
@@ -63,6 +64,8 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
         tenant=tenant, name="Expensify to JD Edwards",
         defaults={"kind": "expensify_to_jde", "source": expensify, "target": jde, "interval_minutes": 60,
                   "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **(flow_options or {})}})
+    # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
+    progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
     install_demo_rules(flow)
     progress(f"flow {flow.name}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
     return tenant, [flow]
