@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from integrations.management.processes import alive, descendants
 from integrations.models import Batch
 
 
@@ -88,14 +89,16 @@ def test_demo_serves_the_portal_runs_the_first_cycle_and_ctrl_c_stops_everything
             state = row and row[0]
         assert state == "done"
     finally:
+        family = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         proc.wait(timeout=30)
-    for _ in range(40):  # every child (web server, cluster workers) is gone too
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
+    assert len(family) >= 3  # the web server, the cluster and its workers
+    for _ in range(60):  # every one of them is gone too
+        living = [pid for pid in family if alive(pid)]
+        if not living:
             break
         time.sleep(0.5)
     else:
-        raise AssertionError("processes of the demo survived Ctrl-C")
+        raise AssertionError(f"processes of the demo survived Ctrl-C: {living}")
     log.close()
+

@@ -12,6 +12,7 @@ from ...demo import setup_demo
 from ...engine import run_cycle
 from ...flows import implemented_kinds
 from ...tasks import queue_cycle
+from ..processes import stop_all
 
 
 class Command(BaseCommand):
@@ -61,9 +62,10 @@ class Command(BaseCommand):
         for flow in flows:
             queue_cycle(flow, trigger="demo")
         manage = [sys.executable, "manage.py"]
+        # Own sessions: Ctrl-C reaches only this command, which then stops each child and all it forked.
         children = [
-            subprocess.Popen(manage + ["qcluster"]),
-            subprocess.Popen(manage + ["runserver", "--noreload", "--insecure", web]),
+            subprocess.Popen(manage + ["qcluster"], start_new_session=True),
+            subprocess.Popen(manage + ["runserver", "--noreload", "--insecure", web], start_new_session=True),
         ]
         self.stderr.write("")
         self.stderr.write(f"  Portal:   http://{web}/   user: admin   password: {password}")
@@ -76,11 +78,5 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.terminate()  # both stop cleanly on SIGTERM (the cluster finishes its task first)
-            for child in children:
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            stop_all(children)
+
