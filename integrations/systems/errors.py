@@ -12,6 +12,7 @@ class IntegrationError(Exception):
     the request (safe to retry); False when it may have (reconcile before any re-post)."""
 
     default_code = "INTEGRATION-ERROR"
+    default_help = "Read the message, fix the cause in the portal or in the other system, then retry the batch."
     definite = True
     retryable = False
 
@@ -19,7 +20,7 @@ class IntegrationError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
-        self.help = help
+        self.help = help or self.default_help
         self.retry_after = retry_after
         self.status = status
 
@@ -29,10 +30,12 @@ class IntegrationError(Exception):
 
 class AuthError(IntegrationError):
     default_code = "AUTH-FAILED"
+    default_help = "Check the connection's credentials (Integrations > Connections), run Check connection, then retry."
 
 
 class RateLimited(IntegrationError):
     default_code = "RATE-LIMITED"
+    default_help = "The system asked us to slow down; the portal retries by itself."
     retryable = True
 
 
@@ -46,6 +49,7 @@ class VersionMismatch(IntegrationError):
 
 class HostNotAllowed(IntegrationError):
     default_code = "HOST-NOT-ALLOWED"
+    default_help = "Allow the connector's egress IP address in the system's allowed hosts, then retry."
 
 
 class ValidationRejected(IntegrationError):
@@ -58,6 +62,7 @@ class Unavailable(IntegrationError):
     """The request did not take effect (connection refused, 503 before work...): retry later."""
 
     default_code = "UNAVAILABLE"
+    default_help = "The system could not be reached or was busy; the portal retries by itself."
     retryable = True
 
 
@@ -65,4 +70,5 @@ class OutcomeUnknown(IntegrationError):
     """The request may have been applied (timeout or reset after sending, 5xx on a write)."""
 
     default_code = "OUTCOME-UNKNOWN"
+    default_help = "The portal searches the target for the document before any new attempt."
     definite = False
