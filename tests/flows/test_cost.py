@@ -50,5 +50,5 @@ def test_calls_and_queries_over_two_thousand_reports(big_box):
     per_report = queries.count / n
     print(f"\n{n} reports: {expensify} Expensify calls, {sum(jde.values())} JDE calls, "
           f"{queries.count} queries ({per_report:.2f} per report)")
-    assert per_report <= 12
+    assert per_report <= 8  # measured 5.8 on SQLite, 3.9 on PostgreSQL
     assert Batch.objects.filter(flow=flow).count() == n
