@@ -11,9 +11,8 @@ import requests
 
 from sandbox import catalog
 from sandbox.expensify_data import generate
-from sandbox.server import Sandbox
+from tests.sandbox_fixtures import ANCHOR, sandbox_fixtures
 
-ANCHOR = dt.date(2026, 11, 1)
 PATH = "/Integration-Server/ExpensifyIntegrations"
 TEMPLATE = (
     '[<#list reports as r>{"reportID":"${r.reportID?json_string}","total":${r.total?c},'
@@ -26,18 +25,7 @@ TEMPLATE = (
 )
 
 
-@pytest.fixture(scope="module")
-def server():
-    box = Sandbox(seed=7, size=60, anchor=ANCHOR, systems=["expensify"]).start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def box(server):
-    server.reset(seed=7, size=60, anchor=ANCHOR)
-    server.config["expensify"]["rate_limit"] = [[1000, 1]]
-    return server
+server, box = sandbox_fixtures(systems=["expensify"], size=60, config={"expensify": {"rate_limit": [[1000, 1]]}})
 
 
 @pytest.fixture

@@ -9,23 +9,12 @@ import requests
 
 from sandbox import catalog
 from sandbox import jde_data as data
-from sandbox.server import Sandbox
+from tests.sandbox_fixtures import ANCHOR, sandbox_fixtures
 
-ANCHOR = dt.date(2026, 11, 1)
 ORCH = "/jderest/v3/orchestrator/MLC_AddJournalBatch"
 
 
-@pytest.fixture(scope="module")
-def server():
-    box = Sandbox(seed=7, size=40, anchor=ANCHOR, systems=["jde"]).start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def box(server):
-    server.reset(seed=7, size=40, anchor=ANCHOR)
-    return server
+server, box = sandbox_fixtures(systems=["jde"], size=40)
 
 
 def url(box, path):

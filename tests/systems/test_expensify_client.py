@@ -16,27 +16,15 @@ from integrations.systems.errors import (
 )
 from integrations.systems.expensify import EXPORT_TEMPLATE, ExpensifyClient
 from sandbox import catalog
-from sandbox.server import Sandbox
+from tests.sandbox_fixtures import ANCHOR, sandbox_fixtures
 
 pytestmark = pytest.mark.django_db  # the shared rate limiter lives in Django's cache (the database)
 
-ANCHOR = dt.date(2026, 11, 1)
 SINCE = ANCHOR - dt.timedelta(days=200)
 FAST = {"rate_limit": [[1000, 1]], "backoff_max": 0.05, "download_poll_seconds": 0.01}
 
 
-@pytest.fixture(scope="module")
-def server():
-    box = Sandbox(seed=7, size=60, anchor=ANCHOR, systems=["expensify"]).start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def box(server):
-    server.reset(seed=7, size=60, anchor=ANCHOR)
-    server.config["expensify"]["rate_limit"] = [[1000, 1]]
-    return server
+server, box = sandbox_fixtures(systems=["expensify"], size=60, config={"expensify": {"rate_limit": [[1000, 1]]}})
 
 
 def make_client(box, credentials=None, **options):

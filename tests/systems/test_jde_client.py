@@ -18,25 +18,12 @@ from integrations.systems.errors import (
 )
 from integrations.systems.jde import Account, JdeClient, JournalDocument, JournalLine, clear_token_cache
 from sandbox import catalog, jde_data
-from sandbox.server import Sandbox
+from tests.sandbox_fixtures import sandbox_fixtures
 
-ANCHOR = dt.date(2026, 11, 1)
 FAST = {"backoff_max": 0.01}
 
 
-@pytest.fixture(scope="module")
-def server():
-    box = Sandbox(seed=7, size=40, anchor=ANCHOR, systems=["jde"]).start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def box(server):
-    server.reset(seed=7, size=40, anchor=ANCHOR)
-    clear_token_cache()
-    yield server
-    clear_token_cache()
+server, box = sandbox_fixtures(systems=["jde"], size=40, around=clear_token_cache)
 
 
 def connection(box, credentials=None, base_url=None, **options):
