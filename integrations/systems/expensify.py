@@ -206,7 +206,7 @@ class ExpensifyClient(HttpClient):
         return self.default_classify(response, idempotent=idempotent)
 
     def _error(self, code, message, status, retry_after, idempotent):
-        message = self._scrub(message)
+        message = self.scrub(message)
         said = f" ({message})" if message else ""
         if code == 429 or status == 429:
             return RateLimited(f"Expensify rate-limited partnerUserID {self.partner_user_id}{said}",
@@ -238,9 +238,6 @@ class ExpensifyClient(HttpClient):
             return OutcomeUnknown(text + "; the request may have been applied", code=f"EXPENSIFY-{code}", status=status)
         return IntegrationError(f"Expensify answered responseCode {code}{said}", code=f"EXPENSIFY-{code}",
                                 status=status)
-
-    def _scrub(self, text):
-        return text.replace(self._secret, "***") if self._secret else text
 
     def _json(self, response):
         try:

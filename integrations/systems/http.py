@@ -23,6 +23,7 @@ from .errors import (
     Unavailable,
     ValidationRejected,
 )
+from .registry import NON_SECRET_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,14 @@ class HttpClient:
             self.connect_timeout, self.read_timeout = (float(t) for t in timeouts)
         self.max_attempts = int(self.options.get("max_attempts", self.max_attempts))
         self.backoff_max = float(self.options.get("backoff_max", self.backoff_max))
+
+    def scrub(self, text):
+        """``text`` with every secret credential value masked: for vendor messages that echo them."""
+        text = str(text or "")
+        for key, value in self.credentials.items():
+            if key not in NON_SECRET_KEYS and value and len(str(value)) >= 4:
+                text = text.replace(str(value), "***")
+        return text
 
     # -- hooks for subclasses -------------------------------------------------
     def classify(self, response, *, idempotent):

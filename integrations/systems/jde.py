@@ -342,7 +342,7 @@ class JdeClient(HttpClient):
         if status < 400:
             return None
         body = _error_body(response)
-        said = self._scrub(_vendor_text(body))
+        said = self.scrub(_vendor_text(body))
         suffix = f": {said}" if said else ""
         url = str(getattr(response, "url", "") or "")
         signing_in = ("tokenrequest" in url and "/logout" not in url and "/validate" not in url) or "jde-login" in url
@@ -376,7 +376,7 @@ class JdeClient(HttpClient):
         if status < 500:
             return ValidationRejected(f"JD Edwards refused the request (HTTP {status}){suffix}", code=f"JDE-{status}",
                                       status=status)
-        user_text = self._scrub(str(body.get("userDefinedErrorText") or "").strip()) if isinstance(body, dict) else ""
+        user_text = self.scrub(str(body.get("userDefinedErrorText") or "").strip()) if isinstance(body, dict) else ""
         if user_text:
             return ValidationRejected(f"JD Edwards rejected it: {user_text}", code="JDE-REJECTED", status=status,
                                       help="Correct what JD Edwards names (mapping, account, amounts or date), "
@@ -390,10 +390,6 @@ class JdeClient(HttpClient):
                                retry_after=retry_after, status=status)
         return OutcomeUnknown(f"JD Edwards answered HTTP {status} after the journal was sent{suffix}; it may or may not "
                               "have been written", code="JDE-OUTCOME-UNKNOWN", status=status)
-
-    def _scrub(self, text):
-        text = str(text or "")
-        return text.replace(self._password, "***") if self._password else text
 
     def _json(self, response):
         try:
@@ -449,7 +445,7 @@ class JdeClient(HttpClient):
             if not isinstance(form, dict):
                 errors = data.get("sysErrors") or data.get("errors")
                 raise IntegrationError(f"JD Edwards answered no fs_DATABROWSE_{table}"
-                                       f"{': ' + self._scrub(str(errors)[:300]) if errors else ''}",
+                                       f"{': ' + self.scrub(str(errors)[:300]) if errors else ''}",
                                        code="JDE-BAD-ANSWER", status=response.status_code)
             grid = (form.get("data") or {}).get("gridData") or {}
             prefix = f"{table}_"
@@ -593,7 +589,7 @@ class JdeClient(HttpClient):
         batch, document = body.get("BatchNumber"), body.get("DocumentNumber")
         if batch not in (None, "") and status in ("SUCCESS", "WARNING"):
             return JournalResult(batch_number=_text(batch), document_number=_document_number(document), raw=body)
-        message = self._scrub(str(body.get("jde__simpleMessage") or body.get("message") or "").strip())
+        message = self.scrub(str(body.get("jde__simpleMessage") or body.get("message") or "").strip())
         if status in ("ERROR", "FAIL", "FAILED", "FAILURE"):
             # UNCONFIRMED: an orchestration reporting its own failure with HTTP 200. Ours validates
             # before it writes, so this is a definite rejection.
