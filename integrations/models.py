@@ -64,6 +64,15 @@ class Flow(models.Model):
     cursor = models.JSONField(default=dict, blank=True, help_text="High-water marks; moves only past stored batches.")
     options = models.JSONField(default=dict, blank=True)
     trigger_token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    # The lease: the cycle that may write for this flow, until when (renewed on a clock while its worker lives).
+    lease_owner = models.UUIDField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # A connection-level outage (auth refused, host not allowed...): scheduled cycles wait until paused_until.
+    outage_code = models.CharField(max_length=60, blank=True, editable=False)
+    outage_message = models.TextField(blank=True, editable=False)
+    outage_since = models.DateTimeField(null=True, blank=True, editable=False)
+    outage_cycles = models.PositiveIntegerField(default=0, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -137,7 +146,11 @@ class BatchState(models.TextChoices):
 class Batch(models.Model):
     State = BatchState
 
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="batches")
+    # PROTECT: a flow that ever stored a record keeps it (disable the flow instead of deleting it), so
+    # re-creating a flow can never forget what was taken from the source or posted to the target.
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="batches")
+    # The target connection the external reference belongs to (unique there, across flows).
+    target = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="target_batches")
     source_kind = models.CharField(max_length=40)
     source_id = models.CharField(max_length=120)
     state = models.CharField(max_length=12, choices=BatchState.choices, default=BatchState.NEW)
@@ -146,9 +159,13 @@ class Batch(models.Model):
     posting = models.JSONField(default=dict, blank=True, help_text="The target-neutral document that was (or will be) posted.")
     external_ref = models.CharField(max_length=60, blank=True, help_text="Reference carried into the target for reconcile.")
     target_document_id = models.CharField(max_length=120, blank=True)
-    amount = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    amount = models.DecimalField(max_digits=24, decimal_places=4, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.UUIDField(null=True, blank=True, help_text="The cycle that claimed it for posting.")
+    last_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last claimed for sending; reconcile waits a settle window after it."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     last_error = models.TextField(blank=True)
@@ -156,13 +173,23 @@ class Batch(models.Model):
     correction_payload = models.JSONField(
         null=True, blank=True, help_text="A changed version of an already posted record, awaiting a decision."
     )
+    found_in_target = models.JSONField(
+        null=True, blank=True, help_text="What reconcile found in the target when it differed from the posting."
+    )
+    notes = models.JSONField(default=list, blank=True, help_text="What was changed on the way (e.g. control characters removed).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     posted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "batches"
-        constraints = [models.UniqueConstraint(fields=["flow", "source_kind", "source_id"], name="batch_source_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "source_kind", "source_id"], name="batch_source_unique"),
+            # One reference, one target document, whatever flow stored it.
+            models.UniqueConstraint(
+                fields=["target", "external_ref"], condition=~models.Q(external_ref=""), name="batch_target_reference_unique"
+            ),
+        ]
         indexes = [
             models.Index(fields=["flow", "state"]),
             models.Index(fields=["state", "next_attempt_at"]),
@@ -183,13 +210,13 @@ class Batch(models.Model):
 class SyncCycle(models.Model):
     """One run of a flow's cycle, shown live in the admin while it runs."""
 
-    RUNNING, DONE, FAILED, SKIPPED = "running", "done", "failed", "skipped"
+    RUNNING, DONE, FAILED, SKIPPED, PAUSED = "running", "done", "failed", "skipped", "paused"
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="cycles")
     cycle_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     trigger = models.CharField(max_length=20, default="schedule")
     state = models.CharField(
-        max_length=10, default=RUNNING, choices=[(s, s) for s in (RUNNING, DONE, FAILED, SKIPPED)], db_index=True
+        max_length=10, default=RUNNING, choices=[(s, s) for s in (RUNNING, DONE, FAILED, SKIPPED, PAUSED)], db_index=True
     )
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)

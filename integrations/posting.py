@@ -9,12 +9,12 @@ will be posted, and it must balance before anything is sent.
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
+from .currencies import EXPONENTS as CURRENCY_EXPONENTS
 from .systems.errors import IntegrationError
-
-CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "HUF": 2, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
 
 
 def exponent(currency):
+    """Minor-unit digits of ``currency`` (2 for an unknown code: callers check ``currencies.is_known`` first)."""
     return CURRENCY_EXPONENTS.get((currency or "").upper(), 2)
 
 
@@ -45,6 +45,7 @@ class Posting:
     memo: str = ""
     lines: list[PostingLine] = field(default_factory=list)
     source_total: Decimal | None = None  # what the source says the document totals
+    notes: list[str] = field(default_factory=list)  # what was changed on the way (e.g. control characters removed)
 
     @property
     def debit_total(self):
@@ -87,4 +88,5 @@ class Posting:
             memo=data.get("memo", ""),
             lines=lines,
             source_total=None if total is None else Decimal(total),
+            notes=list(data.get("notes") or []),
         )

@@ -10,7 +10,10 @@ def run_flow(flow_id, trigger="schedule"):
     flow = Flow.objects.select_related("tenant", "source", "target").filter(pk=flow_id).first()
     if flow is None or not flow.enabled or not flow.tenant.active:
         return {"skipped": "flow disabled or deleted"}
-    return run_cycle(flow, trigger=trigger).summary()
+    result = run_cycle(flow, trigger=trigger)
+    if result.more_work:  # the time budget ran out with work left: carry on in a fresh task
+        queue_cycle(flow, trigger="continue")
+    return result.summary()
 
 
 def queue_cycle(flow, trigger="manual"):

@@ -117,6 +117,11 @@ else:
 
 # django-q2: a task must never be redelivered while it still runs, so retry > timeout.
 Q_TIMEOUT = env.int("Q_TIMEOUT", default=1800)
+# A cycle's lease on its flow lives this long unless renewed (every third of it): a crashed worker's
+# flow is free again within this time.
+LEASE_SECONDS = env.float("LEASE_SECONDS", default=45.0)
+# A cycle takes no new work after this many seconds, well below Q_TIMEOUT, so no task is killed mid-post.
+CYCLE_BUDGET_SECONDS = env.float("CYCLE_BUDGET_SECONDS", default=max(60.0, Q_TIMEOUT * 0.75))
 Q_CLUSTER = {
     "name": "ml-connector",
     "workers": env.int("Q_WORKERS", default=2),

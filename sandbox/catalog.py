@@ -70,7 +70,8 @@ RESTRICTED_ACCOUNTS = {
     ("300", "6900", ""): "N",
 }
 
-CURRENCY_EXPONENTS = {"USD": 2, "EUR": 2, "CAD": 2, "GBP": 2, "JPY": 0}
+# Currencies the fakes know (ISO 4217 minor units); KWD and BHD stand for the three-decimal ones.
+CURRENCY_EXPONENTS = {"USD": 2, "EUR": 2, "CAD": 2, "GBP": 2, "JPY": 0, "KWD": 3, "BHD": 3}
 
 # Business units whose every F0901 account is inactive (posting edit code "I"): a closed
 # region, so the whole unit reads as inactive, not just the one account listed above.

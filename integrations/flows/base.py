@@ -11,6 +11,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 
 def payload_hash(payload):
@@ -34,6 +35,25 @@ class Page:
 class PostResult:
     document_id: str
     details: dict = field(default_factory=dict)
+    existing: bool = False  # the target already had this reference and answered with that document
+
+
+@dataclass
+class FoundDocument:
+    """A document reconcile found in the target, in terms the engine compares with the posting."""
+
+    document_id: str
+    total: Decimal  # debit total
+    line_count: int
+    currency: str
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        return {"document_id": self.document_id, "total": str(self.total), "line_count": self.line_count,
+                "currency": self.currency, **self.details}
+
+    def as_result(self):
+        return PostResult(document_id=self.document_id, details={**self.details, "found_by_reconcile": True})
 
 
 class FlowHandler(ABC):
@@ -68,6 +88,23 @@ class FlowHandler(ABC):
         """(Decimal amount, currency) the source record is worth, shown on the batch from the start."""
         return None, ""
 
+    def check_record(self, payload):
+        """``(payload to store, notes, problems)`` for one source record. ``problems`` are
+        ``(code, message)`` pairs: a record with any is stored held with them, never mapped. ``notes``
+        say what was changed on the way (e.g. control characters removed from free text)."""
+        return payload, [], []
+
+    def source_changed(self, batch):
+        """The current source version of ``batch`` when it differs from the stored one, else None
+        (also None when the source cannot be asked for one record)."""
+        from ..engine.sanitize import storable
+
+        record = self.fetch_record(batch.source_id)
+        if record is None:
+            return None
+        payload = storable(self.check_record(record.payload)[0])
+        return payload if self.fingerprint(payload) != batch.payload_hash else None
+
     def fetch_record(self, source_id):
         """One source record by id (for previews), or None when the source has no such record."""
         return None
@@ -99,6 +136,6 @@ class FlowHandler(ABC):
         """Send the posting carrying ``batch.external_ref``; return PostResult or raise IntegrationError."""
 
     @abstractmethod
-    def reconcile(self, batch):
-        """Search the target for ``batch.external_ref``: PostResult when found, None when certainly absent.
-        Raise IntegrationError when the target cannot tell right now."""
+    def find(self, batch):
+        """Every document in the target carrying ``batch.external_ref`` (list of FoundDocument; [] when
+        certainly absent). Raise IntegrationError when the target cannot tell right now."""

@@ -8,28 +8,34 @@ exact to the cent. The report ID is the dedup key: the batch key in the portal a
 ``EXP-<reportID>`` transaction number (VNEDTN) in F0911Z1, which reconcile searches.
 
 Paging through Expensify (it has no offset and no modified-since filter): each export
-job excludes reports that carry this flow's fetch label; once a page's batches are
-stored, the page is marked with that label, so the next job returns the next page. The
-approved-after cursor (a day of overlap, so nothing approved late on the cursor day is
-missed) bounds the search. Posted reports are finally marked with the confirm label.
+job excludes reports that carry the fetch label; once a page's batches are stored, the
+page is marked with that label, so the next job returns the next page. The fetch label
+is the confirm label ("ml-connector") unless set otherwise: a report any flow has taken
+is never offered to another one. The approved-after cursor (a day of overlap, so nothing
+approved late on the cursor day is missed) bounds the search and moves only after a
+complete pass, whatever order Expensify returns reports in. Posted reports are marked
+with the confirm label again (a no-op unless the fetch label was changed).
 
 Options (Flow.options), all optional:
     page_size (500), start_date (ISO; first cycle's approved-after, default 90 days back),
     fetch_label, confirm_label ("ml-connector"), employee_payable_account ("100.2100"),
     card_clearing_account ("100.2150"), use_category_gl_code (true), company ("00001"),
-    document_type ("JE"), reference_max_age_minutes (60).
+    document_type ("JE"), reference_max_age_minutes (60), mark_wait_seconds (300: how long a
+    cycle waits for Expensify to apply a label before leaving the rest to the next cycle),
+    mark_poll_seconds (2, doubling up to 30).
 """
 
+import time
 from datetime import date, timedelta
 
 from mappings.resolver import Resolver
 
 from ..posting import Hold, Posting, PostingLine, from_minor_units
 from ..reference import account_index
-from ..systems.errors import IntegrationError
 from ..systems.expensify import ExpensifyClient
-from ..systems.jde import JdeClient, JournalDocument, JournalLine
-from .base import FlowHandler, Page, PostResult, SourceRecord
+from ..systems.jde import JdeClient, JournalDocument, JournalLine, max_amount
+from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+from .expensify_records import check_report
 
 STATES = ("APPROVED", "REIMBURSED")
 
@@ -55,8 +61,11 @@ class ExpensifyToJde(FlowHandler):
 
     def open(self):
         self.page_size = int(self.options.get("page_size", 500))
-        self.fetch_label = self.options.get("fetch_label") or f"ml-connector:fetched:{self.flow.pk}"
         self.confirm_label = self.options.get("confirm_label") or "ml-connector"
+        # Exports exclude this label and each stored page gets it. It is the confirm label unless set
+        # otherwise, so a report any flow took is never offered to another flow (or a re-created one).
+        self.fetch_label = self.options.get("fetch_label") or self.confirm_label
+        self.max_line_amount = None
         self.offsets = {
             True: split_account(self.options.get("employee_payable_account", "100.2100")),
             False: split_account(self.options.get("card_clearing_account", "100.2150")),
@@ -69,36 +78,44 @@ class ExpensifyToJde(FlowHandler):
 
     # -- source ------------------------------------------------------------------
     def fetch(self, cursor):
+        """Pages of approved reports not yet taken. Expensify promises no order and applies
+        markAsExported at the end of its own export job, so: a report offered again within the
+        pass is dropped (it is stored already), a page of nothing but those is waited for with
+        backoff, and the cursor moves only once a pass is complete (an export shorter than the
+        page size), to the newest approval seen less a day: every report before it is stored."""
         approved_after = cursor.get("approved_after") or self.options.get("start_date")
         approved_after = date.fromisoformat(approved_after) if approved_after else date.today() - timedelta(days=90)
-        seen = set()
+        seen, newest = set(), None
+        waiter = _MarkWaiter(self.options)
         while True:
             reports = self.expensify.export_reports(
                 states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
             )
-            if not reports:
-                return
-            ids = {str(r["reportID"]) for r in reports}
-            if ids <= seen:  # paging relies on the fetch label; never loop on a page that stays unmarked
-                raise IntegrationError(
-                    f'Expensify offered the same {len(ids)} reports again after they were marked "{self.fetch_label}"',
-                    code="EXPENSIFY-MARK-NOT-APPLIED",
-                    help="Check that the Expensify credentials may mark reports as exported (policy admin).",
-                )
-            seen |= ids
-            self._learn_policies(reports)
-            newest = max(_approved_day(r) for r in reports)
-            # One day of overlap: Expensify's approvedAfter drops reports approved on the day itself.
-            next_cursor = max(approved_after, newest - timedelta(days=1))
-            yield Page(
-                records=[SourceRecord(id=str(r["reportID"]), payload=self._snapshot(r)) for r in reports],
-                cursor={"approved_after": next_cursor.isoformat()},
-            )
-            if len(reports) < self.page_size:
+            complete = len(reports) < self.page_size
+            fresh = [r for r in reports if str(r["reportID"]) not in seen]
+            if reports and not fresh:
+                if not waiter.wait():
+                    self.log(f"Expensify has not applied the label \"{self.fetch_label}\" yet; the next cycle carries on")
+                    return
+                continue
+            waiter.reset()
+            seen.update(str(r["reportID"]) for r in fresh)
+            self._learn_policies(fresh)
+            newest = max([d for d in (_approved_day(r, None) for r in fresh) if d] + ([newest] if newest else []), default=None)
+            page_cursor = {}
+            if complete and newest:
+                # One day of overlap: Expensify's approvedAfter drops reports approved on the day itself.
+                page_cursor = {"approved_after": max(approved_after, newest - timedelta(days=1)).isoformat()}
+            yield Page(records=[SourceRecord(id=str(r["reportID"]), payload=self._snapshot(r)) for r in fresh],
+                       cursor=page_cursor)
+            if complete:
                 return
 
     def source_amount(self, payload):
         return from_minor_units(payload["total"], payload["currency"]), payload["currency"]
+
+    def check_record(self, payload):
+        return check_report(payload)
 
     def fetch_record(self, source_id):
         reports = self.expensify.export_reports(states=None, report_ids=[str(source_id)], limit=1)
@@ -238,6 +255,15 @@ class ExpensifyToJde(FlowHandler):
         return {"business_unit": business_unit, "object": obj, "subsidiary": target.get("subsidiary", "")}
 
     def validate(self, posting):
+        limit = max_amount(posting.currency)
+        for line in posting.lines:
+            if abs(line.amount) > limit:
+                raise Hold(
+                    f"{line.amount} {posting.currency} on line {line.source_line or line.memo} is more than JD Edwards "
+                    f"accepts ({limit})",
+                    code="JDE-AMOUNT-TOO-LARGE",
+                    help="Check the source record for a mistyped amount and correct it there.",
+                )
         if self.accounts is None:
             self.accounts = account_index(
                 self.flow.target, max_age_minutes=int(self.options.get("reference_max_age_minutes", 60))
@@ -271,6 +297,7 @@ class ExpensifyToJde(FlowHandler):
         return PostResult(
             document_id=f"{self.options.get('document_type', 'JE')} {result.document_number}",
             details={"batch_number": str(result.batch_number), "document_number": str(result.document_number)},
+            existing=result.existing,
         )
 
     def target_document(self, posting):
@@ -308,36 +335,57 @@ class ExpensifyToJde(FlowHandler):
                     account=account_key(ln.account),
                     amount=ln.amount,
                     explanation=ln.memo[:30],
-                    remark=ln.source_line[:30] or posting.reference,
+                    # The orchestration keeps the reference in VNEXR (it survives R09110Z into F0911.GLEXR).
+                    remark=posting.reference,
                 )
                 for ln in posting.lines
             ],
         )
 
-    def reconcile(self, batch):
-        rows = self.jde.find_journal(batch.external_ref)
-        if not rows:
-            return None
-        batch_numbers = sorted({str(_field(r, "EDBT")) for r in rows})
-        documents = sorted({str(_field(r, "DOC")) for r in rows})
-        return PostResult(
-            document_id=f"{self.options.get('document_type', 'JE')} {documents[0]}",
-            details={
-                "batch_number": batch_numbers[0],
-                "document_number": documents[0],
-                "found_by_reconcile": True,
-                "copies_in_target": len(batch_numbers),
-            },
-        )
+    def find(self, batch):
+        found = self.jde.find_journals(batch.external_ref)
+        return [
+            FoundDocument(
+                document_id=f"{doc.document_type or self.options.get('document_type', 'JE')} {doc.document_number}",
+                total=doc.debit_total,
+                line_count=doc.line_count,
+                currency=doc.currency,
+                details={"batch_number": str(doc.batch_number), "document_number": str(doc.document_number),
+                         "where": doc.where, "processed": doc.processed},
+            )
+            for doc in found
+        ]
 
 
-def _approved_day(report):
-    return date.fromisoformat(str(report.get("approved") or report.get("submitted") or report["created"])[:10])
+_NO_DEFAULT = object()
 
 
-def _field(row, alias):
-    """A column of an F0911Z1 row whatever the key style (EDBT, VNEDBT, F0911Z1_EDBT)."""
-    for key in (alias, f"VN{alias}", f"F0911Z1_{alias}"):
-        if key in row:
-            return row[key]
-    raise KeyError(alias)
+def _approved_day(report, default=_NO_DEFAULT):
+    try:
+        return date.fromisoformat(str(report.get("approved") or report.get("submitted") or report["created"])[:10])
+    except (KeyError, TypeError, ValueError):
+        if default is _NO_DEFAULT:
+            raise
+        return default
+
+
+class _MarkWaiter:
+    """Backoff while Expensify has not applied a label yet (it does so at the end of its export job)."""
+
+    def __init__(self, options):
+        self.total = float(options.get("mark_wait_seconds", 300))
+        self.initial = float(options.get("mark_poll_seconds", 2))
+        self.reset()
+
+    def reset(self):
+        self.waited, self.delay = 0.0, self.initial
+
+    def wait(self):
+        """Sleep once; False when the wait is used up."""
+        if self.waited >= self.total:
+            return False
+        pause = min(self.delay, self.total - self.waited)
+        time.sleep(pause)
+        self.waited += pause
+        self.delay = min(self.delay * 2, 30.0)
+        return True

@@ -21,7 +21,7 @@ def run_demo():
 def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     first, progress = run_demo()
     stats = first["flows"]["expensify_to_jde"]
-    assert set(stats) == {"fetched", "posted", "held", "skipped", "failed", "amount_posted"}
+    assert set(stats) == {"fetched", "posted", "held", "skipped", "failed", "in_doubt", "amount_posted"}
     assert stats["posted"] > 0 and stats["fetched"] == stats["posted"] + stats["held"]
     assert "cycle finished" in progress  # progress went to stderr, not into the JSON
     posted = Batch.objects.filter(state__in=["posted", "confirmed"])

@@ -1,0 +1,244 @@
+"""One cycle of a flow: fetch -> record -> map -> validate -> post -> confirm -> audit.
+
+``run_cycle`` takes the flow's lease (waiting up to ``wait`` seconds while another cycle
+holds it), runs the phases in order, and always finishes: counts and state on the SyncCycle
+row, the held digest, the lease given back. It never raises for integration errors.
+Before fetching anything new it settles the past: batches a dead cycle left ``posting`` are
+in doubt, batches in doubt past their settle window are reconciled, failures whose backoff
+is over are retried, and NEW / READY batches are mapped and posted. The cycle stops taking
+new work once its time budget (below the task timeout) is used; the next one carries on.
+"""
+
+import json
+import logging
+import time
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit import log as audit
+
+from ..flows import handler_class
+from ..models import BatchState, SyncCycle
+from ..systems.errors import IntegrationError
+from . import outage
+from .context import CycleContext
+from .errors import Paused
+from .intake import Intake
+from .lease import FlowLease, LeaseLost
+from .mapping import Mapper
+from .protocol import Poster
+from .reconcile import Reconciler
+from .result import CycleResult
+
+logger = logging.getLogger(__name__)
+S = BatchState
+
+
+def cycle_budget(flow):
+    seconds = (flow.options or {}).get("cycle_budget_seconds")
+    return float(seconds) if seconds not in (None, "") else float(settings.CYCLE_BUDGET_SECONDS)
+
+
+def run_cycle(flow, *, trigger="manual", progress=None, wait=0.0, actor=None):
+    """Run one cycle of ``flow``; returns a CycleResult. Never raises for integration errors."""
+    say = progress or (lambda message: None)
+    result = CycleResult(flow_kind=flow.kind)
+    actor = actor or f"cycle:{trigger}"
+    if trigger == "schedule" and outage.paused(flow):
+        result.state = SyncCycle.SKIPPED
+        result.message = f"paused until {flow.paused_until:%Y-%m-%d %H:%M:%S} after [{flow.outage_code}]"
+        say(result.message)
+        return result
+    begun = _begin(flow, trigger, wait, result, actor)
+    if begun is None:
+        say(result.message)
+        return result
+    cycle, lease = begun
+    result.cycle_id = cycle.cycle_id.hex
+    lease.start(cycle.pk)
+    ctx = CycleContext(flow, cycle, lease, result, say, actor, cycle_budget(flow))
+    runner = Cycle(ctx)
+    try:
+        runner.run()
+    except Paused as paused:
+        error = paused.error
+        result.state = SyncCycle.PAUSED
+        result.message = f"[{error.code}] {error.message}"
+        say(f"cycle paused: {result.message}")
+        outage.begin_or_extend(flow, error, actor=actor, action_id=ctx.action_id)
+    except LeaseLost as exc:
+        result.state = SyncCycle.FAILED
+        result.message = f"[LEASE-LOST] {exc}; this cycle stopped and wrote nothing more"
+        say(result.message)
+    except Exception as exc:  # the cycle fails; batches keep their states for the next one
+        result.state = SyncCycle.FAILED
+        code = getattr(exc, "code", type(exc).__name__)
+        result.message = f"[{code}] {exc}"
+        if not isinstance(exc, IntegrationError):  # a defect, not a vendor answer: keep the traceback
+            logger.exception("cycle of flow %s failed", flow.pk)
+        say(f"cycle failed: {result.message}")
+    else:
+        outage.end(flow, actor=actor, action_id=ctx.action_id)
+        if result.more_work:
+            result.message = "time budget used with work left: the next cycle carries on"
+    finally:
+        runner.finish()
+    return result
+
+
+def _begin(flow, trigger, wait, result, actor):
+    """Take the flow's lease (waiting up to ``wait`` seconds) and open its SyncCycle row."""
+    deadline = time.monotonic() + max(0.0, wait)
+    owner = uuid.uuid4()
+    waited = False
+    while True:
+        lease = FlowLease.acquire(flow.pk, owner, settings.LEASE_SECONDS)
+        if lease is not None:
+            return _open_cycle(flow, trigger, owner, actor), lease
+        running = SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING).first()
+        since = f" since {running.started_at:%Y-%m-%d %H:%M:%S}" if running else ""
+        if time.monotonic() >= deadline:
+            result.state = SyncCycle.SKIPPED
+            result.message = f"skipped: another cycle of this flow is running{since}"
+            audit.record(flow.tenant_id, "cycle.skipped", flow_id=flow.pk, actor=actor, message=result.message)
+            return None
+        if not waited:
+            waited = True
+            audit.record(flow.tenant_id, "cycle.waiting", flow_id=flow.pk, actor=actor,
+                         message=f"waiting: another cycle of this flow is running{since}")
+        time.sleep(0.2)
+
+
+def _open_cycle(flow, trigger, owner, actor):
+    """The lease is ours: any cycle still marked running lost its worker; close it and open ours."""
+    with transaction.atomic():
+        for stale in SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING):
+            SyncCycle.objects.filter(pk=stale.pk, state=SyncCycle.RUNNING).update(
+                state=SyncCycle.FAILED, finished_at=timezone.now(), message="abandoned: its worker stopped renewing the lease"
+            )
+            audit.record(flow.tenant_id, "cycle.abandoned", flow_id=flow.pk, action_id=stale.cycle_id.hex, actor=actor,
+                         message="a cycle stopped without finishing; its batches in 'posting' will be reconciled")
+        try:
+            return SyncCycle.objects.create(flow=flow, trigger=trigger, cycle_id=owner, heartbeat_at=timezone.now())
+        except IntegrityError:  # pragma: no cover - the lease makes this unreachable
+            raise LeaseLost("another cycle of this flow is running") from None
+
+
+class Cycle:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.reconciler = Reconciler(ctx)
+        self.poster = Poster(ctx, self.reconciler)
+        self.reconciler.poster = self.poster
+        self.mapper = Mapper(ctx)
+        self.intake = Intake(ctx)
+        self.pages = 0
+
+    def run(self):
+        ctx = self.ctx
+        ctx.say(f"cycle {ctx.action_id[:8]} of {ctx.flow.name} ({ctx.flow.kind}) started")
+        ctx.audit_now("cycle.started", message=f"trigger: {ctx.cycle.trigger}")
+        ctx.handler = handler_class(ctx.flow.kind)(ctx.flow, log=ctx.say)
+        ctx.handler.open()
+        self.recover_interrupted()
+        self.reconciler.reconcile_due()
+        self.requeue_due_failures()
+        self.mapper.map_batches(ctx.batches(state=S.NEW))
+        self.poster.post_batches(ctx.batches(state=S.READY))
+        if not ctx.out_of_time():
+            self.fetch_new()
+        self.confirm()
+
+    def fetch_new(self):
+        ctx = self.ctx
+        pages = ctx.handler.fetch(dict(ctx.flow.cursor or {}))
+        try:
+            for page in pages:
+                self.pages += 1
+                batches = self.intake.store(page)
+                ctx.handler.after_store(page)
+                self.mapper.map_batches(batches)
+                self.poster.post_batches([b for b in batches if b.state == S.READY])
+                self.progress(f"page {self.pages}: {len(page.records)} records; "
+                              f"{ctx.result.posted} posted, {ctx.result.held} held so far")
+                if ctx.out_of_time():
+                    return
+        finally:
+            pages.close()
+
+    def recover_interrupted(self):
+        """A batch left 'posting' by a cycle that is gone may have been sent: in doubt, settle from now."""
+        ctx = self.ctx
+        for batch in ctx.batches(state=S.POSTING):
+            ctx.result.in_doubt += 1
+            ctx.move(batch, "batch.in_doubt", "found in 'posting' after an interrupted cycle: reconcile after the settle "
+                     "window before any re-post", expect=[S.POSTING], state=S.IN_DOUBT, last_sent_at=timezone.now(),
+                     error_code="INTERRUPTED", last_error="the cycle that was posting it stopped before the answer")
+
+    def requeue_due_failures(self):
+        ctx = self.ctx
+        for batch in ctx.batches(state=S.FAILED, next_attempt_at__lte=timezone.now()):
+            ctx.move(batch, "batch.retry_due", "retry time reached", expect=[S.FAILED], state=S.READY, next_attempt_at=None)
+
+    def confirm(self):
+        ctx = self.ctx
+        posted = ctx.batches(state=S.POSTED)
+        if not posted:
+            return
+        try:
+            confirmed = ctx.handler.confirm(posted) or []
+        except IntegrationError as exc:
+            ctx.audit_now("cycle.confirm_failed", message=f"[{exc.code}] {exc.message}: will confirm next cycle")
+            return
+        from ..models import Batch
+
+        with transaction.atomic():
+            ctx.lease.fence()
+            Batch.objects.filter(pk__in=[b.pk for b in confirmed], state=S.POSTED).update(
+                state=S.CONFIRMED, updated_at=timezone.now()
+            )
+            for batch in confirmed:
+                ctx.audit("batch.confirmed", batch, before={"state": S.POSTED}, after={"state": S.CONFIRMED})
+            ctx.flush_audit()
+
+    def progress(self, text):
+        self.ctx.say(text)
+        SyncCycle.objects.filter(pk=self.ctx.cycle.pk, state=SyncCycle.RUNNING).update(progress=text[:200])
+
+    def finish(self):
+        ctx = self.ctx
+        try:
+            if ctx.handler is not None:
+                ctx.handler.close()
+        finally:
+            ctx.flush_audit()
+            self.send_digest()
+            r = ctx.result
+            counts = r.summary()
+            SyncCycle.objects.filter(pk=ctx.cycle.pk, state=SyncCycle.RUNNING).update(
+                state=r.state, finished_at=timezone.now(), heartbeat_at=timezone.now(), counts=counts,
+                message=r.message[:2000], progress="finished" if r.state == SyncCycle.DONE else r.state,
+            )
+            ctx.lease.release()
+            ctx.audit_now("cycle.finished" if r.state == SyncCycle.DONE else f"cycle.{r.state}", message=r.message,
+                          after=counts)
+            ctx.say(f"cycle finished: {json.dumps(counts)}")
+
+    def send_digest(self):
+        from audit import alerts
+
+        ctx = self.ctx
+        if not ctx.newly_held:
+            return
+        try:
+            sent = alerts.held_digest(ctx.flow.tenant, ctx.flow, ctx.newly_held, cycle_id=ctx.action_id)
+        except Exception as exc:  # a mail outage must not fail the cycle; the batches stay held and visible
+            logger.warning("held-batch digest for flow %s not sent: %s", ctx.flow.pk, exc)
+            return
+        if sent:
+            audit.record(ctx.flow.tenant_id, "alert.held_digest", flow_id=ctx.flow.pk, actor=ctx.actor,
+                         action_id=ctx.action_id, message=f"digest of {len(ctx.newly_held)} held batch(es) sent to "
+                         f"{', '.join(ctx.flow.tenant.alert_email_list)}")

@@ -1,0 +1,201 @@
+"""Record: one Batch per source record, stored before anything else happens to it.
+
+* A record the flow cannot take as it is (the handler's ``check_record`` names its problems:
+  bad amounts, no lines, unknown currency...) is stored too, as a held batch with the
+  reason, so it is visible and the rest of the page goes on.
+* The external reference is unique per target connection: a record another flow already
+  stored for the same target is left to that flow (never posted twice across flows).
+* A page's batches, and the cursor when the page carries one, are written in one fenced
+  transaction: the cursor never moves past a record that is not stored.
+"""
+
+import logging
+
+from django.db import DataError, IntegrityError, transaction
+
+from ..models import Batch, BatchState, Flow
+from ..posting import Hold
+from .sanitize import storable
+
+logger = logging.getLogger(__name__)
+S = BatchState
+UNSTORABLE = Hold(
+    "the source record could not be stored as it is (a value does not fit the database)",
+    code="SRC-UNSTORABLE",
+    help="Correct the record in the source system; it is fetched again once it changes.",
+)
+
+
+def problem_hold(problems):
+    code = problems[0][0]
+    message = "; ".join(text for _, text in problems)[:2000]
+    return Hold(message, code=code, help="Correct the record in the source system; the corrected version is fetched "
+                "and posted when it changes there. Or skip the batch.")
+
+
+class Intake:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def store(self, page):
+        """Store ``page``; returns the batches to map now (new ones and changed ones not yet posted)."""
+        ctx, handler = self.ctx, self.ctx.handler
+        kind = handler.source_kind
+        records = _unique(page.records)
+        ids = [r.id for r in records]
+        existing = {b.source_id: b for b in Batch.objects.filter(flow=ctx.flow, source_kind=kind, source_id__in=ids)}
+        refs = {handler.external_ref(r.id): r.id for r in records if r.id not in existing}
+        elsewhere = set(
+            Batch.objects.filter(target_id=ctx.flow.target_id, external_ref__in=list(refs))
+            .exclude(flow=ctx.flow)
+            .values_list("external_ref", flat=True)
+        )
+        new, updates = [], []
+        for record in records:
+            ctx.result.fetched += 1
+            payload, notes, problems = handler.check_record(record.payload)
+            payload = storable(payload)
+            batch = existing.get(record.id)
+            if batch is not None:
+                updates.extend(self._changed(batch, payload, notes, problems))
+            elif handler.external_ref(record.id) in elsewhere:
+                ctx.result.skipped += 1
+                ctx.audit("record.owned_elsewhere", source_ref=f"{kind}:{record.id}",
+                          message=f"{handler.external_ref(record.id)} is already a batch of another flow on this target: "
+                          "left to that flow, never posted twice")
+            else:
+                new.append(self._new_batch(record.id, payload, notes, problems))
+        created = self._write(new, updates, page.cursor)
+        return [b for b in created if b.state == S.NEW] + [b for b, _ in updates if b.state == S.NEW]
+
+    # -- one record -------------------------------------------------------------------------
+    def _new_batch(self, source_id, payload, notes, problems):
+        ctx, handler = self.ctx, self.ctx.handler
+        batch = Batch(
+            flow=ctx.flow,
+            target_id=ctx.flow.target_id,
+            source_kind=handler.source_kind,
+            source_id=storable(source_id),
+            state=S.NEW,
+            payload=payload,
+            payload_hash=handler.fingerprint(payload),
+            external_ref=handler.external_ref(storable(source_id)),
+            notes=notes,
+        )
+        if problems:
+            self._as_held(batch, problem_hold(problems))
+        else:
+            batch.amount, batch.currency = handler.source_amount(payload)
+        return batch
+
+    def _as_held(self, batch, error):
+        batch.state, batch.error_code, batch.last_error, batch.error_help = S.HELD, error.code, error.message, error.help
+        self.ctx.result.held += 1
+        self.ctx.newly_held.append(batch)
+
+    def _changed(self, batch, payload, notes, problems):
+        """What to do with a record offered again: [(batch, fields)] to update, or []."""
+        ctx, handler = self.ctx, self.ctx.handler
+        digest = handler.fingerprint(payload)
+        if batch.payload_hash == digest or (batch.correction_payload and handler.fingerprint(batch.correction_payload) == digest):
+            ctx.result.skipped += 1
+            ctx.audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
+            return []
+        if batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
+            self.ctx.result.held += 1
+            self.ctx.newly_held.append(batch)
+            return [self._update(batch, "batch.correction_held", "the source record changed after it was posted; it is "
+                                 "not posted again", state=S.HELD, correction_payload=payload,
+                                 error_code="SRC-CHANGED-AFTER-POST",
+                                 last_error=f"{batch.source_kind} {batch.source_id} changed at the source after it was "
+                                 f"posted as {batch.target_document_id or batch.external_ref}",
+                                 error_help="Compare the posted document with the new version (Correction payload). Post "
+                                 "an adjusting entry in the target if needed, then choose 'Accept correction' to close "
+                                 "this batch.")]
+        if batch.state == S.SKIPPED:  # an operator excluded it: keep the new version, stay excluded
+            return [self._update(batch, "batch.source_changed", "the source record changed; the batch stays skipped",
+                                 payload=payload, payload_hash=digest, notes=notes)]
+        if batch.state in (S.NEW, S.READY, S.HELD, S.FAILED):
+            fields = {"payload": payload, "payload_hash": digest, "notes": notes, "error_code": "", "last_error": "",
+                      "error_help": "", "state": S.NEW}
+            if problems:
+                error = problem_hold(problems)
+                fields.update(state=S.HELD, error_code=error.code, last_error=error.message, error_help=error.help)
+                self.ctx.result.held += 1
+                self.ctx.newly_held.append(batch)
+            else:
+                fields["amount"], fields["currency"] = handler.source_amount(payload)
+            return [self._update(batch, "batch.source_changed", "the source record changed before it was posted: "
+                                 "mapped again", **fields)]
+        # posting / in_doubt: its outcome decides first; the change is kept for a person
+        return [self._update(batch, "batch.source_changed_in_doubt", "the source record changed while its post is in "
+                             "doubt", correction_payload=payload)]
+
+    def _update(self, batch, event, message, **fields):
+        before = batch.state
+        for key, value in fields.items():
+            setattr(batch, key, value)
+        self.ctx.audit(event, batch, message=message, before={"state": before}, after={"state": batch.state})
+        return batch, fields
+
+    # -- the write ----------------------------------------------------------------------------
+    def _write(self, new, updates, cursor):
+        ctx = self.ctx
+        try:
+            with transaction.atomic():
+                created = self._insert_all(new)
+                self._finish_write(created, updates, cursor)
+        except (IntegrityError, DataError) as exc:
+            # One record does not fit (or another flow stored the same reference meanwhile): store them one by one.
+            logger.warning("flow %s: page not stored in one go (%s); storing record by record", ctx.flow.pk, exc)
+            with transaction.atomic():
+                created = [b for b in (self._insert_one(b) for b in new) if b is not None]
+                self._finish_write(created, updates, cursor)
+        return created
+
+    def _insert_all(self, new):
+        self.ctx.lease.fence()
+        return Batch.objects.bulk_create(new)
+
+    def _insert_one(self, batch):
+        try:
+            with transaction.atomic():
+                batch.save(force_insert=True)
+            return batch
+        except IntegrityError:
+            self.ctx.result.skipped += 1
+            self.ctx.audit("record.owned_elsewhere", source_ref=f"{batch.source_kind}:{batch.source_id}",
+                           message=f"{batch.external_ref} was stored by another flow on this target meanwhile")
+            return None
+        except DataError:
+            batch.pk = None
+            batch.payload = {"unstorable": True, "summary": storable(repr(batch.payload)[:500])}
+            batch.amount, batch.notes = None, []
+            if batch.state != S.HELD:
+                self._as_held(batch, UNSTORABLE)
+            with transaction.atomic():
+                batch.save(force_insert=True)
+            return batch
+
+    def _finish_write(self, created, updates, cursor):
+        ctx = self.ctx
+        ctx.lease.fence()
+        for batch, fields in updates:
+            Batch.objects.filter(pk=batch.pk).update(**fields)
+        for batch in created:
+            ctx.audit("batch.recorded", batch, after={"state": batch.state, "payload_hash": batch.payload_hash},
+                      message=f"[{batch.error_code}] {batch.last_error}" if batch.state == S.HELD else "")
+        ctx.flush_audit()
+        if cursor:
+            merged = {**(ctx.flow.cursor or {}), **cursor}
+            Flow.objects.filter(pk=ctx.flow.pk).update(cursor=merged)
+            ctx.flow.cursor = merged
+
+
+def _unique(records):
+    """The page's records, each id once (the last version wins if the source repeats one)."""
+    by_id = {}
+    for record in records:
+        by_id.pop(record.id, None)
+        by_id[record.id] = record
+    return list(by_id.values())

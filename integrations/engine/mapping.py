@@ -1,0 +1,88 @@
+"""Map and validate: NEW batches become READY with their posting, or HELD with a reason.
+
+Mapping a page reads reference data over HTTP first, then writes every result in one fenced
+transaction (per-row UPDATEs: Django's bulk_update builds CASE expressions that cost more
+Python time than the statements they save). A record that breaks the mapping code itself is
+held with the defect named, never failing the cycle for the other records.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Batch, BatchState
+from ..posting import Hold
+from ..systems.errors import IntegrationError
+from .errors import CONNECTION_ERRORS, Paused
+
+logger = logging.getLogger(__name__)
+S = BatchState
+FIELDS = ["state", "posting", "amount", "currency", "error_code", "last_error", "error_help", "updated_at"]
+
+
+def _defect(exc):
+    return Hold(
+        f"the record could not be mapped ({type(exc).__name__}: {str(exc)[:200]})",
+        code="MAP-INTERNAL-ERROR",
+        help="This is a defect in the connector; report it to support with the batch. Retry once it is fixed.",
+    )
+
+
+class Mapper:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def map_batches(self, batches):
+        done = []
+        try:
+            for batch in batches:
+                if batch.state != S.NEW:
+                    continue
+                self._map_one(batch)
+                done.append(batch)
+        except CONNECTION_ERRORS as exc:  # the target refused us while reading its reference data
+            raise Paused(exc) from exc
+        finally:
+            self._write(done)
+        return done
+
+    def _map_one(self, batch):
+        ctx, before = self.ctx, batch.state
+        try:
+            posting = ctx.handler.build_posting(batch.payload, batch.external_ref)
+            posting.notes = list(batch.notes or []) + list(posting.notes)
+            posting.check_balanced()
+            ctx.handler.validate(posting)
+        except Hold as hold:
+            self._set_held(batch, hold)
+            return
+        except IntegrationError:
+            raise  # a vendor answer (e.g. reference data unavailable): the cycle stops, batches stay NEW
+        except Exception as exc:
+            logger.exception("mapping batch %s failed", batch.pk)
+            self._set_held(batch, _defect(exc))
+            return
+        batch.state, batch.posting = S.READY, posting.to_json()
+        batch.amount, batch.currency = posting.source_total or posting.debit_total, posting.currency
+        batch.error_code = batch.last_error = batch.error_help = ""
+        ctx.audit("batch.ready", batch, message=f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
+                  before={"state": before}, after={"state": S.READY})
+
+    def _set_held(self, batch, hold):
+        batch.state, batch.error_code, batch.last_error, batch.error_help = S.HELD, hold.code, hold.message, hold.help
+        self.ctx.result.held += 1
+        self.ctx.newly_held.append(batch)
+        self.ctx.audit("batch.held", batch, message=f"[{hold.code}] {hold.message}", before={"state": S.NEW},
+                       after={"state": S.HELD})
+
+    def _write(self, batches):
+        if not batches:
+            return
+        ctx, now = self.ctx, timezone.now()
+        with transaction.atomic():
+            ctx.lease.fence()
+            for batch in batches:
+                batch.updated_at = now
+                Batch.objects.filter(pk=batch.pk, state=S.NEW).update(**{f: getattr(batch, f) for f in FIELDS})
+            ctx.flush_audit()
