@@ -251,10 +251,13 @@ class FlowAdmin(TenantScopedAdmin):
     list_filter = ["enabled", "kind", "tenant"]
     search_fields = ["name", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant"]
-    readonly_fields = ["has_trigger_token", "created_at", "updated_at", "recent_cycles"]
+    readonly_fields = ["has_trigger_token", "created_at", "updated_at", "recent_cycles", "outage_code", "outage_message",
+                       "outage_since", "paused_until", "lease_until"]
     actions = ["run_now", "generate_trigger_token", check_mapping_coverage, preview_documents]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "kind", "source", "target", "enabled"]}),
+        ("Connection outage", {"fields": ["outage_code", "outage_message", "outage_since", "paused_until", "lease_until"],
+                               "classes": ["collapse"]}),
         ("Schedule", {"fields": ["schedule_type", "interval_minutes", "cron"]}),
         (
             "REST trigger",
@@ -378,8 +381,8 @@ class BatchAdmin(TenantScopedAdmin):
     fieldsets = [
         (None, {"fields": ["flow", "tenant", "source_kind", "source_id", "state", "attempts", "next_attempt_at"]}),
         ("Problem", {"fields": ["error_code", "last_error", "error_help"]}),
-        ("Target", {"fields": ["external_ref", "target_document_id", "posted_at"]}),
-        ("Posting", {"fields": ["amount", "currency", "posting_lines", "posting_json"]}),
+        ("Target", {"fields": ["external_ref", "target_document_id", "posted_at", "last_sent_at", "found_json"]}),
+        ("Posting", {"fields": ["amount", "currency", "posting_lines", "posting_json", "notes_text"]}),
         ("Source record", {"fields": ["payload_json", "payload_hash", "correction_json"], "classes": ["collapse"]}),
         ("Audit trail", {"fields": ["audit_trail"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
@@ -449,6 +452,14 @@ class BatchAdmin(TenantScopedAdmin):
     @admin.display(description="correction awaiting a decision")
     def correction_json(self, obj):
         return pretty_json(obj.correction_payload)
+
+    @admin.display(description="found in the target (differs from the posting)")
+    def found_json(self, obj):
+        return pretty_json(obj.found_in_target) if obj.found_in_target else "-"
+
+    @admin.display(description="notes")
+    def notes_text(self, obj):
+        return "; ".join(str(n) for n in obj.notes or []) or "-"
 
     @admin.display(description="audit trail")
     def audit_trail(self, obj):

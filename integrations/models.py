@@ -202,6 +202,11 @@ class Batch(models.Model):
     def __str__(self):
         return f"{self.source_kind} {self.source_id}"
 
+    def save(self, *args, **kwargs):
+        if self.target_id is None and self.flow_id is not None:
+            self.target_id = self.flow.target_id  # the reference belongs to the flow's target connection
+        super().save(*args, **kwargs)
+
     @property
     def tenant_id(self):
         return self.flow.tenant_id

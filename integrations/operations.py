@@ -62,12 +62,18 @@ def _queue(flows):
 
 
 def _retry_state(batch):
-    # Ever sent: reconcile first. Never sent: map again (the mapping may have been fixed).
-    return S.IN_DOUBT if batch.attempts else S.NEW
+    # Ever sent: reconcile first (after the settle window counted from the last send), then map again
+    # from the current source version. Never sent: map again (the mapping may have been fixed).
+    return S.IN_DOUBT if batch.attempts or batch.last_sent_at else S.NEW
 
 
 def _clear_error(batch):
-    return {"error_code": "", "last_error": "", "error_help": "", "next_attempt_at": None}
+    fields = {"error_code": "", "last_error": "", "error_help": "", "next_attempt_at": None, "found_in_target": None}
+    if batch.error_code == "SRC-CHANGED-IN-DOUBT" and batch.correction_payload:
+        # Never in the target, changed at the source: the person chose to post the new version.
+        fields.update(payload=batch.correction_payload, correction_payload=None,
+                      payload_hash=_fingerprint(batch, batch.correction_payload))
+    return fields
 
 
 def retry_batches(batches, user, *, queue=True):
@@ -132,9 +138,21 @@ def skip_batches(batches, user):
     return moved
 
 
+ACCEPTABLE = ("SRC-CHANGED-AFTER-POST", "RECON-MISMATCH", "RECON-DUPLICATE")
+
+
+def _found_document(batch):
+    """The target document a person accepted, when reconcile found one (the first of several copies)."""
+    found = batch.found_in_target or []
+    if batch.target_document_id or not found:
+        return {}
+    return {"target_document_id": str(found[0].get("document_id", ""))[:120], "posted_at": timezone.now()}
+
+
 def accept_corrections(batches, user):
-    """A person has dealt with a source change after posting: close the batch as posted."""
-    corrections = batches.filter(error_code="SRC-CHANGED-AFTER-POST")
+    """A person has dealt with a source change after posting, or with what reconcile found in the
+    target (a differing document, extra copies): close the batch as posted."""
+    corrections = batches.filter(error_code__in=ACCEPTABLE)
     moved, _ = _move(
         corrections,
         user,
@@ -149,6 +167,7 @@ def accept_corrections(batches, user):
             "error_code": "",
             "last_error": "",
             "error_help": "",
+            **_found_document(b),
         },
     )
     return moved
