@@ -8,6 +8,9 @@ system; a ``system`` of ``"*"`` matches every system) and has an ``action``:
     drop_before  close the connection without a response; the handler never runs.
     drop_after   run the handler (its effects are committed), then close the
                  connection without a response: the client cannot know it worked.
+    status_after run the handler (its effects are committed), then answer ``status``
+                 with the fake's ``fault_body`` instead of its response: a gateway's
+                 502/504 after the backend wrote, or a 5xx raised after commit.
     restart      call the fake's ``restart()`` (e.g. JDE invalidates every token), then
                  handle the call normally.
     latency      sleep ``latency_ms`` then handle normally (any action may also carry
@@ -28,8 +31,8 @@ import itertools
 import threading
 from collections import Counter, defaultdict
 
-ACTIONS = ("status", "drop_before", "drop_after", "restart", "latency")
-TERMINAL = ("status", "drop_before", "drop_after")
+ACTIONS = ("status", "drop_before", "drop_after", "status_after", "restart", "latency")
+TERMINAL = ("status", "drop_before", "drop_after", "status_after")
 
 
 class CallCounter:
@@ -85,9 +88,9 @@ class Fault:
             raise FaultError("a fault needs a 'system' (e.g. \"jde\", or \"*\" for all)")
         if action not in ACTIONS:
             raise FaultError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
-        if action == "status":
+        if action in ("status", "status_after"):
             if status is None:
-                raise FaultError("action 'status' needs a 'status' (e.g. 503)")
+                raise FaultError(f"action '{action}' needs a 'status' (e.g. 503)")
             status = int(status)
             if not 100 <= status <= 599:
                 raise FaultError(f"status {status} is not an HTTP status")

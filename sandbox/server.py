@@ -8,7 +8,7 @@ faults look to a client: a reset/closed socket, not an HTTP error.
 Dispatch for ``/<system>/<rest>``: ``endpoint = fake.endpoint(req)`` (None -> 404),
 ``calls[system][endpoint] += 1``, then the faults decide (see ``sandbox.faults``):
 latency, restart, an injected status (the fake's ``fault_body`` supplies the vendor's
-error body), a drop before or after the real ``fake.handle(req)``.
+error body) before or after the real ``fake.handle(req)``, a drop before or after it.
 
 Unless a fake sets ``concurrent = True``, the server serializes its ``handle``,
 ``control`` and ``reset`` calls with a per-fake lock, so fakes can keep plain state.
@@ -318,6 +318,8 @@ class Sandbox:
             response = Response(200, response)
         if decision.action == "drop_after":
             raise DropConnection()
+        if decision.action == "status_after":
+            return self._fault_response(fake, decision, req, lock)
         return response
 
     def _lock_for(self, name, fake):

@@ -160,6 +160,13 @@ def test_drop_after_commits_then_closes(box):
     assert box.fakes["echo"].written == ["committed"]
 
 
+def test_status_after_commits_then_answers_the_error(box):
+    add_fault(box, endpoint="write", action="status_after", status=504, count=1)
+    response = requests.post(url(box, "/echo/write"), data={"value": "committed"}, timeout=5)
+    assert response.status_code == 504
+    assert box.fakes["echo"].written == ["committed"]
+
+
 def test_restart_calls_the_fake_then_handles_normally(box):
     add_fault(box, endpoint="ping", action="restart", count=1)
     assert requests.get(url(box, "/echo/ping"), timeout=5).status_code == 200
