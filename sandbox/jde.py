@@ -24,7 +24,7 @@ A token requested with a device name must be used with that device (when the cal
 names one); one without is bound to the caller's IP. ``restart()`` (the core's
 "restart" fault) forgets every token and open result set.
 
-Data service: ``targetType: table`` ``BROWSE`` over F0901, F0101, F0401 and F0911Z1
+Data service: ``targetType: table`` ``BROWSE`` over F0901, F0101, F0401, F0911Z1 and F0911
 (columns in ``sandbox.jde_data.TABLES``) with ``returnControlIDs``, ``maxPageSize``,
 ``enableNextPageProcessing``, ``query`` (``matchType`` MATCH_ALL|MATCH_ANY; operators
 EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, BETWEEN, LIST,
@@ -34,15 +34,17 @@ LITERAL, TODAY, TODAY_MINUS_/TODAY_PLUS_DAY|MONTH|YEAR, LOGIN_USER) and
 ``<T>_<ALIAS>``; while rows remain (and next-page processing is on) it carries
 ``links: [{"rel": "next", "href"}]``. An open result set expires ``result_set_timeout``
 seconds after its last use: then ``next`` answers 500 with the JAS_MSG347 ``sysErrors``.
+F0911Z1 rows are served whatever their VNEDSP; F0911 (Account Ledger, prefix GL) holds
+what the simulated batch processor made of them (below).
 
 Orchestration ``MLC_AddJournalBatch`` (the name is ``journal_orchestration``). This is
-the sandbox's design of a customer-built orchestration, not an Oracle artifact; its
-published input is::
+the sandbox's design of a customer-built orchestration, not an Oracle artifact: the
+contract ml-connector specifies for customers to build. Its published input is::
 
-    {"BatchReference": "EXP-12345",   # required, <= 22 chars: VNEDTN (one journal entry)
+    {"BatchReference": "EXP-12345",   # required, <= 22 chars: VNEDTN (one journal entry) AND VNEXR of every line
      "User": "MLCONN",                # optional, <= 10 chars: VNEDUS (default: the token's user)
      "DocumentType": "JE",            # optional (default JE): VNDCT
-     "Company": "00001",              # optional (default 00001): VNCO, zero-filled to 5
+     "Company": "00001",              # optional (default 00001): VNKCO and VNCO, zero-filled to 5
      "GLDate": "2026-11-20",          # required, YYYY-MM-DD or YYYYMMDD: VNDGJ (Julian)
      "Currency": "USD",               # required: VNCRCD; decimals limited by the currency
      "Explanation": "...",            # optional: VNEXA of lines without their own
@@ -50,20 +52,56 @@ published input is::
                 "Account": "200.6110.CC10",   # BU.OBJ[.SUB]: VNANI with VNAM "2", and VNAID/MCU/OBJ/SUB
                 "Amount": "123.45",     # display decimal string, signed: debit +, credit -: VNAA
                 "Explanation": "...",   # VNEXA (30)
-                "Remark": "..."}]}      # VNEXR (30)
+                "Remark": "..."}]}      # accepted and IGNORED: VNEXR holds the BatchReference
 
-and its output ``{"BatchNumber": "<VNEDBT>", "DocumentNumber": <VNDOC>, "jde__status":
-"SUCCESS", "jde__startTimestamp", "jde__endTimestamp", "jde__serverExecutionSeconds",
-"jde__simpleMessage"}``. Every row is written with VNEDSP "0", VNEDTC "A", VNEDTR "J",
-VNLT "AA"; the batch number (VNEDBT) and document number (VNDOC) come from next-number
-counters. Definite rejections (nothing written) answer HTTP 500 with a
-``ServiceErrorResponse`` whose ``userDefinedErrorText`` names the problem and ``status``
-is ``"ERROR"``: an account not in F0901, a non-posting (PEC N) or inactive (PEC I)
-account, an account of another company, lines that do not balance to zero, more
-decimals than the currency allows (``catalog.CURRENCY_EXPONENTS``), an unknown currency,
-a bad GL date, no lines, a missing or too long BatchReference. Texts longer than their
-column (VNEXA/VNEXR 30) are truncated, as the form field would. Like real JDE, a
-BatchReference already present is NOT rejected: posting twice makes two batches.
+and its output ``{"BatchNumber": "<VNEDBT>", "DocumentNumber": <VNDOC>, "Existing": false,
+"jde__status": "SUCCESS", "jde__startTimestamp", "jde__endTimestamp",
+"jde__serverExecutionSeconds", "jde__simpleMessage"}``. Every row is written with VNEDSP
+"0", VNEDTC "A", VNEDTR "J", VNLT "AA"; the batch number (VNEDBT) and document number
+(VNDOC) come from next-number counters.
+
+Why the reference is in VNEXR too (shared/reference/jde.md, "Where a journal lives after
+it is written"): VNEDTN exists in the Z-file only. R09110Z creates the journal in F0911
+and sets VNEDSP to "1"; sites later purge processed Z rows, so a reconcile searching
+F0911Z1 alone stops finding a journal that is still in the ledger. The explanations
+(VNEXA/VNEXR) and the document number, type and company (VNDOC/VNDCT/VNKCO) are carried
+into F0911 (GLEXA, GLEXR, GLDOC, GLDCT, GLKCO; the reference marks this carry-over
+UNCONFIRMED), so the reference in VNEXR survives processing and purging and is searched
+as GLEXR. (Client code must therefore not rely on the line Remark for anything else.)
+
+Idempotency (``journal_idempotent``, default true; part of the contract): when a journal
+with the same BatchReference already exists, in F0911Z1 by VNEDTN in any VNEDSP state or,
+after a purge, in F0911 by GLEXR, the orchestration writes nothing and answers HTTP 200
+with that journal's ``BatchNumber`` and ``DocumentNumber`` (the first one written),
+``"Existing": true``, ``jde__status`` "SUCCESS" and a ``jde__simpleMessage`` saying it
+already exists. The reference alone decides: the other inputs are not compared, and the
+check comes before any validation but the BatchReference's own (a journal written before
+an account was closed is still reported as written). The server serialises the fake's calls, so the check and the
+write are atomic, as the customer's orchestration must make them (e.g. one database
+transaction). With ``journal_idempotent: false`` it behaves like raw Z-file writes: a
+BatchReference already present is NOT rejected, posting twice makes two batches (with two
+document numbers). Independently, JDE's own guard: a VNDOC value "cannot exist in the
+F0911 table with the same general ledger and document type, or the transaction is
+considered a duplicate and is not processed" [doc, "Optional Fields"]; the simulated
+processor applies it per (KCO, DCT, DOC).
+
+Definite rejections (nothing written) answer HTTP 500 with a ``ServiceErrorResponse``
+whose ``userDefinedErrorText`` names the problem and ``status`` is ``"ERROR"``: an
+account not in F0901, a non-posting (PEC N) or inactive (PEC I) account, an account of
+another company, lines that do not balance to zero, more decimals than the currency
+allows (``catalog.CURRENCY_EXPONENTS``), an amount with more than 15 digits including
+those decimals (VNAA's size: UNCONFIRMED), an unknown currency, a bad GL date, no lines,
+a missing or too long BatchReference. Texts longer than their column (VNEXA 30) are
+truncated, as the form field would.
+
+The batch processor (R09110Z) is simulated on demand (``POST /_sandbox/jde/process``) or,
+with ``auto_process``, right after each write. Per unprocessed transaction (EDUS, EDBT,
+EDTN with VNEDSP "0") it writes one F0911 row per Z row: GLKCO <- VNKCO (or VNCO), GLDCT,
+GLDOC, GLDGJ, GLJELN <- VNEDLN, GLLT, GLAID/MCU/OBJ/SUB/ANI, GLAA, GLCRCD, GLEXA, GLEXR,
+GLCO, GLICU <- VNEDBT with GLICUT "G", GLPOST blank (unposted), GLUPMJ/UPMT now; then
+sets VNEDSP "1". A transaction whose (KCO, DCT, DOC) is already in F0911 stays "0" and is
+reported as an error (the VNDOC duplicate rule). A real processor may assign its own
+batch number (GLICU), UNCONFIRMED: clients should not match F0911 rows on it.
 
 Documented choices where the vendor's behaviour is UNCONFIRMED (settings live in
 ``sandbox.config["jde"]``):
@@ -80,14 +118,21 @@ Documented choices where the vendor's behaviour is UNCONFIRMED (settings live in
   * ``allowed_hosts``: a list of client IPs; when set, anyone else gets the 405 Allowed
     Hosts answer on every endpoint (an injected 405 fault gives the same body);
   * the next-page href carries ``stackId, stateId, rid, fullGridId`` (never the token);
-  * v3 login/validate/logout answer the same bodies as the v2 token endpoints.
+  * v3 login/validate/logout answer the same bodies as the v2 token endpoints;
+  * ``journal_idempotent`` (default true) and ``auto_process`` (default false): see above.
 
 Control (``/_sandbox/jde/...``): ``GET F0911Z1[?reference=EXP-1&batch=]`` (rows with
-their VN-prefixed column names; VNAA as a decimal string, VNDGJ Julian), ``GET batches``
-(per batch: user, batch, reference, document, lines, net, currency), ``GET accounts``,
-``POST accounts`` ``{"account": "900.6110.CC10", "PEC": "I", "DL01": ..., "LDA": ...,
-"CO": ...}`` (alters the row, or adds it with a new AID), ``GET suppliers``, ``GET
-tokens`` (``{"live": n, "result_sets": n}``), ``POST restart`` (as the restart fault).
+their VN-prefixed column names; VNAA as a decimal string, VNDGJ Julian), ``GET
+F0911[?reference=EXP-1&batch=&document=]`` (ledger rows, GL-prefixed; ``reference``
+matches GLEXR, ``batch`` GLICU), ``POST process`` (optional body ``{"reference": "EXP-1"}``
+and/or ``{"batch": "10001"}``: run the simulated R09110Z; answers ``{"journals": n,
+"lines": n, "processed": [...], "errors": [...]}``), ``POST purge`` (same optional body:
+delete processed, VNEDSP "1", Z rows; answers ``{"journals": n, "lines": n}``), ``GET
+batches`` (per Z batch: user, batch, reference, document, lines, net, currency,
+processed), ``GET accounts``, ``POST accounts`` ``{"account": "900.6110.CC10", "PEC": "I",
+"DL01": ..., "LDA": ..., "CO": ...}`` (alters the row, or adds it with a new AID), ``GET
+suppliers``, ``GET tokens`` (``{"live": n, "result_sets": n}``), ``POST restart`` (as the
+restart fault).
 """
 
 import base64
@@ -114,6 +159,7 @@ SIMPLE_OPERATORS = {"EQ": "EQUAL", "NE": "NOT_EQUAL", "LT": "LESS", "LE": "LESS_
                     "CONTAINS": "STR_CONTAIN"}
 V3_AUTH = {"jde-login": "tokenrequest", "jde-validate-session": "tokenrequest/validate", "jde-logout": "tokenrequest/logout"}
 TEXT_LENGTHS = {"EXA": 30, "EXR": 30}
+AMOUNT_DIGITS = 15  # VNAA/GLAA: digits including the currency's decimals (UNCONFIRMED: not in the reference)
 
 
 class JdeError(Exception):
@@ -152,6 +198,8 @@ class JdeFake(Fake):
         "grid_date_format": "YYYYMMDD",
         "journal_orchestration": DEFAULT_ORCHESTRATION,
         "allowed_hosts": None,
+        "journal_idempotent": True,
+        "auto_process": False,
     }
 
     def __init__(self, sandbox):
@@ -743,7 +791,7 @@ class JdeFake(Fake):
                 "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
                     k: {"type": "string"} for k in ("BatchReference", "User", "DocumentType", "Company", "GLDate",
                                                     "Currency", "Explanation")} | {"Lines": {"type": "array"}}}}}},
-                "responses": {"200": {"description": "BatchNumber, DocumentNumber"}},
+                "responses": {"200": {"description": "BatchNumber, DocumentNumber, Existing"}},
             }}
         return json_response({"openapi": "3.0.1", "info": {"title": "JD Edwards Orchestrator", "version": "9.2"},
                               "paths": paths})
@@ -757,20 +805,61 @@ class JdeFake(Fake):
         clock_start = time.perf_counter()
         inputs = {k: v for k, v in body.items() if k != "token"}
         try:
-            batch, document, lines = self._add_journal(inputs, session)
+            batch, document, existing, message = self._journal(inputs, session)
         except _Rejected as exc:
             raise JdeError(500, self._service_error(
                 f"Orchestration {route.name} failed", user_text=str(exc), error_type="Orchestration"))
         elapsed = time.perf_counter() - clock_start
         ended = self.now()
         return json_response({
-            "BatchNumber": batch, "DocumentNumber": document,
+            "BatchNumber": batch, "DocumentNumber": document, "Existing": existing,
             "jde__status": "SUCCESS",
             "jde__startTimestamp": started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
             "jde__endTimestamp": ended.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
             "jde__serverExecutionSeconds": round(elapsed, 3),
-            "jde__simpleMessage": f"Batch {batch} with {lines} lines added to F0911Z1",
+            "jde__simpleMessage": message,
         })
+
+    def _journal(self, inputs, session):
+        """``(batch, document, existing, message)``: the journal already written for the
+        reference (idempotent orchestration), else the one written now."""
+        reference = self._reference(inputs)
+        found = self._existing_journal(reference) if self._on("journal_idempotent", True) else None
+        if found is not None:
+            return found["batch"], found["document"], True, (
+                f"Journal {reference} already exists as batch {found['batch']}, document {found['document_type']} "
+                f"{found['document']} ({found['where']}); nothing was written")
+        batch, document, lines = self._add_journal(inputs, reference, session)
+        if self._on("auto_process", False):
+            self._process(batch=batch)
+        return batch, document, False, f"Batch {batch} with {lines} lines added to F0911Z1"
+
+    def _on(self, name, default):
+        """A boolean setting; JSON true/false or their text forms."""
+        value = self.settings.get(name)
+        return default if value is None else _truthy(value)
+
+    @staticmethod
+    def _reference(inputs):
+        reference = str(inputs.get("BatchReference") or "").strip()
+        if not reference:
+            raise _Rejected("BatchReference is required")
+        if len(reference) > 22:
+            raise _Rejected(f"BatchReference {reference} is longer than 22 characters (VNEDTN)")
+        return reference
+
+    def _existing_journal(self, reference):
+        """The first journal already written for ``reference``: in F0911Z1 by VNEDTN (whatever
+        VNEDSP says), else in F0911 by GLEXR (the Z rows may have been purged), else None."""
+        for row in self.tables["F0911Z1"]:
+            if row["EDTN"] == reference:
+                return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"],
+                        "where": "F0911Z1"}
+        for row in self.tables["F0911"]:
+            if row["EXR"] == reference:
+                return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"],
+                        "where": "F0911"}
+        return None
 
     def _find_account(self, business_unit, obj, sub):
         for row in self.tables["F0901"]:
@@ -778,12 +867,7 @@ class JdeFake(Fake):
                 return row
         return None
 
-    def _add_journal(self, inputs, session):
-        reference = str(inputs.get("BatchReference") or "").strip()
-        if not reference:
-            raise _Rejected("BatchReference is required")
-        if len(reference) > 22:
-            raise _Rejected(f"BatchReference {reference} is longer than 22 characters (VNEDTN)")
+    def _add_journal(self, inputs, reference, session):
         user = str(inputs.get("User") or session["user"]).strip().upper()
         if len(user) > 10:
             raise _Rejected(f"User {user} is longer than 10 characters (VNEDUS)")
@@ -845,6 +929,10 @@ class JdeFake(Fake):
                 problems.append(f"Line {number}: amount {raw_amount} has more decimals than {currency} allows "
                                 f"({exponent})")
                 continue
+            if amount.copy_abs().adjusted() >= AMOUNT_DIGITS - exponent:
+                problems.append(f"Line {number}: amount {raw_amount} has more digits than VNAA holds ({AMOUNT_DIGITS}, "
+                                f"{exponent} of them decimals for {currency})")
+                continue
             account = self._find_account(bu, obj, sub)
             key = data.account_key(bu, obj, sub)
             if account is None:
@@ -860,8 +948,8 @@ class JdeFake(Fake):
                 problems.append(f"Account {key} belongs to company {account['CO']}, not {company}")
                 continue
             total += amount
-            prepared.append((number, account, key, amount, str(line.get("Explanation") or header_text),
-                             str(line.get("Remark") or "")))
+            # The line's Remark input is ignored: VNEXR carries the reference (see the contract above).
+            prepared.append((number, account, key, amount, str(line.get("Explanation") or header_text)))
         if problems:
             raise _Rejected("; ".join(problems))
         if total != 0:
@@ -873,13 +961,13 @@ class JdeFake(Fake):
         now = self.now()
         upmj, upmt = data.to_julian(now.date()), now.hour * 10000 + now.minute * 100 + now.second
         quantum = Decimal(1).scaleb(-exponent)
-        for number, account, key, amount, explanation, remark in prepared:
+        for number, account, key, amount, explanation in prepared:
             self.tables["F0911Z1"].append({
                 "EDUS": user, "EDBT": batch, "EDTN": reference, "EDLN": number, "EDSP": "0", "EDTC": "A", "EDTR": "J",
-                "DCT": doc_type, "DOC": document, "CO": company, "DGJ": data.to_julian(gl_date),
+                "DCT": doc_type, "DOC": document, "KCO": company, "CO": company, "DGJ": data.to_julian(gl_date),
                 "ANI": key, "AM": "2", "AID": account["AID"], "MCU": account["MCU"], "OBJ": account["OBJ"],
                 "SUB": account["SUB"], "LT": "AA", "AA": amount.quantize(quantum), "CRCD": currency,
-                "EXA": explanation[:TEXT_LENGTHS["EXA"]], "EXR": remark[:TEXT_LENGTHS["EXR"]],
+                "EXA": explanation[:TEXT_LENGTHS["EXA"]], "EXR": reference[:TEXT_LENGTHS["EXR"]],
                 "UPMJ": upmj, "UPMT": upmt,
             })
         return batch, document, len(prepared)
@@ -907,6 +995,12 @@ class JdeFake(Fake):
             rows = [r for r in self.tables["F0911Z1"]
                     if (reference is None or r["EDTN"] == reference) and (batch is None or r["EDBT"] == batch)]
             return json_response([self._view("F0911Z1", r) for r in rows])
+        if head.upper() == "F0911" and method == "GET":
+            return json_response(self._ledger_view(req))
+        if head == "process" and method == "POST":
+            return json_response(self._process(**self._selection(req)))
+        if head == "purge" and method == "POST":
+            return json_response(self._purge(**self._selection(req)))
         if head == "batches" and method == "GET":
             return json_response(self._batches())
         if head == "accounts" and method == "GET":
@@ -931,10 +1025,80 @@ class JdeFake(Fake):
             group = groups.setdefault(key, {"user": row["EDUS"], "batch": row["EDBT"], "reference": row["EDTN"],
                                             "document_type": row["DCT"], "document": row["DOC"], "company": row["CO"],
                                             "gl_date": data.from_julian(row["DGJ"]).isoformat(),
-                                            "currency": row["CRCD"], "lines": 0, "net": Decimal(0)})
+                                            "currency": row["CRCD"], "lines": 0, "net": Decimal(0), "processed": True})
             group["lines"] += 1
             group["net"] += row["AA"]
+            group["processed"] = group["processed"] and row["EDSP"] == "1"
         return [{**g, "net": str(g["net"])} for g in groups.values()]
+
+    def _ledger_view(self, req):
+        reference, batch, document = req.arg("reference"), req.arg("batch"), req.arg("document")
+        rows = [r for r in self.tables["F0911"]
+                if (reference is None or r["EXR"] == reference) and (batch is None or str(r["ICU"]) == batch)
+                and (document is None or str(r["DOC"]) == document)]
+        return [self._view("F0911", r) for r in rows]
+
+    @staticmethod
+    def _selection(req):
+        """``{"reference": ..., "batch": ...}`` from a JSON body (both optional; none = every row)."""
+        body = req.json() if req.body else {}
+        if not isinstance(body, dict) or set(body) - {"reference", "batch"}:
+            raise BadRequest('expected {"reference": "EXP-1"} and/or {"batch": "10001"}, or no body for every row')
+        return {k: str(v) for k, v in body.items() if v not in (None, "")}
+
+    def _z_transactions(self, state, reference=None, batch=None):
+        """F0911Z1 rows with VNEDSP ``state``, grouped per transaction (EDUS, EDBT, EDTN) in table order."""
+        groups = {}
+        for row in self.tables["F0911Z1"]:
+            if row["EDSP"] != state or reference not in (None, row["EDTN"]) or batch not in (None, row["EDBT"]):
+                continue
+            groups.setdefault((row["EDUS"], row["EDBT"], row["EDTN"]), []).append(row)
+        return groups
+
+    def _process(self, reference=None, batch=None):
+        """R09110Z in miniature: each unprocessed transaction becomes F0911 rows and its Z rows VNEDSP "1".
+
+        A transaction whose document (KCO, DCT, DOC) is already in F0911 is a duplicate under
+        the VNDOC rule: it is not processed and its rows keep VNEDSP "0", as on error."""
+        ledger = self.tables["F0911"]
+        documents = {(r["KCO"], r["DCT"], r["DOC"]) for r in ledger}
+        now = self.now()
+        upmj, upmt = data.to_julian(now.date()), now.hour * 10000 + now.minute * 100 + now.second
+        journals, errors, lines = [], [], 0
+        for (user, batch_number, ref), rows in self._z_transactions("0", reference, batch).items():
+            first = rows[0]
+            document = (first.get("KCO") or first["CO"], first["DCT"], first["DOC"])
+            summary = {"user": user, "batch": batch_number, "reference": ref, "company": document[0],
+                       "document_type": document[1], "document": document[2]}
+            if document in documents:
+                errors.append({**summary, "message": f"Document {document[1]} {document[2]} of company {document[0]} "
+                                                     "already exists in F0911: duplicate, not processed"})
+                continue
+            for row in rows:
+                ledger.append(self._ledger_row(row, upmj, upmt))
+                row["EDSP"] = "1"
+            documents.add(document)
+            journals.append({**summary, "lines": len(rows)})
+            lines += len(rows)
+        return {"journals": len(journals), "lines": lines, "processed": journals, "errors": errors}
+
+    @staticmethod
+    def _ledger_row(row, upmj, upmt):
+        """The F0911 line for one F0911Z1 row: document, account, amount and both explanations
+        carried over; batch number = VNEDBT (type G); unposted (POST blank)."""
+        batch = str(row["EDBT"]).strip()
+        return {"KCO": row.get("KCO") or row["CO"], "DCT": row["DCT"], "DOC": row["DOC"], "DGJ": row["DGJ"],
+                "JELN": row["EDLN"], "LT": row["LT"], "AID": row["AID"], "MCU": row["MCU"], "OBJ": row["OBJ"],
+                "SUB": row["SUB"], "ANI": row["ANI"], "AA": row["AA"], "CRCD": row["CRCD"], "EXA": row["EXA"],
+                "EXR": row["EXR"], "CO": row["CO"], "ICU": int(batch) if batch.isdigit() else 0, "ICUT": "G",
+                "POST": "", "UPMJ": upmj, "UPMT": upmt}
+
+    def _purge(self, reference=None, batch=None):
+        """Delete processed (VNEDSP "1") F0911Z1 rows, as a site's purge job does; F0911 keeps the journal."""
+        transactions = self._z_transactions("1", reference, batch)
+        doomed = {id(r) for rows in transactions.values() for r in rows}
+        self.tables["F0911Z1"] = [r for r in self.tables["F0911Z1"] if id(r) not in doomed]
+        return {"journals": len(transactions), "lines": len(doomed)}
 
     def _control_account(self, body):
         if not isinstance(body, dict):

@@ -1,4 +1,5 @@
-"""Deterministic JD Edwards data: the chart of accounts (F0901), suppliers (F0101/F0401).
+"""Deterministic JD Edwards data: the chart of accounts (F0901), suppliers (F0101/F0401),
+and the journal tables (F0911Z1 batch input, F0911 account ledger), which start empty.
 
 ``generate(seed, size, anchor)`` builds every table from ``random.Random(seed)`` only, so
 the same arguments give the same rows. Rows are plain dicts keyed by the data-dictionary
@@ -92,6 +93,7 @@ TABLES = {
             "EDTR": ("str", "EDI - Transaction Type"),
             "DCT": ("str", "Document Type"),
             "DOC": ("num", "Document Number"),
+            "KCO": ("str", "Document Company"),
             "CO": ("str", "Company"),
             "DGJ": ("date", "G/L Date"),
             "ANI": ("str", "Account Number - Input"),
@@ -105,6 +107,36 @@ TABLES = {
             "CRCD": ("str", "Currency Code - From"),
             "EXA": ("str", "Explanation - Name Alpha"),
             "EXR": ("str", "Explanation - Remark"),
+            "UPMJ": ("date", "Date Updated"),
+            "UPMT": ("time", "Time Last Updated"),
+        },
+    },
+    # What the Journal Entries Batch Processor (R09110Z) makes of F0911Z1 rows: one row per
+    # journal line and ledger type. Key as in JDE: KCO, DCT, DOC, DGJ, JELN, LT (EXTL omitted).
+    "F0911": {
+        "prefix": "GL",
+        "title": "Account Ledger",
+        "key": ("KCO", "DCT", "DOC", "DGJ", "JELN", "LT"),
+        "columns": {
+            "KCO": ("str", "Document Company"),
+            "DCT": ("str", "Document Type"),
+            "DOC": ("num", "Document Number"),
+            "DGJ": ("date", "G/L Date"),
+            "JELN": ("num", "Journal Entry Line Number"),
+            "LT": ("str", "Ledger Type"),
+            "AID": ("str", "Account ID"),
+            "MCU": ("mcu", "Business Unit"),
+            "OBJ": ("str", "Object Account"),
+            "SUB": ("str", "Subsidiary"),
+            "ANI": ("str", "Account Number - Input"),
+            "AA": ("amount", "Amount"),
+            "CRCD": ("str", "Currency Code - From"),
+            "EXA": ("str", "Explanation - Name Alpha"),
+            "EXR": ("str", "Explanation - Remark"),
+            "CO": ("str", "Company"),
+            "ICU": ("num", "Batch Number"),
+            "ICUT": ("str", "Batch Type"),
+            "POST": ("str", "G/L Posted Code"),
             "UPMJ": ("date", "Date Updated"),
             "UPMT": ("time", "Time Last Updated"),
         },
@@ -217,8 +249,8 @@ def build_address_book(rng, size, anchor, accounts):
 
 
 def generate(seed, size, anchor):
-    """``{table name: [rows]}`` for every table in ``TABLES`` (F0911Z1 starts empty)."""
+    """``{table name: [rows]}`` for every table in ``TABLES`` (F0911Z1 and F0911 start empty)."""
     rng = random.Random(f"jde-{seed}")
     accounts = build_accounts(rng, anchor)
     address_book, suppliers = build_address_book(rng, max(0, int(size)), anchor, accounts)
-    return {"F0901": accounts, "F0101": address_book, "F0401": suppliers, "F0911Z1": []}
+    return {"F0901": accounts, "F0101": address_book, "F0401": suppliers, "F0911Z1": [], "F0911": []}

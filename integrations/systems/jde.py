@@ -36,26 +36,41 @@ Errors (codes are shown on held batches):
     and skips the rows already delivered (rows come in a fixed order for that reason);
   * other 5xx and dropped connections -> ``Unavailable`` for reads (retried with
     backoff), ``OutcomeUnknown`` for the orchestration POST (the caller reconciles with
-    ``find_journal`` before any re-post);
+    ``find_journals`` before any re-post);
   * 404 -> ``NotFound`` (``JDE-ORCHESTRATION-MISSING`` for an orchestration), other 4xx
     -> ``ValidationRejected`` ``JDE-<status>``.
 A journal is one orchestration POST in the normal case; the client checks it first
 (lines present, balanced to zero, no more decimals than the currency has, reference at
-most 22 characters) so a malformed journal is held without a call.
+most 22 characters) so a malformed journal is held without a call (``JDE-INVALID-JOURNAL``).
+Two last guards have their own codes: an amount beyond ``max_amount(currency)`` (VNAA
+holds 15 digits including the currency's decimals; UNCONFIRMED, the reference does not
+give the size) -> ``JDE-AMOUNT-TOO-LARGE``; a control character (Unicode Cc: NUL, tab,
+line break...) in the BatchReference, an Explanation, a Remark or an Account ->
+``JDE-CONTROL-CHARACTER`` (the engine strips them earlier; none may ever reach JDE).
 
 ``browse`` yields rows keyed by the bare column alias (``F0901_AID`` -> ``AID``) with the
 values as JDE sent them (text may be space-padded, e.g. business units right-justified;
 JSON decimals arrive as ``Decimal``). The typed helpers (``accounts``, ``suppliers``,
-``find_journal``) strip padding and convert. Dates in grid data may come back as
+``find_journals``, the older ``find_journal``) strip padding and convert. Dates in grid data may come back as
 ``YYYYMMDD`` text, a Julian CYYDDD number or in the user's format (UNCONFIRMED): all
 three are read.
 
 The orchestration ``MLC_AddJournalBatch`` is a customer-side artifact of this product,
 whose input and output are documented in ``sandbox/jde.py``: ``BatchReference`` (our
-external reference, stored in VNEDTN, which ``find_journal`` searches), ``GLDate``,
+external reference, stored in VNEDTN and in every line's VNEXR), ``GLDate``,
 ``Currency``, ``Company``, ``DocumentType``, ``Explanation`` and ``Lines`` of
-``Account`` (``BU.OBJ.SUB``) and signed display-decimal ``Amount`` strings; it answers
-``BatchNumber`` and ``DocumentNumber``.
+``Account`` (``BU.OBJ.SUB``) and signed display-decimal ``Amount`` strings (a line's
+``Remark`` is still sent but the orchestration ignores it); it answers ``BatchNumber``
+and ``DocumentNumber``, and ``"Existing": true`` (``JournalResult.existing``) when the
+reference was already written and it wrote nothing (idempotent by reference).
+
+Reconcile (``find_journals``): R09110Z copies F0911Z1 rows into F0911 and sets VNEDSP to
+"1"; sites then purge processed Z rows (shared/reference/jde.md, "Where a journal lives
+after it is written"). So the search covers F0911Z1 by VNEDTN in any VNEDSP state AND
+F0911 by GLEXR (the remark carrying the reference; the VNEXR -> GLEXR carry-over is the
+data dictionary's, UNCONFIRMED by the reference), and merges what it finds per document
+(company KCO, type DCT, number DOC) into ``FoundJournal`` entries: more than one entry is
+more than one copy in JDE.
 """
 
 import datetime as dt
@@ -64,6 +79,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -86,6 +102,9 @@ DEFAULT_TOKEN_LIFETIME = 1800.0
 REFRESH_FRACTION = 5 / 6
 MAX_REFERENCE = 22  # VNEDTN is A22
 TEXT_LENGTH = 30  # VNEXA / VNEXR
+# VNAA (and GLAA) hold 15 digits, the currency's decimals included: the data dictionary size
+# of item AA. UNCONFIRMED: shared/reference/jde.md does not give the size.
+AMOUNT_DIGITS = 15
 LIST_CHUNK = 100  # values per LIST condition
 MAX_REQUERIES = 2  # expired result sets re-run per browse
 # Minor-unit digits (ISO 4217) where they are not 2; the currency table in JDE decides in the end.
@@ -96,6 +115,7 @@ DEFAULT_ORDER = {
     "F0101": ("AN8",),
     "F0401": ("AN8",),
     "F0911Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
+    "F0911": ("KCO", "DCT", "DOC", "DGJ", "JELN", "LT"),
     "F0411Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
 }
 OPERATOR_ALIASES = {"=": "EQUAL", "==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", "<=": "LESS_EQUAL", ">": "GREATER",
@@ -150,12 +170,12 @@ class JournalLine:
     account: str  # "BU.OBJ.SUB" or "BU.OBJ"
     amount: Decimal  # signed: debit +, credit -
     explanation: str = ""
-    remark: str = ""
+    remark: str = ""  # sent as the line's Remark; the orchestration stores the reference in VNEXR instead
 
 
 @dataclass
 class JournalDocument:
-    reference: str  # the external reference: VNEDTN, at most 22 characters
+    reference: str  # the external reference: VNEDTN and every line's VNEXR, at most 22 characters
     gl_date: dt.date
     currency: str
     company: str = "00001"
@@ -169,6 +189,28 @@ class JournalResult:
     batch_number: str
     document_number: int | str
     raw: dict = field(default_factory=dict, repr=False)
+    existing: bool = False  # the orchestration found the reference already written and wrote nothing
+
+
+@dataclass(frozen=True)
+class FoundJournal:
+    """One journal document found for a reference, wherever it lives now.
+
+    Identified by (company, document_type, document_number): a Z batch the processor has
+    copied into F0911 is the same journal as its F0911 rows. Counts and totals come from
+    the F0911 lines when there are any (the Z rows may be purged), else from the Z rows."""
+
+    document_number: int | str
+    document_type: str
+    company: str
+    batch_number: str  # VNEDBT when the Z rows remain (what the orchestration answered), else GLICU
+    currency: str
+    line_count: int
+    debit_total: Decimal  # sum of the positive amounts
+    net: Decimal  # sum of every amount (zero for a balanced journal)
+    gl_date: dt.date | None
+    where: str  # "F0911Z1", "F0911" or "F0911Z1+F0911"
+    processed: bool  # in F0911, or every Z row has VNEDSP "1"
 
 
 # -- the token store shared by clients of one process ---------------------------------------------------------
@@ -526,33 +568,23 @@ class JdeClient(HttpClient):
 
     # -- journals --------------------------------------------------------------------------------------------
     def journal_payload(self, doc: JournalDocument) -> dict:
-        """The orchestration input for ``doc``, after the local checks (raises ValidationRejected)."""
+        """The orchestration input for ``doc``, after the local checks (raises ValidationRejected).
+
+        Each line's ``Remark`` is still sent, but the orchestration stores the BatchReference
+        in VNEXR (so that reconcile finds the journal in F0911 as GLEXR) and ignores it."""
         reference = str(doc.reference or "").strip()
-        problems = []
-        if not reference:
-            problems.append("the journal has no reference")
-        elif len(reference) > MAX_REFERENCE:
-            problems.append(f"reference {reference} is longer than {MAX_REFERENCE} characters (VNEDTN)")
-        if not doc.lines:
-            problems.append("the journal has no lines")
         currency = str(doc.currency or "").strip().upper()
-        exponent = CURRENCY_EXPONENTS.get(currency, 2)
+        exponent = _exponent(currency)
         quantum = Decimal(1).scaleb(-exponent)
+        problems = _reference_problems(doc.reference) + _control_problems(
+            "the journal", {"Explanation": doc.explanation})  # (code, text) pairs
+        if not doc.lines:
+            problems.append((INVALID, "the journal has no lines"))
         lines, total = [], Decimal(0)
         for number, line in enumerate(doc.lines, start=1):
-            try:
-                amount = Decimal(line.amount) if not isinstance(line.amount, float) else Decimal(repr(line.amount))
-            except (InvalidOperation, TypeError, ValueError):
-                problems.append(f"line {number}: amount {line.amount!r} is not a number")
-                continue
-            if not amount.is_finite():
-                problems.append(f"line {number}: amount {line.amount!r} is not a number")
-                continue
-            if amount != amount.quantize(quantum):
-                problems.append(f"line {number}: {amount} has more decimals than {currency} allows ({exponent})")
-                continue
-            if not re.fullmatch(r"[^.\s]+\.[^.\s]+(\.[^.\s]+)?", str(line.account or "").strip()):
-                problems.append(f"line {number}: account {line.account!r} is not in BU.OBJ[.SUB] form")
+            amount, line_problems = _line_problems(number, line, currency, exponent)
+            if line_problems:
+                problems += line_problems
                 continue
             total += amount
             lines.append({"LineNumber": number, "Account": str(line.account).strip(),
@@ -560,12 +592,11 @@ class JdeClient(HttpClient):
                           "Explanation": str(line.explanation or "")[:TEXT_LENGTH],
                           "Remark": str(line.remark or "")[:TEXT_LENGTH]})
         if not problems and total != 0:
-            problems.append(f"the journal is out of balance by {total} {currency}")
+            problems.append((INVALID, f"the journal is out of balance by {total} {currency}"))
         if problems:
-            raise ValidationRejected(f"Journal {reference or '(no reference)'} was not sent to JD Edwards: "
-                                     + "; ".join(problems), code="JDE-INVALID-JOURNAL",
-                                     help="The posting built from the source record cannot be a JD Edwards journal; "
-                                          "correct the mapping or the source record, then retry.")
+            code = min((c for c, _ in problems), key=CODE_PRIORITY.index)
+            raise ValidationRejected(f"Journal {_printable(reference) or '(no reference)'} was not sent to JD Edwards: "
+                                     + "; ".join(text for _, text in problems), code=code, help=REFUSAL_HELP[code])
         payload = {"BatchReference": reference, "DocumentType": str(doc.document_type or "JE"),
                    "Company": str(doc.company or "00001"), "GLDate": doc.gl_date.isoformat(), "Currency": currency,
                    "Explanation": str(doc.explanation or "")[:TEXT_LENGTH], "Lines": lines}
@@ -575,7 +606,9 @@ class JdeClient(HttpClient):
 
     def post_journal(self, doc: JournalDocument) -> JournalResult:
         """One orchestration call writing ``doc`` to F0911Z1. Raises ``OutcomeUnknown`` when
-        it may have been written without an answer: reconcile with ``find_journal`` first."""
+        it may have been written without an answer: reconcile with ``find_journals`` first.
+        ``existing`` on the result: the orchestration already had this reference and wrote
+        nothing (its idempotency; the numbers are the existing journal's)."""
         payload = self.journal_payload(doc)
         url = self._url(f"orchestrator/{self.orchestration}", self.orchestrator_version)
         response = self.call("POST", url, idempotent=False, json_body=payload)
@@ -588,7 +621,8 @@ class JdeClient(HttpClient):
         status = str(body.get("jde__status") or "SUCCESS").upper()
         batch, document = body.get("BatchNumber"), body.get("DocumentNumber")
         if batch not in (None, "") and status in ("SUCCESS", "WARNING"):
-            return JournalResult(batch_number=_text(batch), document_number=_document_number(document), raw=body)
+            return JournalResult(batch_number=_text(batch), document_number=_document_number(document), raw=body,
+                                 existing=_flag(body.get("Existing")))
         message = self.scrub(str(body.get("jde__simpleMessage") or body.get("message") or "").strip())
         if status in ("ERROR", "FAIL", "FAILED", "FAILURE"):
             # UNCONFIRMED: an orchestration reporting its own failure with HTTP 200. Ours validates
@@ -601,25 +635,178 @@ class JdeClient(HttpClient):
                              f"(jde__status {status}); it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
                              status=response.status_code)
 
+    def find_journals(self, reference, *, document_type=None, company=None) -> list[FoundJournal]:
+        """Every journal document written for ``reference``, wherever it lives now.
+
+        Searches F0911Z1 by VNEDTN (processed or not) and F0911 by GLEXR, which our
+        orchestration fills with the reference and R09110Z carries over, so a journal is
+        still found after its Z rows were processed and purged. One entry per document
+        (company, type, number): a Z batch and the F0911 rows made from it are one journal;
+        two entries mean the reference was written twice. Ordered by document number.
+        ``document_type``/``company`` narrow both searches (GLEXR is no key of F0911, so on a
+        large ledger they spare the server work)."""
+        reference = str(reference)
+        groups: dict[tuple, dict] = {}
+        # VNCO, not VNKCO, narrows the Z rows: an orchestration must fill VNCO, VNKCO may stay blank.
+        for row in self._batch_rows(reference, _narrowing(document_type, "CO", company)):
+            groups.setdefault(_z_document(row), {"z": [], "gl": []})["z"].append(row)
+        for row in self._ledger_rows(reference, _narrowing(document_type, "KCO", company)):
+            key = (row["KCO"], row["DCT"], row["DOC"])
+            groups.setdefault(key, {"z": [], "gl": []})["gl"].append(row)
+        found = [_found_journal(g["z"], g["gl"]) for g in groups.values()]
+        return sorted(found, key=lambda j: (str(j.document_number).zfill(15), j.company, j.document_type))
+
     def find_journal(self, reference) -> list[dict]:
         """F0911Z1 rows whose transaction number (VNEDTN) is ``reference``, every batch of it,
         ordered by batch and line. Keys are bare aliases (EDBT, DOC, AA...), text stripped,
-        AA a Decimal. Rows the batch processor has purged from F0911Z1 are not found."""
-        columns = ["EDUS", "EDBT", "EDTN", "EDLN", "EDSP", "DCT", "DOC", "CO", "DGJ", "ANI", "AID", "MCU", "OBJ", "SUB",
-                   "AA", "CRCD", "EXA", "EXR"]
-        rows = []
-        for row in self.browse("F0911Z1", columns, [("EDTN", "EQUAL", str(reference))]):
-            clean = {k: (_text(v) if isinstance(v, str) else v) for k, v in row.items()}
-            if clean.get("EDTN") != str(reference):  # defensive: a server comparing loosely
-                continue
-            if "AA" in clean:
-                clean["AA"] = _decimal(row["AA"])
-            if "DOC" in clean:
-                clean["DOC"] = _document_number(row["DOC"])
-            if "DGJ" in clean:
-                clean["DGJ"] = _date(row["DGJ"])
-            rows.append(clean)
-        return rows
+        AA a Decimal. Superseded by ``find_journals``: rows the site has purged from F0911Z1
+        after processing are NOT found here; kept until every caller has moved."""
+        return self._batch_rows(str(reference))
+
+    def _batch_rows(self, reference, narrowing=()):
+        """F0911Z1 rows of ``reference`` (any VNEDSP), cleaned: text stripped, AA Decimal, DOC number, DGJ date."""
+        columns = ["EDUS", "EDBT", "EDTN", "EDLN", "EDSP", "DCT", "DOC", "KCO", "CO", "DGJ", "ANI", "AID", "MCU", "OBJ",
+                   "SUB", "AA", "CRCD", "EXA", "EXR"]
+        conditions = [("EDTN", "EQUAL", reference), *narrowing]
+        rows = [_clean(row) for row in self.browse("F0911Z1", columns, conditions)]
+        return [r for r in rows if r.get("EDTN") == reference]  # defensive: a server comparing loosely
+
+    def _ledger_rows(self, reference, narrowing=()):
+        """F0911 rows whose remark (GLEXR) is ``reference``, cleaned like ``_batch_rows``."""
+        columns = ["KCO", "DCT", "DOC", "DGJ", "JELN", "LT", "AA", "CRCD", "EXR", "CO", "ICU", "POST"]
+        conditions = [("EXR", "EQUAL", reference), *narrowing]
+        rows = [_clean(row) for row in self.browse("F0911", columns, conditions)]
+        return [r for r in rows if r.get("EXR") == reference]
+
+
+def max_amount(currency) -> Decimal:
+    """The largest absolute line amount JD Edwards accepts in ``currency``: AMOUNT_DIGITS
+    digits of which the currency's decimals take their share (USD: 9999999999999.99)."""
+    exponent = _exponent(currency)
+    quantum = Decimal(1).scaleb(-exponent)
+    return (Decimal(10) ** (AMOUNT_DIGITS - exponent) - quantum).quantize(quantum)
+
+
+# -- journal checks --------------------------------------------------------------------------------------------
+INVALID = "JDE-INVALID-JOURNAL"
+TOO_LARGE = "JDE-AMOUNT-TOO-LARGE"
+CONTROL_CHARACTER = "JDE-CONTROL-CHARACTER"
+# The refusal's code is its most specific problem's: the guards' own codes first.
+CODE_PRIORITY = (CONTROL_CHARACTER, TOO_LARGE, INVALID)
+REFUSAL_HELP = {
+    INVALID: "The posting built from the source record cannot be a JD Edwards journal; correct the mapping or the "
+             "source record, then retry.",
+    TOO_LARGE: "JD Edwards cannot store an amount that large. Check the source record for a mistyped amount and "
+               "correct it there, then retry.",
+    CONTROL_CHARACTER: "A text bound for JD Edwards contains a control character (tab, line break, NUL...). Remove it "
+                       "from the source record or the mapping, then retry.",
+}
+
+
+def _exponent(currency):
+    return CURRENCY_EXPONENTS.get(str(currency or "").strip().upper(), 2)
+
+
+def _narrowing(document_type, company_column, company):
+    return [(column, "EQUAL", value) for column, value in (("DCT", document_type), (company_column, company)) if value]
+
+
+def _reference_problems(raw):
+    problems = _control_problems("the journal", {"BatchReference": raw})
+    reference = str(raw or "").strip()
+    if not reference:
+        problems.append((INVALID, "the journal has no reference"))
+    elif len(reference) > MAX_REFERENCE:
+        problems.append((INVALID, f"reference {_printable(reference)} is longer than {MAX_REFERENCE} characters "
+                                  "(VNEDTN)"))
+    return problems
+
+
+def _control_problems(where, texts):
+    """A problem per text holding a control character (Unicode category Cc: NUL, tab, line
+    break...). The engine strips them earlier; this is the last guard before JD Edwards."""
+    problems = []
+    for name, value in texts.items():
+        for index, char in enumerate(str(value or "")):
+            if unicodedata.category(char) == "Cc":
+                problems.append((CONTROL_CHARACTER, f"{where}: {name} contains the control character "
+                                                    f"U+{ord(char):04X} at position {index + 1}"))
+                break
+    return problems
+
+
+def _line_problems(number, line, currency, exponent):
+    """``(amount, problems)`` for one journal line; amount is None when it is not a number."""
+    where = f"line {number}"
+    problems = _control_problems(where, {"Account": line.account, "Explanation": line.explanation,
+                                         "Remark": line.remark})
+    try:
+        amount = Decimal(repr(line.amount)) if isinstance(line.amount, float) else Decimal(line.amount)
+    except (InvalidOperation, TypeError, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite():
+        return None, problems + [(INVALID, f"{where}: amount {line.amount!r} is not a number")]
+    limit = max_amount(currency)
+    # Size first: quantizing a huge amount would overflow the decimal context.
+    if abs(amount) > limit:
+        problems.append((TOO_LARGE, f"{where}: amount {amount} {currency} is larger than JD Edwards accepts (at most "
+                                    f"{limit}: its amount column holds {AMOUNT_DIGITS} digits, {exponent} of them "
+                                    "decimals)"))
+    elif amount != amount.quantize(Decimal(1).scaleb(-exponent)):
+        problems.append((INVALID, f"{where}: {amount} has more decimals than {currency} allows ({exponent})"))
+    if not re.fullmatch(r"[^.\s]+\.[^.\s]+(\.[^.\s]+)?", str(line.account or "").strip()):
+        problems.append((INVALID, f"{where}: account {_printable(line.account)!r} is not in BU.OBJ[.SUB] form"))
+    return amount, problems
+
+
+def _printable(text):
+    """``text`` with control characters shown as \\uXXXX, for messages."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in str(text or ""))
+
+
+def _flag(value):
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "y"))
+
+
+# -- found journals --------------------------------------------------------------------------------------------
+def _clean(row):
+    clean = {k: (_text(v) if isinstance(v, str) else v) for k, v in row.items()}
+    if "AA" in clean:
+        clean["AA"] = _decimal(row["AA"])
+    if "DOC" in clean:
+        clean["DOC"] = _document_number(row["DOC"])
+    if "DGJ" in clean:
+        clean["DGJ"] = _date(row["DGJ"])
+    if "ICU" in clean:
+        clean["ICU"] = _text(_document_number(row["ICU"]))
+    return clean
+
+
+def _z_document(row):
+    """The journal a Z row belongs to: its document (company, type, number). A row without a
+    document number (R09110Z assigns one when VNDOC is blank) stands for its batch instead."""
+    if row.get("DOC") in (None, "", 0):
+        return ("F0911Z1", row.get("EDUS"), row.get("EDBT"))
+    return (row.get("KCO") or row.get("CO") or "", row.get("DCT") or "", row["DOC"])
+
+
+def _found_journal(batch_rows, ledger_rows):
+    # F0911 has a row per ledger type; the orchestration writes the AA (actual amounts) ledger,
+    # so counts and totals come from it (other ledgers, e.g. CA, would double the lines).
+    actual = [r for r in ledger_rows if r.get("LT") in ("AA", "", None)] or ledger_rows
+    lines = actual or batch_rows
+    first = lines[0]
+    amounts = [r.get("AA") or Decimal(0) for r in lines]
+    where = "+".join(name for name, rows in (("F0911Z1", batch_rows), ("F0911", ledger_rows)) if rows)
+    return FoundJournal(
+        document_number=first.get("DOC"), document_type=first.get("DCT") or "",
+        company=first.get("KCO") or first.get("CO") or "",
+        batch_number=batch_rows[0].get("EDBT", "") if batch_rows else ledger_rows[0].get("ICU", ""),
+        currency=first.get("CRCD") or "", line_count=len(lines),
+        debit_total=sum((a for a in amounts if a > 0), Decimal(0)), net=sum(amounts, Decimal(0)),
+        gl_date=first.get("DGJ"), where=where,
+        processed=bool(ledger_rows) or all(r.get("EDSP") == "1" for r in batch_rows),
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

@@ -424,18 +424,21 @@ def test_journal_orchestration_writes_f0911z1_rows(box):
     assert first["VNDGJ"] == data.to_julian(dt.date(2026, 11, 20))
     assert first["VNANI"] == "200.6110.CC10" and first["VNMCU"] == "         200" and first["VNSUB"] == "CC10"
     assert accounts[first["VNAID"]]["GMOBJ"] == "6110" and accounts[first["VNAID"]]["GMSUB"] == "CC10"
-    assert first["VNEXA"] == "Meals" and first["VNEXR"] == "t1"
+    assert first["VNEXA"] == "Meals" and first["VNKCO"] == "00001"
+    assert body["Existing"] is False
     assert [r["VNEDLN"] for r in rows] == [1, 2, 3]
     assert [Decimal(r["VNAA"]) for r in rows] == [Decimal("123.45"), Decimal("300.00"), Decimal("-423.45")]
     assert sum(Decimal(r["VNAA"]) for r in rows) == 0
-    assert rows[2]["VNEXR"] == ""
+    # the line Remark input is ignored: every line's remark carries the reference, which survives processing
+    assert [r["VNEXR"] for r in rows] == ["EXP-12345"] * 3
     batches = control(box, "GET", "jde/batches")
     assert batches == [{"user": first["VNEDUS"], "batch": body["BatchNumber"], "reference": "EXP-12345",
                         "document_type": "JE", "document": body["DocumentNumber"], "company": "00001",
-                        "gl_date": "2026-11-20", "currency": "USD", "lines": 3, "net": "0.00"}]
+                        "gl_date": "2026-11-20", "currency": "USD", "lines": 3, "net": "0.00", "processed": False}]
 
 
-def test_the_same_reference_posted_twice_makes_two_batches_like_real_jde(box):
+def test_without_idempotency_the_same_reference_posted_twice_makes_two_batches_like_raw_z_writes(box):
+    control(box, "POST", "config", json={"jde": {"journal_idempotent": False}})
     tok = token(box)
     first = post_journal(box, tok, journal("EXP-7")).json()
     second = post_journal(box, tok, journal("EXP-7")).json()
@@ -544,7 +547,140 @@ def test_reset_clears_journals_tokens_and_restores_config(box):
     tok = token(box)
     control(box, "POST", "config", json={"jde": {"token_lifetime": 5}})
     post_journal(box, tok, journal())
+    control(box, "POST", "jde/process")
     control(box, "POST", "reset", json={"seed": 7, "size": 40, "anchor": ANCHOR.isoformat()})
-    assert control(box, "GET", "jde/F0911Z1") == []
+    assert control(box, "GET", "jde/F0911Z1") == [] and control(box, "GET", "jde/F0911") == []
     assert control(box, "GET", "jde/tokens") == {"live": 0, "result_sets": 0}
     assert control(box, "GET", "config")["jde"]["token_lifetime"] == 1800
+
+
+# -- idempotent orchestration -------------------------------------------------------------------------------------
+def test_the_same_reference_posted_twice_answers_the_existing_journal_and_writes_nothing(box):
+    tok = token(box)
+    first = post_journal(box, tok, journal("EXP-7")).json()
+    response = post_journal(box, tok, journal("EXP-7", Explanation="another text"))
+    assert response.status_code == 200, response.text
+    second = response.json()
+    assert second["Existing"] is True and second["jde__status"] == "SUCCESS"
+    assert (second["BatchNumber"], second["DocumentNumber"]) == (first["BatchNumber"], first["DocumentNumber"])
+    assert "already exists" in second["jde__simpleMessage"] and "EXP-7" in second["jde__simpleMessage"]
+    assert len(control(box, "GET", "jde/F0911Z1")) == 3
+    assert len(control(box, "GET", "jde/batches")) == 1
+    assert control(box, "GET", "calls")["jde"]["orchestrator"] == 2
+
+
+def test_an_existing_journal_is_answered_before_validation(box):
+    tok = token(box)
+    first = post_journal(box, tok, journal("EXP-8")).json()
+    control(box, "POST", "jde/accounts", json={"account": "200.6110.CC10", "PEC": "I"})
+    again = post_journal(box, tok, journal("EXP-8"))
+    assert again.status_code == 200 and again.json()["Existing"] is True
+    assert again.json()["BatchNumber"] == first["BatchNumber"]
+    assert post_journal(box, tok, journal("EXP-9")).status_code == 500  # a new reference is still validated
+
+
+def test_idempotency_holds_after_processing_and_after_purge(box):
+    tok = token(box)
+    first = post_journal(box, tok, journal("EXP-10")).json()
+    control(box, "POST", "jde/process")
+    processed = post_journal(box, tok, journal("EXP-10")).json()
+    assert processed["Existing"] is True and processed["DocumentNumber"] == first["DocumentNumber"]
+    control(box, "POST", "jde/purge")
+    assert control(box, "GET", "jde/F0911Z1") == []
+    purged = post_journal(box, tok, journal("EXP-10")).json()
+    assert purged["Existing"] is True and "F0911" in purged["jde__simpleMessage"]
+    assert (purged["BatchNumber"], purged["DocumentNumber"]) == (first["BatchNumber"], first["DocumentNumber"])
+    assert control(box, "GET", "jde/F0911Z1") == []
+    assert len(control(box, "GET", "jde/F0911", params={"reference": "EXP-10"})) == 3
+
+
+# -- batch processor, purge and F0911 ------------------------------------------------------------------------------
+def test_process_copies_unprocessed_z_rows_into_f0911_and_marks_them(box):
+    tok = token(box)
+    body = post_journal(box, tok, journal("EXP-20")).json()
+    post_journal(box, tok, journal("EXP-21"))
+    answer = control(box, "POST", "jde/process", json={"reference": "EXP-20"})
+    assert (answer["journals"], answer["lines"], answer["errors"]) == (1, 3, [])
+    assert answer["processed"][0]["batch"] == body["BatchNumber"]
+    z_rows = {r["VNEDTN"]: r["VNEDSP"] for r in control(box, "GET", "jde/F0911Z1")}
+    assert z_rows == {"EXP-20": "1", "EXP-21": "0"}
+    ledger = control(box, "GET", "jde/F0911", params={"reference": "EXP-20"})
+    assert len(ledger) == 3 and control(box, "GET", "jde/F0911", params={"reference": "EXP-21"}) == []
+    first = ledger[0]
+    assert (first["GLKCO"], first["GLDCT"], first["GLDOC"], first["GLCO"]) == ("00001", "JE", body["DocumentNumber"],
+                                                                                "00001")
+    assert (first["GLICU"], first["GLICUT"], first["GLPOST"], first["GLLT"]) == (int(body["BatchNumber"]), "G", "", "AA")
+    assert (first["GLEXA"], first["GLEXR"], first["GLANI"], first["GLCRCD"]) == ("Meals", "EXP-20", "200.6110.CC10", "USD")
+    assert first["GLDGJ"] == data.to_julian(dt.date(2026, 11, 20)) and first["GLMCU"] == "         200"
+    assert [r["GLJELN"] for r in ledger] == [1, 2, 3]
+    assert [Decimal(r["GLAA"]) for r in ledger] == [Decimal("123.45"), Decimal("300.00"), Decimal("-423.45")]
+    assert control(box, "POST", "jde/process")["journals"] == 1  # the rest
+    assert control(box, "POST", "jde/process") == {"journals": 0, "lines": 0, "processed": [], "errors": []}
+    assert all(b["processed"] for b in control(box, "GET", "jde/batches"))
+
+
+def test_f0911_and_processed_f0911z1_rows_are_browsed_through_the_data_service(box):
+    tok = token(box)
+    body = post_journal(box, tok, journal("EXP-30")).json()
+    post_journal(box, tok, journal("EXP-31"))
+    control(box, "POST", "jde/process", json={"batch": body["BatchNumber"]})
+    rows, _ = browse_all(box, tok, "F0911", ["KCO", "DCT", "DOC", "JELN", "AA", "EXR", "ICU", "ICUT", "DGJ"],
+                         [condition("F0911.EXR", "EQUAL", "EXP-30")], order=[("JELN", "ASC")])
+    assert [r["F0911_JELN"] for r in rows] == [1, 2, 3]
+    assert {(r["F0911_KCO"], r["F0911_DCT"], r["F0911_DOC"], r["F0911_ICU"], r["F0911_ICUT"]) for r in rows} == {
+        ("00001", "JE", body["DocumentNumber"], int(body["BatchNumber"]), "G")}
+    assert {r["F0911_DGJ"] for r in rows} == {"20261120"} and sum(r["F0911_AA"] for r in rows) == 0
+    processed, _ = browse_all(box, tok, "F0911Z1", ["EDTN", "EDSP"], [condition("F0911Z1.EDSP", "EQUAL", "1")])
+    waiting, _ = browse_all(box, tok, "F0911Z1", ["EDTN", "EDSP"], [condition("F0911Z1.EDSP", "EQUAL", "0")])
+    assert {r["F0911Z1_EDTN"] for r in processed} == {"EXP-30"} and len(processed) == 3
+    assert {r["F0911Z1_EDTN"] for r in waiting} == {"EXP-31"} and len(waiting) == 3
+
+
+def test_purge_deletes_only_processed_z_rows(box):
+    tok = token(box)
+    for reference in ("EXP-40", "EXP-41", "EXP-42"):
+        post_journal(box, tok, journal(reference))
+    control(box, "POST", "jde/process", json={"reference": "EXP-40"})
+    control(box, "POST", "jde/process", json={"reference": "EXP-41"})
+    assert control(box, "POST", "jde/purge", json={"reference": "EXP-41"}) == {"journals": 1, "lines": 3}
+    assert {r["VNEDTN"] for r in control(box, "GET", "jde/F0911Z1")} == {"EXP-40", "EXP-42"}
+    assert control(box, "POST", "jde/purge") == {"journals": 1, "lines": 3}
+    assert {r["VNEDTN"] for r in control(box, "GET", "jde/F0911Z1")} == {"EXP-42"}  # unprocessed: kept
+    assert {r["GLEXR"] for r in control(box, "GET", "jde/F0911")} == {"EXP-40", "EXP-41"}
+
+
+def test_process_refuses_a_document_number_already_in_f0911(box):
+    tok = token(box)
+    post_journal(box, tok, journal("EXP-50"))
+    control(box, "POST", "jde/process")
+    fake = box.fakes["jde"]
+    # a second transaction reusing the document number, as a writer choosing VNDOC itself could
+    fake.tables["F0911Z1"] += [{**r, "EDBT": "99999", "EDTN": "EXP-51", "EDSP": "0"} for r in fake.tables["F0911Z1"]]
+    answer = control(box, "POST", "jde/process")
+    assert answer["journals"] == 0 and len(answer["errors"]) == 1
+    assert "already exists in F0911" in answer["errors"][0]["message"]
+    assert {r["VNEDSP"] for r in control(box, "GET", "jde/F0911Z1", params={"reference": "EXP-51"})} == {"0"}
+    assert len(control(box, "GET", "jde/F0911")) == 3
+
+
+def test_auto_process_setting_processes_each_journal_when_written(box):
+    control(box, "POST", "config", json={"jde": {"auto_process": True}})
+    body = post_journal(box, token(box), journal("EXP-60")).json()
+    assert {r["VNEDSP"] for r in control(box, "GET", "jde/F0911Z1")} == {"1"}
+    assert {r["GLDOC"] for r in control(box, "GET", "jde/F0911", params={"reference": "EXP-60"})} == {
+        body["DocumentNumber"]}
+
+
+@pytest.mark.parametrize("body", [[1, 2], {"nope": 1}])
+def test_process_and_purge_refuse_unknown_selections(box, body):
+    for endpoint in ("process", "purge"):
+        response = requests.post(f"{box.url}/_sandbox/jde/{endpoint}", json=body, timeout=10)
+        assert response.status_code == 400
+
+
+def test_an_amount_beyond_fifteen_digits_is_rejected(box):
+    lines = [{"Account": "200.6110", "Amount": "10000000000000.00"}, {"Account": "100.2100", "Amount": "-10000000000000.00"}]
+    response = post_journal(box, token(box), journal("EXP-70", lines=lines))
+    assert response.status_code == 500 and "more digits than VNAA" in response.json()["userDefinedErrorText"]
+    lines = [{"Account": "200.6110", "Amount": "9999999999999.99"}, {"Account": "100.2100", "Amount": "-9999999999999.99"}]
+    assert post_journal(box, token(box), journal("EXP-71", lines=lines)).status_code == 200

@@ -1,5 +1,6 @@
 """The JD Edwards AIS client over real HTTP against the in-process sandbox."""
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
@@ -16,7 +17,15 @@ from integrations.systems.errors import (
     Unavailable,
     ValidationRejected,
 )
-from integrations.systems.jde import Account, JdeClient, JournalDocument, JournalLine, clear_token_cache
+from integrations.systems.jde import (
+    Account,
+    FoundJournal,
+    JdeClient,
+    JournalDocument,
+    JournalLine,
+    clear_token_cache,
+    max_amount,
+)
 from sandbox import catalog, jde_data
 from tests.sandbox_fixtures import sandbox_fixtures
 
@@ -42,6 +51,12 @@ def client(box):
 
 def calls(box):
     return box.calls["jde"]
+
+
+def sandbox_post(box, path, body=None):
+    response = requests.post(f"{box.url}/_sandbox/{path}", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
 
 
 def fault(box, **fields):
@@ -296,7 +311,9 @@ def test_post_journal_is_one_orchestration_call(box, client):
     written = rows(box, "EXP-1001")
     assert [(r["ANI"], r["AA"]) for r in written] == [
         ("200.6110.CC10", Decimal("123.45")), ("200.6120", Decimal("300.00")), ("100.2100", Decimal("-423.45"))]
-    assert written[0]["EXA"] == "Meals Chipotle" and written[0]["EXR"] == "t1"
+    assert written[0]["EXA"] == "Meals Chipotle"
+    assert [r["EXR"] for r in written] == ["EXP-1001"] * 3  # the orchestration keeps the reference in VNEXR
+    assert result.existing is False
     assert written[0]["DGJ"] == jde_data.to_julian(dt.date(2026, 11, 20))
     assert written[0]["EDUS"] == "MLCONN"
 
@@ -391,6 +408,7 @@ def test_connection_dropped_before_the_post_is_outcome_unknown_and_reconcile_fin
 
 
 def test_find_journal_sees_duplicates_and_only_its_reference(box, client):
+    box.config["jde"]["journal_idempotent"] = False
     first = client.post_journal(document("EXP-1001"))
     second = client.post_journal(document("EXP-1001"))
     client.post_journal(document("EXP-10011"))
@@ -427,3 +445,157 @@ def test_client_from_a_connection_model(box):
     assert client.device_name == "portal-test"
     assert client.post_journal(document()).document_number == rows(box)[0]["DOC"]
     assert len(client.find_journal("EXP-1001")) == 3
+
+
+# -- idempotent orchestration and reconcile across F0911Z1 and F0911 ---------------------------------------------
+MEALS_TOTAL = Decimal("423.45")
+
+
+def test_posting_an_existing_reference_answers_the_existing_journal(box, client):
+    first = client.post_journal(document())
+    second = client.post_journal(document())
+    assert second.existing is True and first.existing is False
+    assert (second.batch_number, second.document_number) == (first.batch_number, first.document_number)
+    assert calls(box)["orchestrator"] == 2 and len(rows(box)) == 3
+
+
+def test_repost_after_a_dropped_answer_is_answered_as_existing(box, client):
+    fault(box, endpoint="orchestrator", action="drop_after", count=1)
+    with pytest.raises(OutcomeUnknown):
+        client.post_journal(document())
+    again = client.post_journal(document())
+    assert again.existing and again.batch_number == rows(box)[0]["EDBT"]
+    assert len(rows(box)) == 3
+
+
+def test_find_journals_sees_an_unprocessed_batch(box, client):
+    result = client.post_journal(document())
+    assert client.find_journals("EXP-1001") == [FoundJournal(
+        document_number=result.document_number, document_type="JE", company="00001", batch_number=result.batch_number,
+        currency="USD", line_count=3, debit_total=MEALS_TOTAL, net=Decimal("0.00"), gl_date=dt.date(2026, 11, 20),
+        where="F0911Z1", processed=False)]
+
+
+def test_a_processed_batch_and_its_ledger_rows_are_one_journal(box, client):
+    result = client.post_journal(document())
+    sandbox_post(box, "jde/process")
+    found = client.find_journals("EXP-1001")
+    assert len(found) == 1
+    journal = found[0]
+    assert (journal.where, journal.processed) == ("F0911Z1+F0911", True)
+    assert (journal.document_number, journal.batch_number) == (result.document_number, result.batch_number)
+    assert (journal.line_count, journal.debit_total, journal.net) == (3, MEALS_TOTAL, 0)
+
+
+def test_a_purged_journal_is_still_found_in_f0911(box, client):
+    result = client.post_journal(document())
+    sandbox_post(box, "jde/process")
+    sandbox_post(box, "jde/purge")
+    assert rows(box) == [] and client.find_journal("EXP-1001") == []  # what the Z-file-only search missed
+    found = client.find_journals("EXP-1001")
+    assert len(found) == 1
+    journal = found[0]
+    assert (journal.where, journal.processed) == ("F0911", True)
+    assert (journal.document_number, journal.document_type, journal.company) == (result.document_number, "JE", "00001")
+    assert journal.batch_number == result.batch_number  # the sandbox keeps VNEDBT as GLICU
+    assert (journal.line_count, journal.debit_total, journal.net, journal.currency) == (3, MEALS_TOTAL, 0, "USD")
+    assert journal.gl_date == dt.date(2026, 11, 20)
+    assert calls(box)["dataservice"] >= 2  # both tables were read
+
+
+def test_two_copies_are_two_journals_wherever_they_are(box, client):
+    box.config["jde"]["journal_idempotent"] = False
+    first = client.post_journal(document())
+    second = client.post_journal(document())
+    client.post_journal(document("EXP-10011"))
+    found = client.find_journals("EXP-1001")
+    assert [j.document_number for j in found] == [first.document_number, second.document_number]
+    assert all(j.where == "F0911Z1" and j.line_count == 3 for j in found)
+    sandbox_post(box, "jde/process", {"batch": first.batch_number})
+    sandbox_post(box, "jde/purge")
+    found = client.find_journals("EXP-1001")
+    assert [(j.document_number, j.where, j.processed) for j in found] == [
+        (first.document_number, "F0911", True), (second.document_number, "F0911Z1", False)]
+    assert all(j.debit_total == MEALS_TOTAL for j in found)
+
+
+def test_find_journals_finds_nothing_for_another_reference_or_document_type(box, client):
+    client.post_journal(document())
+    sandbox_post(box, "jde/process")
+    assert client.find_journals("EXP-100") == [] and client.find_journals("EXP-404") == []
+    assert client.find_journals("EXP-1001", document_type="JX") == []
+    assert len(client.find_journals("EXP-1001", document_type="JE", company="00001")) == 1
+
+
+# -- last guards in journal_payload -------------------------------------------------------------------------------
+def test_max_amount_follows_the_currency_decimals():
+    assert max_amount("USD") == Decimal("9999999999999.99")
+    assert max_amount("JPY") == Decimal("999999999999999")
+    assert max_amount("KWD") == Decimal("999999999999.999")
+
+
+def test_the_largest_amount_is_accepted_and_one_cent_more_is_refused_without_a_call(box, client):
+    limit = max_amount("USD")
+    result = client.post_journal(document(lines=[JournalLine("200.6110", limit), JournalLine("100.2100", -limit)]))
+    assert result.batch_number
+    over = limit + Decimal("0.01")
+    with pytest.raises(ValidationRejected) as caught:
+        client.post_journal(document("EXP-1002", lines=[JournalLine("200.6110", Decimal("5")),
+                                                        JournalLine("200.6120", over),
+                                                        JournalLine("100.2100", -over - 5)]))
+    error = caught.value
+    assert error.code == "JDE-AMOUNT-TOO-LARGE" and error.help
+    assert "line 2" in error.message and "10000000000000.00" in error.message
+    assert calls(box)["orchestrator"] == 1
+
+
+def test_an_absurd_amount_is_refused_as_too_large_not_crashing(box, client):
+    huge = Decimal("1E+40")
+    with pytest.raises(ValidationRejected) as caught:
+        client.journal_payload(document(lines=[JournalLine("200.6110", huge), JournalLine("100.2100", -huge)]))
+    assert caught.value.code == "JDE-AMOUNT-TOO-LARGE" and "line 1" in caught.value.message
+
+
+@pytest.mark.parametrize("change, where, code_point", [
+    ({"reference": "EXP-1001\n"}, "BatchReference", "U+000A"),
+    ({"explanation": "Denver\ttrip"}, "Explanation", "U+0009"),
+    ({"lines": [JournalLine("200.6110", Decimal("1"), "Meals\x00"), JournalLine("100.2100", Decimal("-1"))]},
+     "line 1: Explanation", "U+0000"),
+    ({"lines": [JournalLine("200.6110", Decimal("1")), JournalLine("100.2100", Decimal("-1"), "", "t\r2")]},
+     "line 2: Remark", "U+000D"),
+    ({"lines": [JournalLine("200.6110\x00", Decimal("1")), JournalLine("100.2100", Decimal("-1"))]},
+     "line 1: Account", "U+0000"),
+    ({"lines": [JournalLine("200.6110", Decimal("1"), "\x7fdel"), JournalLine("100.2100", Decimal("-1"))]},
+     "line 1: Explanation", "U+007F"),
+])
+def test_control_characters_never_reach_jde(box, client, change, where, code_point):
+    with pytest.raises(ValidationRejected) as caught:
+        client.post_journal(dataclasses.replace(document(), **change))
+    error = caught.value
+    assert error.code == "JDE-CONTROL-CHARACTER"
+    assert where in error.message and code_point in error.message
+    assert "\n" not in error.message and "\x00" not in error.message
+    assert calls(box)["orchestrator"] == 0
+
+
+def test_printable_unicode_is_not_a_control_character(box, client):
+    payload = client.journal_payload(document(lines=[JournalLine("200.6110", Decimal("1"), "Café – Zürich €"),
+                                                     JournalLine("100.2100", Decimal("-1"))]))
+    assert payload["Lines"][0]["Explanation"] == "Café – Zürich €"
+
+
+def test_a_control_character_labels_the_refusal_even_after_other_problems(box, client):
+    doc = document(lines=[JournalLine("200.6110", "ten"), JournalLine("100.2100", Decimal("-1"), "", "a\nb")])
+    with pytest.raises(ValidationRejected) as caught:
+        client.journal_payload(doc)
+    assert caught.value.code == "JDE-CONTROL-CHARACTER"
+    assert "line 1: amount 'ten' is not a number" in caught.value.message and "line 2: Remark" in caught.value.message
+
+
+def test_z_rows_without_a_document_company_merge_with_their_ledger_rows(box, client):
+    result = client.post_journal(document())
+    for row in rows(box):
+        row["KCO"] = ""  # an orchestration filling VNCO only
+    sandbox_post(box, "jde/process")
+    found = client.find_journals("EXP-1001", company="00001")
+    assert [(j.document_number, j.company, j.where) for j in found] == [(result.document_number, "00001", "F0911Z1+F0911")]
