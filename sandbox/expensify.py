@@ -40,11 +40,50 @@ Documented choices where the vendor's behaviour is UNCONFIRMED (settings live in
   * the world's "now" starts at the anchor date 00:00 and runs with the sandbox clock:
     every generated date lies before it.
 
+Timing and order, which the vendor does not promise (settings, read on every request):
+  * ``export_order``: the order of reports in an export file (``limit`` applies after
+    it). ``"approved"`` (default): approval time, then report id; ``"report_id"``:
+    ascending report id; ``"random"``: a shuffle drawn from a generator seeded with the
+    sandbox seed at reset, so the same seed and the same calls give the same orders.
+  * ``mark_delay_seconds`` (default 0): an ``onFinish`` ``markAsExported`` lands that many
+    seconds (sandbox clock: wall-clock seconds, floats allowed, moved on by ``POST
+    /_sandbox/clock``) after the ``file`` job answered, as a late end-of-export would;
+    until then a ``markedAsExported`` export still offers those reports. Pending marks
+    are applied at the start of the next request or control call, no thread involved.
+    A mark lands even if the report was unapproved and approved again meanwhile, since
+    the export that carries it saw the report approved. Email and SFTP actions stay
+    immediate.
+  * ``file_ready_delay_seconds`` (default 0): a ``download`` of a file made less than
+    that many seconds ago answers as for an unknown file, body code 404 ``File not
+    found: <name>``. Which answer the live API gives before the file is ready is
+    UNCONFIRMED: Expensify's own script retries any answer that is not a 200 or one of
+    the errors it knows, 30 times at 5 s; the sandbox reuses the unknown-file answer.
+  * the file's content is rendered when the ``file`` job arrives (the live export runs
+    afterwards and may see a later state).
+
 Control (``/_sandbox/expensify/...``): ``GET reports[?state=APPROVED,REIMBURSED]``,
-``GET reports/<id>``, ``POST reports/<id>`` with ``{"action": "unapprove" | "approve" |
-"reimburse"}`` and/or ``{"set_amount": {"transactionID", "amount"}}`` (recomputes
-convertedAmount and total), ``GET files``, ``GET files/<name>``, ``GET policies``,
-``GET actions`` (onFinish emails/uploads), ``GET unreported`` (created expenses not on a report).
+``GET reports/<id>``, ``POST reports/<id>`` (see below), ``GET files`` (with ``ready``),
+``GET files/<name>``, ``GET policies``, ``GET actions`` (onFinish emails/uploads),
+``GET marks`` (pending markAsExported: ``label``, ``reportIDs``, ``dueInSeconds``),
+``GET unreported`` (created expenses not on a report).
+
+``POST reports/<id>`` takes any of these keys in one object, applied in this order:
+  * ``{"remove_transactions": true}``: the report loses every expense;
+  * ``{"add_transaction": {...}}`` (or a list): appended exactly as given; a fresh
+    ``transactionID`` is added only when the key is absent (``null`` leaves it out);
+  * ``{"set_amount": {"transactionID", "amount"}}`` (or a list): a real edit that
+    recomputes ``convertedAmount`` and ``total``;
+  * ``{"set_transaction": {"transactionID": "...", field: value, ...}}`` (or a list);
+  * ``{"set_report": {field: value, ...}}``;
+  * ``{"action": "unapprove" | "approve" | "reimburse"}``.
+``set_report``/``set_transaction`` corrupt what exports and ``GET reports`` show, for
+bad-record tests: any JSON value (strings with control characters such as NUL, huge
+numbers, objects), ``null`` removes the field. They recompute nothing (so lines need not
+add up to the total), they do not move the report's real state (filters, ordering and
+actions use the real values; ``state``, ``labels`` and ``transactionList`` cannot be set
+this way), and they stay until reset. ``add_transaction`` and ``remove_transactions``
+change the real expense list, again without touching ``total``. NaN and infinite
+numbers are refused (400): they are not JSON values.
 Re-approval (approve after unapprove) clears the report's export labels and stamps a
 new approved time, so a ``markedAsExported`` export offers the report again.
 """
@@ -52,13 +91,14 @@ new approved time, so a ``markedAsExported`` export offers the report again.
 import datetime as dt
 import json
 import math
+import random
 import re
 import uuid
 from collections import deque
 
 from . import expensify_data as data
 from .freemarker import Template, TemplateError
-from .http import BadRequest, Fake, NotFoundError, Response, json_response
+from .http import BadRequest, Fake, HttpError, NotFoundError, Response, json_response
 
 PATH = "/Integration-Server/ExpensifyIntegrations"
 RATE_LIMIT_MESSAGE = ("You have been rate-limited. Please try again later or contact help@expensify.com for "
@@ -68,6 +108,8 @@ ALL_FORMATS = ("csv", "xls", "xlsx", "txt", "pdf", "json", "xml")
 POLICY_FIELDS = ("categories", "reportFields", "tags", "tax", "employees")
 EMPLOYEE_REQUIRED = ("employeeEmail", "managerEmail", "employeeID", "policyID")
 INTERNAL_REPORT_KEYS = ("state", "labels")
+UNPATCHABLE_REPORT_KEYS = INTERNAL_REPORT_KEYS + ("transactionList",)
+EXPORT_ORDERS = ("approved", "report_id", "random")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -132,6 +174,9 @@ class ExpensifyFake(Fake):
         "rate_limit": [[5, 10], [20, 60]],
         "auth_error_http_status": 200,
         "rate_limit_http_status": 429,
+        "export_order": "approved",
+        "mark_delay_seconds": 0,
+        "file_ready_delay_seconds": 0,
     }
 
     def __init__(self, sandbox):
@@ -141,6 +186,8 @@ class ExpensifyFake(Fake):
         self.files = {}
         self.actions = []
         self.unreported = []
+        self.pending_marks = []
+        self.patches = {}
         self._hits = {}
         self._creds = {}
         self._epoch = 0.0
@@ -153,10 +200,13 @@ class ExpensifyFake(Fake):
         self.files = {}
         self.actions = []
         self.unreported = []
+        self.pending_marks = []  # [{"due", "label", "reportIDs"}]: markAsExported not applied yet
+        self.patches = {}  # reportID -> {"report": {...}, "transactions": {transactionID: {...}}}
         self._hits = {}
         self._creds = data.credentials_for(seed)
         self._epoch = self.sandbox.clock()
         self._next_txn = 9 * 10**17
+        self._order_rng = random.Random(f"expensify-export-order:{seed}")
 
     def credentials(self):
         return dict(self._creds)
@@ -207,6 +257,7 @@ class ExpensifyFake(Fake):
     def handle(self, req):
         if req.method != "POST":
             return json_response({"responseCode": 405, "responseMessage": "Use POST"}, 405)
+        self.apply_due_marks()
         job, error = self._job(req)
         try:
             if error is not None:
@@ -293,8 +344,10 @@ class ExpensifyFake(Fake):
             raise JobError(500, f"Template error: {exc}")
         basename = str(output.get("fileBasename") or "export")
         name = f"{basename}{uuid.uuid4()}.{extension}"
-        self.files[name] = {"content": rendered.encode("utf-8"), "owner": credentials.get("partnerUserID"),
-                            "created": self.now().strftime(data.DATETIME_FORMAT), "reports": len(reports)}
+        # A lone surrogate (possible in a corrupted value) becomes "?", as Java's UTF-8 encoder writes it.
+        self.files[name] = {"content": rendered.encode("utf-8", "replace"), "owner": credentials.get("partnerUserID"),
+                            "created": self.now().strftime(data.DATETIME_FORMAT), "made_at": self.sandbox.clock(),
+                            "reports": len(reports)}
         if not _truthy(job.get("test")):
             self._run_on_finish(finish, reports, name)
         return Response(200, name, content_type="text/plain; charset=utf-8")
@@ -364,14 +417,34 @@ class ExpensifyFake(Fake):
                 if approved is None or approved <= approved_after:
                     continue
             out.append(report)
-        out.sort(key=lambda r: (r["approved"] or "", int(r["reportID"])))
+        out = self._ordered(out)
         return out[:limit] if limit is not None else out
 
+    def _ordered(self, reports):
+        order = self.settings.get("export_order") or "approved"
+        if order not in EXPORT_ORDERS:
+            raise HttpError(f"sandbox config expensify.export_order={order!r}: use one of {', '.join(EXPORT_ORDERS)}")
+        if order == "report_id":
+            return sorted(reports, key=lambda r: int(r["reportID"]))
+        reports = sorted(reports, key=lambda r: (r["approved"] or "", int(r["reportID"])))
+        if order == "random":
+            self._order_rng.shuffle(reports)
+        return reports
+
     def _template_view(self, report):
+        """The report as exports see it: real values, then the control patches on top."""
         gl_codes = {c["name"]: c.get("glCode") or "" for c in self.policies.get(report["policyID"], {}).get("categories", [])}
-        view = {k: v for k, v in report.items() if k not in INTERNAL_REPORT_KEYS and k != "transactionList"}
-        view["transactionList"] = [dict(t, categoryGlCode=gl_codes.get(t["category"], "")) for t in report["transactionList"]]
-        return view
+        patch = self.patches.get(report["reportID"], {})
+        txn_patches = patch.get("transactions", {})
+        view = {k: v for k, v in report.items() if k not in UNPATCHABLE_REPORT_KEYS}
+        view["transactionList"] = []
+        for txn in report["transactionList"]:
+            category = txn.get("category")
+            # Added expenses may carry any value as their category: only a string can name a GL code.
+            shown = dict(txn, categoryGlCode=gl_codes.get(category, "") if isinstance(category, str) else "")
+            txn_id = txn.get("transactionID")
+            view["transactionList"].append(_patched(shown, txn_patches.get(str(txn_id)) if txn_id is not None else None))
+        return _patched(view, patch.get("report"))
 
     def _parse_on_finish(self, on_finish):
         if on_finish in (None, ""):
@@ -398,12 +471,15 @@ class ExpensifyFake(Fake):
         return actions
 
     def _run_on_finish(self, actions, reports, file_name):
+        delay = float(self.settings.get("mark_delay_seconds") or 0)
         for action in actions:
             if action["actionName"] == "markAsExported":
-                label = str(action["label"])
-                for report in reports:
-                    if label not in report["labels"]:
-                        report["labels"].append(label)
+                mark = {"due": self.sandbox.clock() + delay, "label": str(action["label"]),
+                        "reportIDs": [r["reportID"] for r in reports]}
+                if delay > 0:
+                    self.pending_marks.append(mark)
+                else:
+                    self._apply_mark(mark)
             else:
                 entry = {"actionName": action["actionName"], "fileName": file_name,
                          "reportIDs": [r["reportID"] for r in reports]}
@@ -412,6 +488,26 @@ class ExpensifyFake(Fake):
                 else:
                     entry["host"] = action["sftpData"].get("host")
                 self.actions.append(entry)
+
+    def apply_due_marks(self):
+        """Apply every pending markAsExported whose time has come (called before each request)."""
+        if not self.pending_marks:
+            return
+        now = self.sandbox.clock()
+        due = [m for m in self.pending_marks if m["due"] <= now]
+        self.pending_marks = [m for m in self.pending_marks if m["due"] > now]
+        for mark in due:
+            self._apply_mark(mark)
+
+    def _apply_mark(self, mark):
+        for report_id in mark["reportIDs"]:
+            report = self.reports.get(report_id)
+            if report is not None and mark["label"] not in report["labels"]:
+                report["labels"].append(mark["label"])
+
+    def _file_ready(self, stored):
+        delay = float(self.settings.get("file_ready_delay_seconds") or 0)
+        return self.sandbox.clock() - stored["made_at"] >= delay
 
     def _download(self, job, req, credentials):
         if "inputSettings" in job:
@@ -423,7 +519,8 @@ class ExpensifyFake(Fake):
         if system != "integrationServer":
             raise JobError(410, f"Invalid fileSystem '{system}'" if system else "Required parameter 'fileSystem' is missing")
         stored = self.files.get(str(name))
-        if stored is None or stored["owner"] != credentials.get("partnerUserID"):
+        # A file still being written answers as an unknown one (see the module docstring).
+        if stored is None or stored["owner"] != credentials.get("partnerUserID") or not self._file_ready(stored):
             raise JobError(404, f"File not found: {name}")
         extension = str(name).rsplit(".", 1)[-1]
         content_type = {"json": "application/json", "csv": "text/csv", "xml": "application/xml"}.get(extension, "text/plain")
@@ -642,7 +739,7 @@ class ExpensifyFake(Fake):
                            convertedAmount=data.convert(txn["amount"], txn["currency"], report["currency"], rate),
                            cardID="", bank="", cardNumber="", mcc="", billable=False)
                 report["transactionList"].append(txn)
-                report["total"] = sum(t["convertedAmount"] for t in report["transactionList"])
+                report["total"] = _real_total(report)
             else:
                 self.unreported.append(txn)
             created.append(dict(txn))
@@ -650,6 +747,7 @@ class ExpensifyFake(Fake):
 
     # -- control ----------------------------------------------------------------------------------------
     def control(self, req, subpath):
+        self.apply_due_marks()
         parts = [p for p in subpath.split("/") if p]
         head = parts[0] if parts else ""
         if head == "reports" and len(parts) == 1 and req.method == "GET":
@@ -669,7 +767,8 @@ class ExpensifyFake(Fake):
         if head == "files" and req.method == "GET":
             if len(parts) == 1:
                 return json_response([{"name": name, "size": len(f["content"]), "created": f["created"],
-                                       "reports": f["reports"]} for name, f in self.files.items()])
+                                       "reports": f["reports"], "ready": self._file_ready(f)}
+                                      for name, f in self.files.items()])
             stored = self.files.get(parts[1])
             if stored is None:
                 raise NotFoundError(f"no file {parts[1]}")
@@ -678,6 +777,10 @@ class ExpensifyFake(Fake):
             return json_response(list(self.policies.values()))
         if head == "actions" and req.method == "GET":
             return json_response(self.actions)
+        if head == "marks" and req.method == "GET":
+            now = self.sandbox.clock()
+            return json_response([{"label": m["label"], "reportIDs": m["reportIDs"], "dueInSeconds": m["due"] - now}
+                                  for m in self.pending_marks])
         if head == "unreported" and req.method == "GET":
             return json_response(self.unreported)
         raise NotFoundError(f"no expensify control endpoint {req.method} {subpath}")
@@ -690,28 +793,75 @@ class ExpensifyFake(Fake):
         return view
 
     def _control_report(self, report, body):
-        if not isinstance(body, dict):
-            raise BadRequest('expected {"action": ...} and/or {"set_amount": {...}}')
-        amounts = body.get("set_amount")
-        if amounts is not None:
-            for change in amounts if isinstance(amounts, list) else [amounts]:
-                txn = next((t for t in report["transactionList"]
-                            if t["transactionID"] == str(change.get("transactionID"))), None)
-                if txn is None:
-                    raise NotFoundError(f"no transaction {change.get('transactionID')} on report {report['reportID']}")
-                amount = change.get("amount")
-                if not isinstance(amount, int) or isinstance(amount, bool):
-                    raise BadRequest("set_amount.amount must be integer minor units")
-                txn["amount"] = txn["modifiedAmount"] = amount
-                txn["modified"] = True
-                txn["convertedAmount"] = data.convert(amount, txn["currency"], report["currency"],
-                                                      txn.get("currencyConversionRate", 1))
-            report["total"] = sum(t["convertedAmount"] for t in report["transactionList"])
-        action = body.get("action")
-        if action is None:
-            if amounts is None:
-                raise BadRequest('expected {"action": ...} and/or {"set_amount": {...}}')
-            return
+        if not isinstance(body, dict) or not any(body.get(k) is not None for k in CONTROL_KEYS):
+            raise BadRequest(f"expected an object with any of: {', '.join(CONTROL_KEYS)}")
+        unknown = sorted(set(body) - set(CONTROL_KEYS))
+        if unknown:
+            raise BadRequest(f"unknown key(s) {', '.join(unknown)}; use {', '.join(CONTROL_KEYS)}")
+        if not _finite(body):
+            raise BadRequest("NaN and infinite numbers are not JSON values")
+        if body.get("remove_transactions") is True:
+            report["transactionList"] = []
+            self.patches.get(report["reportID"], {}).pop("transactions", None)
+        if body.get("add_transaction") is not None:
+            self._add_transactions(report, _one_or_many(body["add_transaction"], "add_transaction"))
+        if body.get("set_amount") is not None:
+            self._set_amounts(report, _one_or_many(body["set_amount"], "set_amount"))
+        if body.get("set_transaction") is not None:
+            self._patch_transactions(report, _one_or_many(body["set_transaction"], "set_transaction"))
+        if body.get("set_report") is not None:
+            self._patch_report(report, body["set_report"])
+        if body.get("action") is not None:
+            self._act(report, body["action"])
+
+    def _add_transactions(self, report, items):
+        for item in items:
+            txn = {k: v for k, v in item.items() if v is not None}
+            if "transactionID" not in item:  # so that set_transaction can reach it
+                self._next_txn += 1
+                txn["transactionID"] = str(self._next_txn)
+            report["transactionList"].append(txn)
+
+    def _set_amounts(self, report, changes):
+        for change in changes:
+            txn = self._transaction(report, change)
+            amount = change.get("amount")
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise BadRequest("set_amount.amount must be integer minor units")
+            txn["amount"] = txn["modifiedAmount"] = amount
+            txn["modified"] = True
+            txn["convertedAmount"] = data.convert(amount, txn["currency"], report["currency"],
+                                                  txn.get("currencyConversionRate", 1))
+        report["total"] = _real_total(report)
+
+    def _patch_transactions(self, report, changes):
+        patches = self.patches.setdefault(report["reportID"], {}).setdefault("transactions", {})
+        for change in changes:
+            txn = self._transaction(report, change)
+            fields = {k: v for k, v in change.items() if k != "transactionID"}
+            if not fields:
+                raise BadRequest("set_transaction needs a field to set besides transactionID")
+            patches.setdefault(str(txn["transactionID"]), {}).update(fields)
+
+    def _patch_report(self, report, fields):
+        if not isinstance(fields, dict) or not fields:
+            raise BadRequest('set_report expects {"field": value, ...}')
+        refused = sorted(set(fields) & set(UNPATCHABLE_REPORT_KEYS))
+        if refused:
+            raise BadRequest(f"set_report cannot set {', '.join(refused)}: use action, add_transaction, "
+                             "set_transaction or remove_transactions")
+        self.patches.setdefault(report["reportID"], {}).setdefault("report", {}).update(fields)
+
+    def _transaction(self, report, change):
+        wanted = change.get("transactionID")
+        txn = next((t for t in report["transactionList"]
+                    if wanted is not None and t.get("transactionID") is not None
+                    and str(t["transactionID"]) == str(wanted)), None)
+        if txn is None:
+            raise NotFoundError(f"no transaction {wanted} on report {report['reportID']}")
+        return txn
+
+    def _act(self, report, action):
         stamp = self.now().strftime(data.DATETIME_FORMAT)
         state = report["state"]
         if action == "unapprove":
@@ -734,6 +884,43 @@ class ExpensifyFake(Fake):
             report.update(state="REIMBURSED", status=data.STATUS_NAMES["REIMBURSED"], reimbursed=stamp)
         else:
             raise BadRequest(f"unknown action {action!r}: approve, unapprove or reimburse")
+
+
+CONTROL_KEYS = ("remove_transactions", "add_transaction", "set_amount", "set_transaction", "set_report", "action")
+
+
+def _one_or_many(value, name):
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise BadRequest(f"{name} expects an object or a list of objects")
+    return items
+
+
+def _finite(value):
+    """False when a NaN or infinity hides anywhere in a parsed JSON body (Python's json accepts them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _patched(view, patch):
+    """``view`` with a control patch applied: a None value removes the field."""
+    for key, value in (patch or {}).items():
+        if value is None:
+            view.pop(key, None)
+        else:
+            view[key] = value
+    return view
+
+
+def _real_total(report):
+    """Sum of the expenses' convertedAmount, skipping values a control call left non-integer."""
+    return sum(t["convertedAmount"] for t in report["transactionList"]
+               if isinstance(t.get("convertedAmount"), int) and not isinstance(t["convertedAmount"], bool))
 
 
 def _merge_named(current, items, action, defaults, *, whole):

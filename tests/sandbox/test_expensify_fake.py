@@ -478,3 +478,218 @@ def test_reset_clears_posted_state(box, creds):
     requests.post(f"{box.url}/_sandbox/reset", json={}, timeout=5)
     assert box.fakes["expensify"].reports[rid]["labels"] == []
     assert requests.get(f"{box.url}/_sandbox/expensify/files", timeout=5).json() == []
+
+
+# ---------------------------------------------------------------- order, late marks, slow files
+CONTROL = "/_sandbox/expensify"
+
+
+def set_config(box, **values):
+    response = requests.post(f"{box.url}/_sandbox/config", json={"expensify": values}, timeout=5)
+    assert response.status_code == 200
+
+
+def ids_of(rows):
+    return [r["reportID"] for r in rows]
+
+
+def test_export_order_report_id(box, creds):
+    set_config(box, export_order="report_id")
+    rows = export(box, creds, filters={"approvedAfter": "2026-01-01"})
+    assert len(rows) > 20
+    assert [int(i) for i in ids_of(rows)] == sorted(int(i) for i in ids_of(rows))
+    assert [r["approved"] for r in rows] != sorted(r["approved"] for r in rows)  # not the approved order any more
+
+
+def test_export_order_random_is_a_reproducible_shuffle(box):
+    def two_exports(seed):
+        requests.post(f"{box.url}/_sandbox/reset", json={"seed": seed}, timeout=5)
+        set_config(box, export_order="random", rate_limit=[[1000, 1]])
+        seeded = requests.get(f"{box.url}/_sandbox/credentials", timeout=5).json()["expensify"]
+        return [ids_of(export(box, seeded, filters={"approvedAfter": "2026-01-01"})) for _ in range(2)]
+
+    first, second = two_exports(7)
+    assert sorted(first) == sorted(second) and len(first) > 20
+    approved_order = sorted(first, key=lambda i: (box.fakes["expensify"].reports[i]["approved"], int(i)))
+    assert first != approved_order and first != second  # each export draws its own order
+    assert two_exports(7) == [first, second]  # same seed, same calls: same orders
+    assert two_exports(8)[0] != first
+    set_config(box, export_order="sideways")
+    response = post(box, export_job(box.fakes["expensify"].credentials()), template=TEMPLATE)
+    assert response.status_code == 500 and "export_order" in response.json()["error"]
+
+
+def test_limit_applies_after_the_random_order(box, creds):
+    set_config(box, export_order="random")
+    job = export_job(creds, {"approvedAfter": "2026-01-01"})
+    job["inputSettings"]["limit"] = "5"
+    picks = set()
+    for _ in range(4):
+        name = post(box, job, template=TEMPLATE).text
+        rows = json.loads(post(box, {"type": "download", "credentials": creds, "fileName": name,
+                                     "fileSystem": "integrationServer"}).content)
+        assert len(rows) == 5
+        picks |= set(ids_of(rows))
+    assert len(picks) > 5  # not always the five earliest approvals
+
+
+def marking_job(creds, ids, label="ERP", **extra):
+    return export_job(creds, {"reportIDList": ",".join(ids)}, onFinish=[{"actionName": "markAsExported", "label": label}],
+                      **extra)
+
+
+def test_mark_delay_keeps_offering_reports_until_the_mark_lands(box, creds):
+    set_config(box, mark_delay_seconds=0.4)
+    ids = ids_of(reports_in(box, "APPROVED")[:3])
+    assert post(box, marking_job(creds, ids), template=TEMPLATE).status_code == 200
+    unmarked = {"approvedAfter": "2026-01-01", "markedAsExported": "ERP"}
+    assert set(ids) <= set(ids_of(export(box, creds, filters=unmarked)))  # offered again: the mark is late
+    pending = requests.get(f"{box.url}{CONTROL}/marks", timeout=5).json()
+    assert [(m["label"], m["reportIDs"]) for m in pending] == [("ERP", ids)]
+    assert 0 < pending[0]["dueInSeconds"] <= 0.4
+    assert requests.get(f"{box.url}{CONTROL}/reports/{ids[0]}", timeout=5).json()["labels"] == []
+    time.sleep(0.45)
+    assert requests.get(f"{box.url}{CONTROL}/reports/{ids[0]}", timeout=5).json()["labels"] == ["ERP"]
+    assert not set(ids) & set(ids_of(export(box, creds, filters=unmarked)))
+    assert requests.get(f"{box.url}{CONTROL}/marks", timeout=5).json() == []
+
+
+def test_mark_delay_follows_the_sandbox_clock_and_skips_test_jobs(box, creds):
+    set_config(box, mark_delay_seconds=600)
+    first, second = ids_of(reports_in(box, "APPROVED")[:2])
+    post(box, marking_job(creds, [first]), template=TEMPLATE)
+    post(box, marking_job(creds, [second], test="true"), template=TEMPLATE)
+    assert [m["reportIDs"] for m in requests.get(f"{box.url}{CONTROL}/marks", timeout=5).json()] == [[first]]
+    requests.post(f"{box.url}/_sandbox/clock", json={"advance": 601}, timeout=5)
+    # The next request of any kind applies it, before it is handled.
+    rows = export(box, creds, filters={"reportIDList": [first, second], "markedAsExported": "ERP"})
+    assert ids_of(rows) == [second]
+    assert box.fakes["expensify"].reports[second]["labels"] == []
+
+
+def test_without_mark_delay_the_mark_is_immediate(box, creds):
+    ids = ids_of(reports_in(box, "APPROVED")[:2])
+    post(box, marking_job(creds, ids), template=TEMPLATE)
+    assert requests.get(f"{box.url}{CONTROL}/marks", timeout=5).json() == []
+    assert all(box.fakes["expensify"].reports[i]["labels"] == ["ERP"] for i in ids)
+
+
+def download(box, creds, name):
+    return post(box, {"type": "download", "credentials": creds, "fileName": name, "fileSystem": "integrationServer"})
+
+
+def test_a_file_is_not_found_until_it_is_ready(box, creds):
+    set_config(box, file_ready_delay_seconds=0.4)
+    name = post(box, export_job(creds), template=TEMPLATE).text
+    early = download(box, creds, name)
+    assert early.status_code == 200 and early.json() == {"responseCode": 404, "responseMessage": f"File not found: {name}"}
+    assert requests.get(f"{box.url}{CONTROL}/files", timeout=5).json()[0]["ready"] is False
+    assert requests.get(f"{box.url}{CONTROL}/files/{name}", timeout=5).status_code == 200  # control sees it at once
+    time.sleep(0.45)
+    ready = download(box, creds, name)
+    assert ready.headers["Content-Type"] == "application/json" and json.loads(ready.content)
+    assert requests.get(f"{box.url}{CONTROL}/files", timeout=5).json()[0]["ready"] is True
+    set_config(box, file_ready_delay_seconds=60)
+    later = post(box, export_job(creds), template=TEMPLATE).text
+    assert download(box, creds, later).json()["responseCode"] == 404
+    requests.post(f"{box.url}/_sandbox/clock", json={"advance": 61}, timeout=5)
+    assert json.loads(download(box, creds, later).content)
+
+
+# ---------------------------------------------------------------- corrupting reports
+ROBUST = (  # what a careful template does: every value by its own type, so one odd value cannot fail the export
+    '[<#list reports as r>{"reportID":<#if r.reportID??>"${r.reportID?json_string}"<#else>null</#if>,'
+    '"reportName":<#if r.reportName??>"${r.reportName?json_string}"<#else>null</#if>,'
+    '"currency":<#if r.currency??>"${r.currency?json_string}"<#else>null</#if>,'
+    '"total":<#if !(r.total??)>null<#elseif r.total?is_number>${r.total?c}<#else>"${r.total?json_string}"</#if>,'
+    '"expenses":[<#list r.transactionList as e>{"id":<#if e.transactionID??>"${e.transactionID}"<#else>null</#if>,'
+    '"merchant":<#if e.merchant??>"${e.merchant?json_string}"<#else>null</#if>,'
+    '"amount":<#if !(e.amount??)>null<#elseif e.amount?is_number>${e.amount?c}<#else>"${e.amount?json_string}"</#if>}'
+    "<#sep>,</#list>]}<#sep>,</#list>]"
+)
+
+
+def control_report(box, rid, body):
+    return requests.post(f"{box.url}{CONTROL}/reports/{rid}", json=body, timeout=5)
+
+
+def robust_export(box, creds, rid):
+    name = post(box, export_job(creds, {"reportIDList": rid}, state=""), template=ROBUST).text
+    raw = download(box, creds, name).content
+    return raw, json.loads(raw)
+
+
+def test_set_report_shows_any_value_and_recomputes_nothing(box, creds):
+    report = reports_in(box, "APPROVED")[0]
+    rid, total = report["reportID"], report["total"]
+    body = {"set_report": {"reportName": "Trip\u0000to\u001fBerlin\n", "total": 10**30, "currency": None,
+                           "approved": "not a date", "customField.Cost_Center": {"nested": [1, "x"]}}}
+    view = control_report(box, rid, body).json()
+    assert view["reportName"] == "Trip\u0000to\u001fBerlin\n" and view["total"] == 10**30
+    assert "currency" not in view and view["approved"] == "not a date" and view["customField.Cost_Center"] == {"nested": [1, "x"]}
+    raw, rows = robust_export(box, creds, rid)
+    assert b"Trip\\u0000to\\u001fBerlin\\n" in raw  # ?json_string escapes every control character
+    assert rows[0]["reportName"] == "Trip\u0000to\u001fBerlin\n" and rows[0]["total"] == 10**30
+    assert rows[0]["currency"] is None
+    source = box.fakes["expensify"].reports[rid]
+    assert source["total"] == total and source["currency"] and source["approved"] != "not a date"
+    # The report's real state still drives filters: it is exported as approved after 2026-01-01.
+    assert rid in ids_of(export(box, creds, filters={"approvedAfter": "2026-01-01"}, template=ROBUST))
+    requests.post(f"{box.url}/_sandbox/reset", json={}, timeout=5)
+    assert control_report(box, rid, {"set_report": {"reportName": "x"}}).json()["total"] == total  # reset drops patches
+
+
+def test_set_transaction_and_bad_values_leave_other_reports_alone(box, creds):
+    report, other = reports_in(box, "APPROVED")[:2]
+    rid, txn = report["reportID"], report["transactionList"][0]
+    view = control_report(box, rid, {"set_transaction": [
+        {"transactionID": txn["transactionID"], "amount": "abc", "merchant": "Caf\u0000e", "category": None}]}).json()
+    shown = view["transactions"][0]
+    assert shown["amount"] == "abc" and shown["merchant"] == "Caf\u0000e" and "category" not in shown
+    assert view["total"] == report["total"]  # nothing recomputed: the lines no longer add up
+    _, rows = robust_export(box, creds, f"{rid},{other['reportID']}")
+    by_id = {r["reportID"]: r for r in rows}
+    assert by_id[rid]["expenses"][0]["amount"] == "abc" and by_id[rid]["expenses"][0]["merchant"] == "Caf\u0000e"
+    assert [e["amount"] for e in by_id[other["reportID"]]["expenses"]] == [t["amount"] for t in other["transactionList"]]
+    assert control_report(box, rid, {"set_transaction": {"transactionID": "1", "amount": 5}}).status_code == 404
+    assert control_report(box, rid, {"set_transaction": {"transactionID": txn["transactionID"]}}).status_code == 400
+
+
+def test_add_and_remove_transactions_keep_the_total(box, creds):
+    report = reports_in(box, "APPROVED")[0]
+    rid, total, count = report["reportID"], report["total"], len(report["transactionList"])
+    view = control_report(box, rid, {"add_transaction": [{"merchant": "Extra", "amount": 999, "convertedAmount": 999},
+                                                         {"merchant": "No id", "transactionID": None, "amount": True}]}).json()
+    assert len(view["transactions"]) == count + 2 and view["total"] == total
+    added, anonymous = view["transactions"][-2:]
+    assert added["transactionID"] and added["merchant"] == "Extra"
+    assert "transactionID" not in anonymous and anonymous["amount"] is True and anonymous["categoryGlCode"] == ""
+    # An added expense can be patched like any other.
+    patched = control_report(box, rid, {"set_transaction": {"transactionID": added["transactionID"], "amount": -1}}).json()
+    assert patched["transactions"][-2]["amount"] == -1
+    numeric = control_report(box, rid, {"add_transaction": {"transactionID": 42, "amount": 1}}).json()["transactions"][-1]
+    assert numeric["transactionID"] == 42  # kept exactly as given
+    patched = control_report(box, rid, {"set_transaction": {"transactionID": "42", "merchant": "Found"}}).json()
+    assert patched["transactions"][-1]["merchant"] == "Found"
+    emptied = control_report(box, rid, {"remove_transactions": True}).json()
+    assert emptied["transactions"] == [] and emptied["total"] == total
+    _, rows = robust_export(box, creds, rid)
+    assert rows[0]["expenses"] == [] and rows[0]["total"] == total
+
+
+def test_control_refuses_what_it_cannot_hold(box):
+    rid = reports_in(box, "APPROVED")[0]["reportID"]
+    for body in ({"set_report": {"state": "OPEN"}}, {"set_report": {"labels": []}},
+                 {"set_report": {"transactionList": []}}, {"set_report": {}}, {"set_transaction": "x"},
+                 {"add_transaction": 5}, {"frobnicate": 1}, {}):
+        assert control_report(box, rid, body).status_code == 400, body
+    for raw in (b'{"set_report": {"total": NaN}}', b'{"set_report": {"total": 1e400}}'):
+        response = requests.post(f"{box.url}{CONTROL}/reports/{rid}", data=raw, timeout=5)
+        assert response.status_code == 400 and "NaN" in response.json()["error"]
+
+
+def test_a_lone_surrogate_does_not_break_the_file(box, creds):
+    rid = reports_in(box, "APPROVED")[0]["reportID"]
+    requests.post(f"{box.url}{CONTROL}/reports/{rid}", data=b'{"set_report": {"reportName": "a\\ud800b"}}', timeout=5)
+    raw, rows = robust_export(box, creds, rid)
+    assert rows[0]["reportName"] == "a?b"  # written as Java's UTF-8 encoder writes it

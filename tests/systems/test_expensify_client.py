@@ -1,10 +1,12 @@
 """The Expensify client over real HTTP against the in-process sandbox."""
 
 import datetime as dt
+import json
 import time
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from integrations.systems.errors import (
     AuthError,
@@ -21,7 +23,7 @@ from tests.sandbox_fixtures import ANCHOR, sandbox_fixtures
 pytestmark = pytest.mark.django_db  # the shared rate limiter lives in Django's cache (the database)
 
 SINCE = ANCHOR - dt.timedelta(days=200)
-FAST = {"rate_limit": [[1000, 1]], "backoff_max": 0.05, "download_poll_seconds": 0.01}
+FAST = {"rate_limit": [[1000, 1]], "backoff_max": 0.05, "download_poll_seconds": 0.01, "download_wait_seconds": 0.1}
 
 
 server, box = sandbox_fixtures(systems=["expensify"], size=60, config={"expensify": {"rate_limit": [[1000, 1]]}})
@@ -64,6 +66,7 @@ def test_export_normalizes_every_field_to_the_source_values(box, client):
         assert (report["accountEmail"], report["managerEmail"], report["reportName"]) == \
             (src["accountEmail"], src["managerEmail"], src["reportName"])
         assert len(report["transactions"]) == len(src["transactionList"])
+        assert report["problems"] == []
         for txn, src_txn in zip(report["transactions"], src["transactionList"], strict=True):
             assert txn["transactionID"] == src_txn["transactionID"]
             for key in ("merchant", "amount", "convertedAmount", "currency", "category", "tag", "comment", "created",
@@ -78,7 +81,7 @@ def test_export_normalizes_every_field_to_the_source_values(box, client):
 def test_filters_limit_and_order(box, client):
     everything = client.export_reports(approved_after=SINCE)
     keys = [(r["approved"], int(r["reportID"])) for r in everything]
-    assert keys == sorted(keys)
+    assert keys == sorted(keys)  # the sandbox's default order; Expensify promises none
     assert [r["reportID"] for r in client.export_reports(approved_after=SINCE, limit=4)] == \
         [r["reportID"] for r in everything[:4]]
     cut = everything[len(everything) // 2]["approved"][:10]
@@ -267,7 +270,169 @@ def test_template_errors_are_reported_not_retried(box, client, monkeypatch):
     assert calls(box) == {"file:combinedReportData": 1}
 
 
-def test_unknown_download_is_not_found_after_polling(box, client):
-    with pytest.raises(NotFound):
+def test_unknown_download_ends_as_not_ready_after_polling(box, client):
+    # Expensify answers a file it has not written yet like an unknown one: the client cannot tell them apart.
+    with pytest.raises(Unavailable) as err:
         client._download_json("exportmissing.json")
-    assert calls(box) == {"download": 3}
+    assert err.value.code == "EXPENSIFY-FILE-NOT-READY"
+    assert calls(box)["download"] >= 3
+
+
+# ---------------------------------------------------------------- a file that is not ready yet
+def sandbox_config(box, **values):
+    assert requests.post(f"{box.url}/_sandbox/config", json={"expensify": values}, timeout=5).status_code == 200
+
+
+def test_download_waits_for_a_file_that_is_not_ready(box):
+    sandbox_config(box, file_ready_delay_seconds=0.3)
+    client = make_client(box, download_wait_seconds=3, download_poll_seconds=0.05)
+    start = time.perf_counter()
+    reports = client.export_reports(approved_after=SINCE)
+    assert reports and time.perf_counter() - start >= 0.3
+    # Pauses of 0.05, 0.075, 0.11, 0.17 s...: a few polls, not one every 50 ms.
+    assert 3 <= calls(box)["download"] <= 6
+    assert calls(box)["file:combinedReportData"] == 1
+
+
+def test_download_gives_up_as_not_ready_after_the_wait(box):
+    sandbox_config(box, file_ready_delay_seconds=30)
+    client = make_client(box, download_wait_seconds=0.3, download_poll_seconds=0.05)
+    start = time.perf_counter()
+    with pytest.raises(Unavailable) as err:
+        client.export_reports(approved_after=SINCE)
+    elapsed = time.perf_counter() - start
+    assert err.value.code == "EXPENSIFY-FILE-NOT-READY" and err.value.retryable
+    assert 0.3 <= elapsed < 2
+    # 0.05 + 0.075 + 0.1125 + what is left of 0.3: five polls; a fixed 50 ms pause would make seven.
+    assert 3 <= calls(box)["download"] <= 5
+    assert calls(box)["file:combinedReportData"] == 1
+
+
+def test_download_wait_defaults_follow_expensifys_script(box):
+    connection = SimpleNamespace(base_url=box.system_url("expensify"), credentials=box.credentials()["expensify"],
+                                 options={})
+    client = ExpensifyClient(connection)
+    assert (client.download_wait_seconds, client.download_poll_seconds) == (150.0, 1.0)
+
+
+# ---------------------------------------------------------------- order and late marks
+def test_reports_come_back_in_the_files_order(box, client):
+    sandbox_config(box, export_order="random")
+    reports = client.export_reports(approved_after=SINCE)
+    name = requests.get(f"{box.url}/_sandbox/expensify/files", timeout=5).json()[-1]["name"]
+    in_file = [row["reportID"] for row in json.loads(requests.get(f"{box.url}/_sandbox/expensify/files/{name}",
+                                                                  timeout=5).content)]
+    assert [r["reportID"] for r in reports] == in_file
+    assert in_file != sorted(in_file, key=lambda i: (box.fakes["expensify"].reports[i]["approved"], int(i)))
+
+
+def test_a_late_mark_offers_the_same_page_again(box, client):
+    # The engine, not the client, copes with this: the client just reports what Expensify says.
+    sandbox_config(box, mark_delay_seconds=0.3)
+    page = client.export_reports(approved_after=SINCE, exclude_label="fetched", limit=5)
+    client.mark_exported([r["reportID"] for r in page], "fetched")
+    again = client.export_reports(approved_after=SINCE, exclude_label="fetched", limit=5)
+    assert [r["reportID"] for r in again] == [r["reportID"] for r in page]
+    time.sleep(0.35)
+    after = client.export_reports(approved_after=SINCE, exclude_label="fetched", limit=5)
+    assert not {r["reportID"] for r in after} & {r["reportID"] for r in page}
+
+
+# ---------------------------------------------------------------- bad content in one report
+def corrupt(box, report_id, body):
+    response = requests.post(f"{box.url}/_sandbox/expensify/reports/{report_id}", json=body, timeout=5)
+    assert response.status_code == 200, response.text
+
+
+def first_txn(box, report_id):
+    return box.fakes["expensify"].reports[report_id]["transactionList"][0]["transactionID"]
+
+
+BAD_CASES = {
+    # name: (control body, with {txn} for the first expense's id) -> expected problems and values
+    "non_numeric_amount": ({"set_transaction": {"amount": "abc"}},
+                           ["expense {txn}: amount 'abc' is not integer cents"], ("txn", "amount", "abc")),
+    "missing_amount": ({"set_transaction": {"amount": None}}, ["expense {txn}: amount is missing"], ("txn", "amount", None)),
+    "bool_amount": ({"set_transaction": {"convertedAmount": True}},
+                    ["expense {txn}: convertedAmount true is not integer cents"], ("txn", "convertedAmount", True)),
+    "fractional_amount": ({"set_transaction": {"amount": 12.5}}, ["expense {txn}: amount 12.5 is not integer cents"],
+                          ("txn", "amount", 12.5)),
+    "huge_total": ({"set_report": {"total": 10**30}},
+                   ["total 1000000000000000000000000000000 is out of range (more than 2^53 - 1 cents)"],
+                   ("report", "total", "1000000000000000000000000000000")),
+    "missing_currency": ({"set_report": {"currency": None}}, ["currency is missing"], ("report", "currency", "")),
+    "currency_not_a_code": ({"set_transaction": {"currency": "US$"}},
+                            ["expense {txn}: currency 'US$' is not a 3-letter currency code"], ("txn", "currency", "US$")),
+    "numeric_currency": ({"set_report": {"currency": 840}}, ["currency 840 is not a 3-letter currency code"],
+                         ("report", "currency", 840)),
+    "object_total": ({"set_report": {"total": {"value": 1}}},
+                     ["total '(not a scalar value)' is not integer cents"], ("report", "total", "(not a scalar value)")),
+    "bad_date": ({"set_report": {"approved": "last Tuesday"}}, ["approved 'last Tuesday' is not a date"],
+                 ("report", "approved", "last Tuesday")),
+    "reimbursable_text": ({"set_transaction": {"reimbursable": "yes"}},
+                          ["expense {txn}: reimbursable 'yes' is not true or false"], ("txn", "reimbursable", "yes")),
+    "expense_without_id": ({"add_transaction": {"transactionID": None, "merchant": "x", "amount": 5, "convertedAmount": 5,
+                                                "currency": "USD", "reimbursable": True}},
+                           ["expense #{last}: transactionID is missing"], None),
+    "nul_in_merchant": ({"set_transaction": {"merchant": "Caf\u0000\u001fe"}}, [], ("txn", "merchant", "Caf\u0000\u001fe")),
+    "number_as_text": ({"set_transaction": {"merchant": 4711, "comment": False}}, [], ("txn", "merchant", "4711")),
+    "lines_do_not_add_up": ({"set_report": {"total": 1}}, [], ("report", "total", 1)),  # the engine's check, not ours
+}
+
+
+def test_bad_reports_carry_problems_and_the_rest_of_the_export_is_normal(box, client):
+    approved = [r["reportID"] for r in source(box, "APPROVED", "REIMBURSED")]
+    cases = dict(zip(approved, BAD_CASES.items(), strict=False))
+    for rid, (_, (body, _, _)) in cases.items():
+        key = next(iter(body))
+        if key == "set_transaction":
+            body = {key: dict(body[key], transactionID=first_txn(box, rid))}
+        corrupt(box, rid, body)
+    reports = {r["reportID"]: r for r in client.export_reports(approved_after=SINCE)}
+    assert set(reports) == set(approved)
+    for rid, (name, (_, expected, value)) in cases.items():
+        report = reports[rid]
+        last = len(box.fakes["expensify"].reports[rid]["transactionList"])
+        assert report["problems"] == [p.format(txn=first_txn(box, rid), last=last) for p in expected], name
+        if value is not None:
+            where, field, raw = value
+            holder = report["transactions"][0] if where == "txn" else report
+            assert holder[field] == raw and type(holder[field]) is type(raw), name
+        assert json.loads(json.dumps(report, allow_nan=False)) == report, name  # JSON-safe, NUL included
+    for rid in set(approved) - set(cases):
+        assert reports[rid]["problems"] == []
+        assert reports[rid]["total"] == sum(t["convertedAmount"] for t in reports[rid]["transactions"])
+
+
+def test_several_problems_in_one_report_are_all_listed(box, client):
+    rid = source(box, "APPROVED")[0]["reportID"]
+    txn = first_txn(box, rid)
+    corrupt(box, rid, {"set_report": {"total": "n/a", "currency": "eur"},
+                       "set_transaction": {"transactionID": txn, "amount": None, "currency": None}})
+    report = client.export_reports(report_ids=[rid])[0]
+    assert report["problems"] == ["currency 'eur' is not a 3-letter currency code", "total 'n/a' is not integer cents",
+                                  f"expense {txn}: amount is missing", f"expense {txn}: currency is missing"]
+
+
+def test_a_report_without_id_is_skipped_and_counted(box, client, caplog):
+    first, second = [r["reportID"] for r in source(box, "APPROVED")[:2]]
+    corrupt(box, first, {"set_report": {"reportID": None}})
+    reports = client.export_reports(report_ids=[first, second])
+    assert [r["reportID"] for r in reports] == [second] and reports[0]["problems"] == []
+    assert client.skipped_without_id == 1
+    assert "skipped 1 report(s) without a reportID" in caplog.text
+    client.export_reports(report_ids=[second])
+    assert client.skipped_without_id == 0
+
+
+def test_an_export_that_is_not_an_array_still_fails_whole(box, client, monkeypatch):
+    import integrations.systems.expensify as module
+
+    monkeypatch.setattr(module, "EXPORT_TEMPLATE", '{"reports": ${reports?size}}')
+    with pytest.raises(IntegrationError) as err:
+        client.export_reports(approved_after=SINCE)
+    assert err.value.code == "EXPENSIFY-BAD-EXPORT"
+    monkeypatch.setattr(module, "EXPORT_TEMPLATE", "[<#list reports as r>x</#list>")  # not JSON at all
+    with pytest.raises(IntegrationError) as err:
+        client.export_reports(approved_after=SINCE)
+    assert err.value.code == "EXPENSIFY-BAD-EXPORT"
