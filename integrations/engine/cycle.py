@@ -15,7 +15,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from audit import log as audit
@@ -95,7 +95,11 @@ def _begin(flow, trigger, wait, result, actor):
     owner = uuid.uuid4()
     waited = False
     while True:
-        lease = FlowLease.acquire(flow.pk, owner, settings.LEASE_SECONDS)
+        try:
+            lease = FlowLease.acquire(flow.pk, owner, settings.LEASE_SECONDS)
+        except OperationalError as exc:  # a database too busy to answer (SQLite's lock): as if it were taken
+            logger.warning("flow %s: lease not taken this time: %s", flow.pk, exc)
+            lease = None
         if lease is not None:
             return _open_cycle(flow, trigger, owner, actor), lease
         running = SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING).first()
