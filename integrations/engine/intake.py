@@ -112,6 +112,11 @@ class Intake:
                                  error_help="Compare the posted document with the new version (Correction payload). Post "
                                  "an adjusting entry in the target if needed, then choose 'Accept correction' to close "
                                  "this batch.")]
+        if batch.state == S.HELD and batch.last_sent_at:
+            # It was sent before and may be in the target (e.g. held because reconcile found a different copy):
+            # the new version waits beside it for a person; Retry reconciles first.
+            return [self._update(batch, "batch.source_changed_held", "the source record changed while held after a "
+                                 "send; kept as a correction, not posted", correction_payload=payload)]
         if batch.state == S.SKIPPED:  # an operator excluded it: keep the new version, stay excluded
             return [self._update(batch, "batch.source_changed", "the source record changed; the batch stays skipped",
                                  payload=payload, payload_hash=digest, notes=notes)]

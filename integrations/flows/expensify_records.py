@@ -23,6 +23,9 @@ def _is_cents(value):
 def _amount_problem(value, what):
     if value is None:
         return ("SRC-MISSING-AMOUNT", f"{what} has no amount")
+    if isinstance(value, str) and value.lstrip("-").isdigit() and abs(int(value)) >= MAX_MINOR_UNITS:
+        # The client keeps integers JSON cannot carry exactly as their digits.
+        return ("SRC-AMOUNT-OUT-OF-RANGE", f"{what} has the amount {value[:40]}, beyond any real amount")
     if not _is_cents(value):
         return ("SRC-BAD-AMOUNT", f"{what} has the amount {str(value)[:40]!r}, not a number of cents")
     if abs(value) >= MAX_MINOR_UNITS:
