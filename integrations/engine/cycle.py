@@ -37,6 +37,12 @@ logger = logging.getLogger(__name__)
 S = BatchState
 
 
+def post_concurrency(flow):
+    """Posts in flight at once: the target connection's ``concurrency`` option, else 1."""
+    value = (flow.target.options or {}).get("concurrency")
+    return max(1, int(value)) if value not in (None, "") else 1
+
+
 def cycle_budget(flow):
     seconds = (flow.options or {}).get("cycle_budget_seconds")
     return float(seconds) if seconds not in (None, "") else float(settings.CYCLE_BUDGET_SECONDS)
@@ -135,7 +141,7 @@ class Cycle:
     def __init__(self, ctx):
         self.ctx = ctx
         self.reconciler = Reconciler(ctx)
-        self.poster = Poster(ctx, self.reconciler)
+        self.poster = Poster(ctx, self.reconciler, concurrency=post_concurrency(ctx.flow))
         self.reconciler.poster = self.poster
         self.mapper = Mapper(ctx)
         self.intake = Intake(ctx)
@@ -215,6 +221,7 @@ class Cycle:
     def finish(self):
         ctx = self.ctx
         try:
+            self.poster.close()
             if ctx.handler is not None:
                 ctx.handler.close()
         finally:

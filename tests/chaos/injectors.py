@@ -17,7 +17,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from integrations.engine import cycle as cycle_module
-from integrations.engine.protocol import Poster
+from integrations.engine import protocol
 from integrations.flows.expensify_to_jde import ExpensifyToJde
 from integrations.models import Batch, Flow
 from integrations.operations import hold_batches
@@ -137,21 +137,22 @@ def lease_taken_over(flow_id, nth, hold_seconds):
 def operator_holds_before_claim(nth, held):
     """A person holds the ``nth`` batch the cycle is about to claim, at that very moment (another
     worker racing for the same row): the claim must see it and leave the batch alone."""
-    original = Poster.claim
+    original = protocol.claim_group
     calls = {"n": 0}
 
-    def claim(self, batch):
-        calls["n"] += 1
-        if calls["n"] == nth:
-            hold_batches(Batch.objects.filter(pk=batch.pk), None)
-            held.add(batch.pk)
-        return original(self, batch)
+    def claim_group(ctx, batches):
+        for batch in batches:
+            calls["n"] += 1
+            if calls["n"] == nth:
+                hold_batches(Batch.objects.filter(pk=batch.pk), None)
+                held.add(batch.pk)
+        return original(ctx, batches)
 
-    Poster.claim = claim
+    protocol.claim_group = claim_group
     try:
         yield
     finally:
-        Poster.claim = original
+        protocol.claim_group = original
 
 
 def race(run, flow):

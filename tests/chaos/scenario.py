@@ -77,7 +77,8 @@ class Run:
         flow = make_flow(box, tenant=tenant, options={
             "page_size": rng.choice([2, 3, 100]), "mark_wait_seconds": 0.3, "mark_poll_seconds": 0.02, "max_attempts": 50,
         }, target_options={"settle_seconds": SETTLE, "timeouts": [2, injectors.READ_TIMEOUT], "max_attempts": 2,
-                           "backoff_max": 0.02})
+                           "backoff_max": 0.02, "concurrency": rng.choice([1, 1, 4, 8])})
+        self.events[f"concurrency:{flow.target.options['concurrency']}"] += 1
         Connection.objects.filter(pk=flow.source_id).update(options={
             "rate_limit": [[10000, 1]], "max_attempts": 2, "backoff_max": 0.02, "download_wait_seconds": 0.5,
             "download_poll_seconds": 0.01})
