@@ -1,8 +1,7 @@
 """Map and validate: NEW batches become READY with their posting, or HELD with a reason.
 
 Mapping a page reads reference data over HTTP first, then writes every result in one fenced
-transaction (per-row UPDATEs: Django's bulk_update builds CASE expressions that cost more
-Python time than the statements they save). A record that breaks the mapping code itself is
+transaction, one UPDATE for the whole page. A record that breaks the mapping code itself is
 held with the defect named, never failing the cycle for the other records.
 """
 
@@ -15,6 +14,7 @@ from ..models import Batch, BatchState
 from ..posting import Hold
 from ..systems.errors import IntegrationError
 from .errors import CONNECTION_ERRORS, Paused
+from .moves import Move, case_for
 
 logger = logging.getLogger(__name__)
 S = BatchState
@@ -80,9 +80,12 @@ class Mapper:
         if not batches:
             return
         ctx, now = self.ctx, timezone.now()
+        for batch in batches:
+            batch.updated_at = now
+        moves = [Move(b, "", "", {f: getattr(b, f) for f in FIELDS}) for b in batches]
         with transaction.atomic():
             ctx.lease.fence()
-            for batch in batches:
-                batch.updated_at = now
-                Batch.objects.filter(pk=batch.pk, state=S.NEW).update(**{f: getattr(batch, f) for f in FIELDS})
+            # One statement for the page (a CASE per field); a batch a person moved meanwhile is left alone.
+            Batch.objects.filter(pk__in=[b.pk for b in batches], state=S.NEW).update(
+                **{name: case_for(name, moves) for name in FIELDS})
             ctx.flush_audit()

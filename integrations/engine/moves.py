@@ -27,7 +27,8 @@ class Move:
     fields: dict = field(default_factory=dict)
 
 
-def _case(name, moves):
+def case_for(name, moves):
+    """A CASE setting ``name`` per batch (rows whose move does not set it keep their value)."""
     output = Batch._meta.get_field(name)
     whens = [When(pk=m.batch.pk, then=Value(m.fields[name], output_field=output)) for m in moves if name in m.fields]
     if len(whens) == len(moves):  # every row sets it: no default needed, but CASE keeps one statement shape
@@ -45,7 +46,7 @@ def apply_claimed(ctx, moves):
     names = sorted({name for m in moves for name in m.fields})
     with transaction.atomic():
         rows = Batch.objects.filter(pk__in=[m.batch.pk for m in moves], state=S.POSTING, claimed_by=ctx.lease.owner)
-        changed = rows.update(**{name: _case(name, moves) for name in names})
+        changed = rows.update(**{name: case_for(name, moves) for name in names})
         if changed != len(moves):
             ctx.lease.lost = True
             raise LeaseLost(f"{len(moves) - changed} batch(es) of this cycle were taken over by another cycle")
