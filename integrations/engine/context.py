@@ -111,3 +111,14 @@ class CycleContext:
 
     def batches(self, **filters):
         return list(Batch.objects.filter(flow=self.flow, **filters).order_by("pk"))
+
+    def batch_chunks(self, size=500, **filters):
+        """The flow's batches matching ``filters`` in pk order, ``size`` at a time: a backlog of any
+        length is worked through without holding it all in memory."""
+        last = 0
+        while True:
+            chunk = list(Batch.objects.filter(flow=self.flow, pk__gt=last, **filters).order_by("pk")[:size])
+            if not chunk:
+                return
+            yield chunk
+            last = chunk[-1].pk

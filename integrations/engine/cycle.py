@@ -156,8 +156,12 @@ class Cycle:
         self.recover_interrupted()
         self.reconciler.reconcile_due()
         self.requeue_due_failures()
-        self.mapper.map_batches(ctx.batches(state=S.NEW))
-        self.poster.post_batches(ctx.batches(state=S.READY))
+        for chunk in ctx.batch_chunks(state=S.NEW):
+            self.mapper.map_batches(chunk)
+        for chunk in ctx.batch_chunks(state=S.READY):
+            if ctx.out_of_time():
+                break
+            self.poster.post_batches(chunk)
         if not ctx.out_of_time():
             self.fetch_new()
         self.confirm()
