@@ -152,7 +152,8 @@ class Run:
 
     def settle(self):
         """No more faults: let time pass (backoffs, settle windows, lost leases) until every batch is settled."""
-        for _ in range(25):
+        last = None
+        for _ in range(40):
             Batch.objects.filter(flow__tenant=self.tenant, state=S.FAILED).update(next_attempt_at=timezone.now())
             Flow.objects.filter(tenant=self.tenant, lease_until__lt=timezone.now()).update(lease_owner=None)
             for flow in self.flows:
@@ -165,7 +166,8 @@ class Run:
                     return
             time.sleep(SETTLE)
         still = Batch.objects.filter(flow__tenant=self.tenant, state__in=OPEN).values_list("source_id", "state")
-        raise AssertionError(f"seed {self.seed}: batches still open after settling: {list(still)}")
+        said = f"{last.state}: {last.message}" if last else "worker killed"
+        raise AssertionError(f"seed {self.seed}: not settled: open batches {list(still)}; last cycle {said}")
 
     def play(self):
         self.setup()
