@@ -1,0 +1,63 @@
+"""How to build a flow of each kind over the sandbox: a small registry, one entry per kind.
+
+The benchmark iterates over ``integrations.flows.implemented_kinds()`` and skips a kind with
+no entry here, so a new flow is measured once it registers a setup: a function
+``setup(sandbox, *, slug, page_size, progress) -> Flow`` (``sandbox`` has ``url`` and
+``system_url(name)``), the target's write endpoint as the sandbox names it (where the
+latency is added and posts are counted), a test telling a recorded request is such a write,
+and a hook run right before the measured cycle.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .sandbox import NO_LIMIT
+
+
+@dataclass(frozen=True)
+class KindSetup:
+    setup: Callable
+    write_system: str
+    write_endpoint: str
+    is_write: Callable  # (method, url) -> bool, for a recorded request
+    before_cycle: Callable = lambda: None
+
+
+SETUPS: dict[str, KindSetup] = {}
+
+
+def register(kind, spec):
+    SETUPS[kind] = spec
+    return spec
+
+
+def setup_for(kind):
+    return SETUPS.get(kind)
+
+
+# -- expensify_to_jde ------------------------------------------------------------------------------------------
+def _expensify_to_jde(sandbox, *, slug, page_size, progress):
+    from ..demo import setup_demo
+
+    _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                            flow_options={"page_size": page_size})
+    return flow
+
+
+def _forget_jde_tokens():
+    # The setup's reference refresh left an AIS token in this process's cache. Without it the cycle
+    # fetches its own, as a fresh worker does, and the recording holds the token request that the
+    # replay needs (the sandbox forgets tokens when it is reset).
+    from ..systems.jde import clear_token_cache
+
+    clear_token_cache()
+
+
+register("expensify_to_jde", KindSetup(
+    setup=_expensify_to_jde,
+    write_system="jde",
+    write_endpoint="orchestrator",
+    # Journals are written by the orchestration; the v3 login/session calls share its path prefix.
+    is_write=lambda method, url: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
+    before_cycle=_forget_jde_tokens,
+))

@@ -1,0 +1,112 @@
+"""One measured run, inside a fresh worker process: build the flow, run one cycle, measure, replay.
+
+The peak resident memory is this process's own (``ru_maxrss``, read right after the cycle and
+before the replay): Django, the flow's setup and the cycle, as a task worker would hold them.
+"""
+
+import resource
+import threading
+import time
+
+from django.conf import settings
+
+from ..engine import run_cycle
+from ..models import Batch
+from .kinds import setup_for
+from .queries import count_all_queries
+from .recording import max_in_flight, recording
+from .replay import replay
+from .sandbox import Control
+
+TICK_SECONDS = 15
+
+
+def run(spec, say):
+    kind = setup_for(spec["kind"])
+    box = Control(spec["sandbox_url"])
+    world = (spec["seed"], spec["reports"], spec["anchor"])
+    faults = []
+    if spec.get("latency_ms"):
+        faults.append({"system": kind.write_system, "endpoint": kind.write_endpoint, "action": "latency",
+                       "latency_ms": spec["latency_ms"]})
+
+    box.reset(*world)
+    for fault in faults:
+        box.add_fault(**fault)
+    flow = kind.setup(box, slug=spec["label"], page_size=spec["page_size"], progress=say)
+    # One cycle end to end: no time budget cut; an alert digest kept in memory rather than printed.
+    flow.options = {**flow.options, "cycle_budget_seconds": 7 * 24 * 3600}
+    flow.save(update_fields=["options"])
+    if spec.get("concurrency"):
+        flow.target.options = {**flow.target.options, "concurrency": spec["concurrency"]}
+        flow.target.save(update_fields=["options"])
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    kind.before_cycle()
+    box.clear_calls()
+
+    say("cycle started")
+    with recording(box.url) as recorder, count_all_queries() as queries, _ticker(recorder, say):
+        started = time.perf_counter()
+        result = run_cycle(flow, trigger="benchmark", progress=say)
+        seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    calls = box.calls()
+    sent = recorder.sent
+    writes = [s for s in sent if kind.is_write(s.method, s.url)]
+    out = {
+        "reports": spec["reports"],
+        "records": result.fetched,
+        "posted": result.posted,
+        "held": result.held,
+        "failed": result.failed,
+        "state": result.state,
+        "message": result.message,
+        "more_work": result.more_work,
+        "seconds": seconds,
+        "requests": len(sent),
+        "calls": calls,
+        "source_system": flow.source.system,
+        "target_system": flow.target.system,
+        "queries": queries.count,
+        "queries_other_threads": queries.other_threads,
+        "peak_rss_kb": peak_kb,
+        "writes": len(writes),
+        "write_seconds": (max(s.ended for s in writes) - min(s.started for s in writes)) if writes else 0.0,
+        "writes_max_in_flight": max_in_flight(writes),
+        "concurrency": int((flow.target.options or {}).get("concurrency") or 1),
+        "vendor_limited_answers": sum(1 for s in sent if s.vendor_limited),
+        "batches_rate_limited": Batch.objects.filter(flow=flow, error_code__contains="RATE-LIMITED").count(),
+    }
+    say(f"cycle done: {result.fetched} records in {seconds:.1f} s, {len(sent)} requests, {queries.count} queries")
+    if spec.get("replay"):
+        box.reset(*world)
+        for fault in faults:
+            box.add_fault(**fault)
+        say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")
+        again = replay(sent, out["concurrency"])
+        out["replay"] = {"requests": again.requests, "seconds": again.seconds, "concurrency": again.concurrency,
+                         "status_mismatches": again.status_mismatches, "no_answer": again.no_answer,
+                         "calls": box.calls()}
+        say(f"replay done in {again.seconds:.1f} s")
+    return out
+
+
+class _ticker:
+    """A progress line every TICK_SECONDS while the cycle runs (its own lines come once per page)."""
+
+    def __init__(self, recorder, say):
+        self.recorder, self.say = recorder, say
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        started = time.monotonic()
+
+        def tick():
+            while not self.stop.wait(TICK_SECONDS):
+                self.say(f"... {len(self.recorder)} requests sent after {time.monotonic() - started:.0f} s")
+
+        threading.Thread(target=tick, name="bench-ticker", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
