@@ -9,8 +9,9 @@ is rolled back and the cycle stops: the taker reconciles those batches.
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..models import Batch, BatchState
@@ -27,10 +28,16 @@ class Move:
     fields: dict = field(default_factory=dict)
 
 
+def _value(value, output):
+    if connection.vendor == "postgresql":  # PostgreSQL reads a CASE branch parameter as text unless it is cast
+        return Cast(Value(value, output_field=output), output_field=output)
+    return Value(value, output_field=output)
+
+
 def case_for(name, moves):
     """A CASE setting ``name`` per batch (rows whose move does not set it keep their value)."""
     output = Batch._meta.get_field(name)
-    whens = [When(pk=m.batch.pk, then=Value(m.fields[name], output_field=output)) for m in moves if name in m.fields]
+    whens = [When(pk=m.batch.pk, then=_value(m.fields[name], output)) for m in moves if name in m.fields]
     if len(whens) == len(moves):  # every row sets it: no default needed, but CASE keeps one statement shape
         return Case(*whens, output_field=output)
     return Case(*whens, default=F(name), output_field=output)
