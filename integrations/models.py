@@ -240,3 +240,21 @@ class SyncCycle(models.Model):
 
     def __str__(self):
         return f"{self.flow} cycle {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ConcurrencySlot(models.Model):
+    """One of a credential's ``limit`` slots for calls in flight (``integrations.systems.limits``).
+
+    The rows of a key are created on first use and reused; a slot is taken while ``expires``
+    is in the future, so a holder that died frees it when its lease runs out."""
+
+    key = models.CharField(max_length=200)
+    slot = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=32, blank=True)
+    expires = models.FloatField(default=0.0, help_text="Epoch seconds; the slot is free from then on.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "slot"], name="concurrency_slot_key_slot_unique")]
+
+    def __str__(self):
+        return f"{self.key} #{self.slot}"

@@ -3,15 +3,20 @@
 It owns what is the same for all six vendors: one ``requests`` session per client,
 mapping transport failures onto the shared error hierarchy (and deciding whether a
 failed write may have reached the server), retries with exponential backoff and
-jitter that honour ``Retry-After``, the per-credential rate limiter, and a call count.
+jitter that honour ``Retry-After``, the per-credential rate limiter, the per-credential
+limit of calls in flight (``concurrency``), and a call count.
 A client subclass adds its auth lifecycle and ``classify`` for its error shapes.
 """
 
+import hashlib
 import logging
+import os
 from urllib.parse import urlsplit
 
 import requests
+import requests.utils
 import tenacity
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .errors import (
@@ -23,9 +28,22 @@ from .errors import (
     Unavailable,
     ValidationRejected,
 )
-from .registry import NON_SECRET_KEYS
+from .limits import ConcurrencyLimiter, SlotTimeout
+from .registry import DEFAULT_CONCURRENCY, NON_SECRET_KEYS
 
 log = logging.getLogger(__name__)
+
+# Whose calls a vendor counts together, as the credential values naming that party (secret ones
+# enter the key as a digest). BILL counts per devKey and organization (shared/reference/bill.md);
+# Acumatica's license caps concurrent requests per instance, whoever sends them (acumatica.md).
+CONCURRENCY_IDENTITY = {
+    "expensify": ("partnerUserID",),
+    "jde": ("username",),
+    "ifs": ("client_id",),
+    "acumatica": (),
+    "procurify": ("client_id",),
+    "bill": ("dev_key", "org_id"),
+}
 
 
 def parse_retry_after(value):
@@ -83,8 +101,6 @@ class HttpClient:
         self.base_url = (connection.base_url or "").rstrip("/")
         self.credentials = dict(getattr(connection, "credentials", None) or {})
         self.options = dict(getattr(connection, "options", None) or {})
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "ml-connector/1.0"
         self.limiter = None
         self.calls = 0  # HTTP requests actually sent, retries included
         self._retrying = None
@@ -93,6 +109,58 @@ class HttpClient:
             self.connect_timeout, self.read_timeout = (float(t) for t in timeouts)
         self.max_attempts = int(self.options.get("max_attempts", self.max_attempts))
         self.backoff_max = float(self.options.get("backoff_max", self.backoff_max))
+        # Calls in flight at once for this credential, across every worker; a pool of senders is sized by it.
+        self.concurrency = max(1, int(self.options.get("concurrency") or DEFAULT_CONCURRENCY.get(self.system, 1)))
+        # The lease outlasts a call that uses its connect and read timeouts in full, so in practice only a dead
+        # holder's slot runs out (the read timeout bounds each wait for bytes, not a body trickling in).
+        self.slots = ConcurrencyLimiter(self.concurrency_key(), self.concurrency,
+                                        ttl=self.connect_timeout + self.read_timeout + 30)
+        self._proxies = {}  # origin -> proxies, read from the environment once per client
+        self.session = self._make_session()
+
+    def concurrency_key(self):
+        """The party a vendor counts calls in flight for: system, base URL and the credential's identity."""
+        parts = [self.system, self.base_url]
+        for name in CONCURRENCY_IDENTITY.get(self.system, ()):
+            value = str(self.credentials.get(name) or "")
+            if name not in NON_SECRET_KEYS:  # the key is stored in the clear; a secret goes in as a digest
+                value = hashlib.sha256(value.encode()).hexdigest()[:16]
+            parts.append(value)
+        return ":".join(parts)
+
+    def _make_session(self):
+        """One session for the client's life, its pool holding a connection per slot.
+
+        With ``trust_env`` on, requests reads proxies, the CA bundle and ~/.netrc from the
+        environment again for every call; a worker's environment does not change while it runs,
+        so read the proxy and CA settings once here and turn that off (~/.netrc is not used)."""
+        session = requests.Session()
+        session.headers["User-Agent"] = "ml-connector/1.0"
+        session.trust_env = False
+        session.proxies = self._environ_proxies(self.base_url)
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        # Without room for every slot, urllib3 would drop the connections past its pool size after each call.
+        adapter = HTTPAdapter(pool_maxsize=max(DEFAULT_POOLSIZE, self.concurrency))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def _environ_proxies(self, url):
+        """HTTP(S)_PROXY / ALL_PROXY for ``url``, none when NO_PROXY names its host; cached per origin."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        if origin not in self._proxies:
+            found = requests.utils.get_environ_proxies(url)
+            self._proxies[origin] = {k: v for k, v in found.items() if k != "no"}
+        return self._proxies[origin]
+
+    def _request_proxies(self, url):
+        """Proxies for a URL off the base URL's origin (a download link...): they replace the session's."""
+        base, other = urlsplit(self.base_url), urlsplit(url)
+        if (base.scheme, base.netloc) == (other.scheme, other.netloc):
+            return None
+        # requests merges these over the session's; a None value removes a session entry.
+        return {scheme: None for scheme in self.session.proxies} | self._environ_proxies(url)
 
     def scrub(self, text):
         """``text`` with every secret credential value masked: for vendor messages that echo them."""
@@ -143,22 +211,42 @@ class HttpClient:
         return self._retrying.copy()(self.send_once, method, path, idempotent=idempotent, **kwargs)
 
     def send_once(self, method, path, *, idempotent, **kwargs):
-        """One attempt: limiter, transport, classification. No retry here."""
-        stamp = self.limiter.acquire() if self.limiter is not None else None
+        """One attempt: concurrency slot, rate limiter, transport, classification. No retry here."""
         url = self.url(path)
         kwargs.setdefault("timeout", (self.connect_timeout, self.read_timeout))
-        self.calls += 1
+        proxies = self._request_proxies(url)
+        if proxies is not None:
+            kwargs.setdefault("proxies", proxies)
+        # The slot first: a rate stamp taken before a wait for a slot would date the call too early.
+        lease = self._take_slot()
         try:
-            response = self.session.request(method, url, **kwargs)
-        except requests.RequestException as exc:
-            raise self._transport_error(exc, url, idempotent) from None
+            stamp = self.limiter.acquire() if self.limiter is not None else None
+            self.calls += 1
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except requests.RequestException as exc:
+                raise self._transport_error(exc, url, idempotent) from None
+            finally:
+                if stamp is not None:
+                    self.limiter.settle(stamp)
         finally:
-            if stamp is not None:
-                self.limiter.settle(stamp)
+            self.slots.release(lease)
         error = self.classify(response, idempotent=idempotent)
         if error is not None:
             raise error
         return response
+
+    def _take_slot(self):
+        try:
+            return self.slots.acquire()
+        except SlotTimeout as exc:  # nothing was sent: safe to retry
+            raise RateLimited(
+                f"{self.system}: every one of this connection's {self.concurrency} slots for calls in flight "
+                f"stayed taken for {self.slots.wait:g}s ({exc})",
+                code="CONCURRENCY-WAIT",
+                help="Other workers kept this connection busy; the portal retries by itself. If it lasts, run fewer "
+                "workers against it, or raise the connection's concurrency option if the vendor allows more.",
+            ) from None
 
     def _transport_error(self, exc, url, idempotent):
         host = urlsplit(url).netloc

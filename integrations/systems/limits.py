@@ -1,13 +1,24 @@
 """Vendor limits that belong to a credential, not to a process.
 
-The state lives in Django's cache (the database cache by default, Redis when
-``REDIS_URL`` is set), so every worker and flow using one connection shares it.
+The state is shared by every worker and flow using one connection: the rate limiter keeps
+it in Django's cache (the database cache by default, Redis when ``REDIS_URL`` is set), the
+concurrency limiter in its own table (``ConcurrencySlot``) or, with ``REDIS_URL``, in Redis.
 """
 
+import contextlib
+import hashlib
+import logging
+import random
+import threading
 import time
 import uuid
 
+import redis
+from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError, connection, transaction
+
+log = logging.getLogger(__name__)
 
 
 class _CacheLock:
@@ -83,3 +94,209 @@ class RateLimiter:
             if len(recent) >= n:
                 wait = max(wait, recent[-n] + seconds + self.margin - now)
         return wait
+
+
+class SlotTimeout(Exception):
+    """No slot of a concurrency limit came free within the wait."""
+
+
+class ConcurrencyLimiter:
+    """At most ``limit`` calls in flight per ``key`` across every thread, process and machine that
+    share the database (or Redis, when ``REDIS_URL`` is set).
+
+    A slot taken is a lease of ``ttl`` seconds: a holder that dies without giving it back (a killed
+    worker) only blocks it until then, so ``ttl`` must outlast the longest call it covers.
+    ``with limiter.slot(): ...`` waits, polling briefly, at most ``wait`` seconds (default ``ttl``,
+    long enough for a dead holder's lease to run out) and raises ``SlotTimeout`` after that.
+    The object holds no state of its own between calls: threads may share one.
+    """
+
+    poll_first = 0.005  # seconds between the first tries; doubled up to poll_max
+    poll_max = 0.05  # a freed slot is seen within this, short against a remote call of 50 ms or more
+    release_tries = 20  # a busy store is retried for about a second; after that the lease's end frees the slot
+
+    def __init__(self, key, limit, *, ttl=60.0, wait=None, sleep=time.sleep, clock=time.time, redis_url=None):
+        if int(limit) < 1:
+            raise ValueError(f"a concurrency limit needs at least one slot, not {limit!r}")
+        self.key = _storage_key(f"concurrency:{key}")
+        self.limit = int(limit)
+        self.ttl = float(ttl)
+        self.wait = self.ttl if wait is None else float(wait)
+        self.sleep = sleep
+        url = getattr(settings, "REDIS_URL", "") if redis_url is None else redis_url
+        self.backend = _RedisSlots(url) if url else _DatabaseSlots(clock)
+
+    def __repr__(self):
+        return f"<ConcurrencyLimiter {self.key!r} limit={self.limit} ttl={self.ttl:g}s {self.backend.name}>"
+
+    @contextlib.contextmanager
+    def slot(self, wait=None):
+        """Hold one slot for the duration of the block."""
+        lease = self.acquire(wait)
+        try:
+            yield
+        finally:
+            self.release(lease)
+
+    def acquire(self, wait=None):
+        """Block until a slot is free and take it; return the lease to pass to ``release``."""
+        deadline = time.monotonic() + (self.wait if wait is None else float(wait))
+        pause, error, waiting = self.poll_first, None, False
+        while True:
+            try:
+                lease = self.backend.take(self.key, self.limit, self.ttl, waiting)
+            except self.backend.transient as exc:  # a busy or unreachable store: try again until the wait is over
+                lease, error = None, exc
+            if lease is not None:
+                return lease
+            left = deadline - time.monotonic()
+            if left <= 0:
+                reason = f" (last error: {error})" if error is not None else ""
+                raise SlotTimeout(f"all {self.limit} slots of {self.key} stayed taken{reason}")
+            # Jitter keeps waiters in several processes from polling in lockstep.
+            self.sleep(min(pause * random.uniform(0.5, 1.0), left))
+            pause, waiting = min(pause * 2, self.poll_max), True
+
+    def release(self, lease):
+        """Give a slot back (a no-op when its lease already ran out and someone else holds it)."""
+        for attempt in range(self.release_tries):
+            try:
+                self.backend.give_back(self.key, lease)
+                return
+            except self.backend.transient as exc:
+                error = exc
+            self.sleep(min(0.1, self.poll_first * (attempt + 1)))
+        log.warning("could not give back a slot of %s (%s); it frees itself within %gs", self.key, error, self.ttl)
+
+    def in_use(self):
+        """Slots held right now by a live lease."""
+        return self.backend.in_use(self.key, self.limit)
+
+
+def _storage_key(key, size=200):
+    """``key`` if it fits the column, else its start plus a digest of the whole (still unique)."""
+    if len(key) <= size:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: size - len(digest) - 1]}:{digest}"
+
+
+class _DatabaseSlots:
+    """Slots as rows, ``limit`` per key, made on first use; a slot is taken while its ``expires`` is
+    in the future. Taking one is a single UPDATE of the first free row: on PostgreSQL its sub-select
+    locks that row with SKIP LOCKED, so takers never queue behind one another (nor behind a caller's
+    still-open transaction), and SQLite runs each write statement alone. The UPDATE checks again
+    that the row is free, so two takers never both win it. A lease is its token (unique); its times
+    come from this machine's clock."""
+
+    name = "database"
+    transient = (OperationalError,)  # SQLite's "database is locked", a dropped connection
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    @staticmethod
+    def _model():
+        from ..models import ConcurrencySlot  # imported late: integrations.models imports this package
+
+        return ConcurrencySlot
+
+    def take(self, key, limit, ttl, waiting):
+        model, token = self._model(), uuid.uuid4().hex
+        if waiting:
+            ends = list(model.objects.filter(key=key, slot__lt=limit).values_list("expires", flat=True))
+            if len(ends) == limit and min(ends) > self.clock():
+                return None  # still all taken, seen by a plain read: waiters never hold SQLite's write lock
+        with _apart_from_callers_transaction():
+            if self._claim(model, key, limit, ttl, token):
+                return token
+            if model.objects.filter(key=key, slot__lt=limit).count() < limit:  # a new key, or a larger limit
+                model.objects.bulk_create([model(key=key, slot=i) for i in range(limit)], ignore_conflicts=True)
+                if self._claim(model, key, limit, ttl, token):
+                    return token
+        return None
+
+    def _claim(self, model, key, limit, ttl, token):
+        q, table = connection.ops.quote_name, connection.ops.quote_name(model._meta.db_table)
+        lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+        sql = (
+            f"UPDATE {table} SET {q('holder')} = %s, {q('expires')} = %s WHERE {q('id')} = ("
+            f"SELECT {q('id')} FROM {table} WHERE {q('key')} = %s AND {q('slot')} < %s AND {q('expires')} <= %s "
+            f"ORDER BY {q('slot')} LIMIT 1{lock}) AND {q('expires')} <= %s"
+        )
+        now = self.clock()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [token, now + ttl, key, limit, now, now])
+            return cursor.rowcount == 1
+
+    def give_back(self, key, lease):
+        with _apart_from_callers_transaction():
+            self._model().objects.filter(key=key, holder=lease).update(holder="", expires=0.0)
+
+    def in_use(self, key, limit):
+        return self._model().objects.filter(key=key, slot__lt=limit, expires__gt=self.clock()).count()
+
+
+def _apart_from_callers_transaction():
+    """A savepoint when the caller is inside a transaction, so that a failed statement of ours (a
+    busy database) does not break the caller's transaction on PostgreSQL; nothing otherwise."""
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
+# Drop expired leases, then add ours if fewer than the limit remain. Lease times are the Redis
+# server's clock, so workers on machines whose clocks disagree still agree on when a lease ends.
+_TAKE_SLOT = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[2]), ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], math.floor(tonumber(last[2])))
+return 1
+"""
+
+_IN_USE = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. ms, '+inf')
+"""
+
+_redis_clients = {}
+_redis_lock = threading.Lock()
+
+
+def _redis_client(url):
+    """One client (and connection pool) per URL for the process; redis-py clients are thread-safe."""
+    with _redis_lock:
+        if url not in _redis_clients:
+            _redis_clients[url] = redis.Redis.from_url(url)
+        return _redis_clients[url]
+
+
+class _RedisSlots:
+    """Slots as a sorted set per key: member = lease token, score = when the lease ends (ms).
+    The whole take runs as one Lua script, which Redis executes atomically. The key itself
+    expires when its latest lease ends, so a key nobody uses any more leaves nothing behind."""
+
+    name = "redis"
+    transient = (redis.RedisError,)
+
+    def __init__(self, url):
+        self.client = _redis_client(url)
+        self._take = self.client.register_script(_TAKE_SLOT)
+        self._in_use = self.client.register_script(_IN_USE)
+
+    def take(self, key, limit, ttl, waiting):
+        token = uuid.uuid4().hex
+        if self._take(keys=[f"mlc:{key}"], args=[limit, max(1, int(ttl * 1000)), token]):
+            return token
+        return None
+
+    def give_back(self, key, lease):
+        self.client.zrem(f"mlc:{key}", lease)
+
+    def in_use(self, key, limit):
+        return min(limit, int(self._in_use(keys=[f"mlc:{key}"])))

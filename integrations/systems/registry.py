@@ -48,3 +48,16 @@ FLOW_KINDS = {
     "jde_to_bill": ("JD Edwards suppliers, POs, invoices -> BILL", "jde", "bill"),
     "bill_to_jde": ("BILL payments -> JD Edwards vouchers", "bill", "jde"),
 }
+
+# Calls in flight at once per credential, for every worker together (``HttpClient.concurrency``;
+# a connection's ``concurrency`` option overrides it), also the most threads worth posting with.
+DEFAULT_CONCURRENCY = {
+    "jde": 8,
+    "ifs": 8,
+    "acumatica": 4,
+    "expensify": 1,
+    "procurify": 4,
+    # BILL's documented limit: 3 requests in flight per devKey and organization; the 4th is
+    # refused with BDC_1322 until one finishes (shared/reference/bill.md, "Concurrency").
+    "bill": 3,
+}

@@ -29,6 +29,8 @@ from integrations.systems.jde import (
 from sandbox import catalog, jde_data
 from tests.sandbox_fixtures import sandbox_fixtures
 
+pytestmark = pytest.mark.django_db  # every call holds a slot of the connection's concurrency limit (a table)
+
 FAST = {"backoff_max": 0.01}
 
 
