@@ -1,8 +1,17 @@
-"""Count every database query (no cap, unlike CaptureQueriesContext's 9000-entry log)."""
+"""Count database queries: ``count_queries`` on this thread's connection (no cap, unlike
+CaptureQueriesContext's 9000-entry log), ``count_all_queries`` on every connection, whichever
+thread opened it (a cycle also queries from its lease renewer and its sending threads, each on
+its own connection; connections opened during the block get the counter through the
+``connection_created`` signal), with a tally per statement kind.
+"""
 
+import re
+import threading
+from collections import Counter as Tally
 from contextlib import contextmanager
 
 from django.db import connection
+from django.db.backends.signals import connection_created
 
 
 class QueryCounter:
@@ -19,3 +28,50 @@ def count_queries():
     counter = QueryCounter()
     with connection.execute_wrapper(counter):
         yield counter
+
+
+class Counter:
+    """Every query of every thread, with a tally per statement verb and table."""
+
+    def __init__(self):
+        self.count = 0
+        self.other_threads = 0
+        self.kinds = Tally()  # "UPDATE integrations_batch" -> count: where the queries go
+        self._main = threading.get_ident()
+        self._lock = threading.Lock()
+
+    def __call__(self, execute, sql, params, many, context):
+        with self._lock:
+            self.count += 1
+            self.kinds[statement_kind(sql)] += 1
+            if threading.get_ident() != self._main:
+                self.other_threads += 1
+        return execute(sql, params, many, context)
+
+
+def statement_kind(sql):
+    """The statement's verb and first table, e.g. ``SELECT integrations_flow``."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    table = re.search(r'(?:FROM|INTO|UPDATE|JOIN)\s+"?([A-Za-z0-9_]+)"?', sql, re.IGNORECASE)
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
+@contextmanager
+def count_all_queries():
+    counter = Counter()
+    wrapped = [connection]
+
+    def on_created(sender, connection, **kwargs):
+        if counter not in connection.execute_wrappers:
+            connection.execute_wrappers.append(counter)
+            wrapped.append(connection)
+
+    connection_created.connect(on_created, weak=False)
+    connection.execute_wrappers.append(counter)
+    try:
+        yield counter
+    finally:
+        connection_created.disconnect(on_created)
+        for conn in wrapped:
+            if counter in conn.execute_wrappers:
+                conn.execute_wrappers.remove(counter)

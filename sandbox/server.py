@@ -116,6 +116,9 @@ class _RequestHandler(WSGIRequestHandler):
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: with eight clients opening a connection per request
+    # (HTTP/1.0), connects beyond it were dropped and retried by the kernel a second later.
+    request_queue_size = 128
     allow_reuse_address = True
     block_on_close = False
 

@@ -32,6 +32,7 @@ def size_entry(run):
         "queries": run["queries"],
         "queries_per_record": _r(run["queries"] / n, 2),
         "queries_other_threads": run["queries_other_threads"],
+        "queries_by_statement": run.get("queries_by_statement", {}),
         "peak_rss_mb": _r(run["peak_rss_kb"] / 1024, 1),
         "requests_recorded": run["requests"],
         "replay": {**{k: (_r(v) if k == "seconds" else v) for k, v in replayed.items() if k != "calls"},

@@ -4,16 +4,20 @@ The peak resident memory is this process's own (``ru_maxrss``, read right after 
 before the replay): Django, the flow's setup and the cycle, as a task worker would hold them.
 """
 
+import cProfile
+import os
 import resource
 import threading
 import time
+from contextlib import contextmanager
 
 from django.conf import settings
 
 from ..engine import run_cycle
+from ..engine.cycle import post_concurrency
 from ..models import Batch
+from ..querycount import count_all_queries
 from .kinds import setup_for
-from .queries import count_all_queries
 from .recording import max_in_flight, recording
 from .replay import replay
 from .sandbox import Control
@@ -47,7 +51,8 @@ def run(spec, say):
     say("cycle started")
     with recording(box.url) as recorder, count_all_queries() as queries, _ticker(recorder, say):
         started = time.perf_counter()
-        result = run_cycle(flow, trigger="benchmark", progress=say)
+        with _profiled(spec["label"]):
+            result = run_cycle(flow, trigger="benchmark", progress=say)
         seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     calls = box.calls()
@@ -69,11 +74,12 @@ def run(spec, say):
         "target_system": flow.target.system,
         "queries": queries.count,
         "queries_other_threads": queries.other_threads,
+        "queries_by_statement": dict(queries.kinds.most_common(12)),
         "peak_rss_kb": peak_kb,
         "writes": len(writes),
         "write_seconds": (max(s.ended for s in writes) - min(s.started for s in writes)) if writes else 0.0,
         "writes_max_in_flight": max_in_flight(writes),
-        "concurrency": int((flow.target.options or {}).get("concurrency") or 1),
+        "concurrency": post_concurrency(flow),
         "vendor_limited_answers": sum(1 for s in sent if s.vendor_limited),
         "batches_rate_limited": Batch.objects.filter(flow=flow, error_code__contains="RATE-LIMITED").count(),
     }
@@ -89,6 +95,23 @@ def run(spec, say):
                          "calls": box.calls()}
         say(f"replay done in {again.seconds:.1f} s")
     return out
+
+
+@contextmanager
+def _profiled(label):
+    """``BENCH_PROFILE=<dir>``: a cProfile of each measured cycle (its own thread) in ``<dir>/<label>.prof``."""
+    where = os.environ.get("BENCH_PROFILE")
+    if not where:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        os.makedirs(where, exist_ok=True)
+        profile.dump_stats(os.path.join(where, f"{label}.prof"))
 
 
 class _ticker:

@@ -23,6 +23,7 @@ from audit import log as audit
 from ..flows import handler_class
 from ..models import BatchState, SyncCycle
 from ..systems.errors import IntegrationError
+from ..systems.registry import DEFAULT_CONCURRENCY
 from . import outage
 from .context import CycleContext
 from .errors import Paused
@@ -38,9 +39,12 @@ S = BatchState
 
 
 def post_concurrency(flow):
-    """Posts in flight at once: the target connection's ``concurrency`` option, else 1."""
+    """Posts in flight at once: the target connection's ``concurrency`` option, else its system's default
+    (the same number its client's limiter allows across every worker, ``DEFAULT_CONCURRENCY``)."""
     value = (flow.target.options or {}).get("concurrency")
-    return max(1, int(value)) if value not in (None, "") else 1
+    if value in (None, ""):
+        return DEFAULT_CONCURRENCY.get(flow.target.system, 1)
+    return max(1, int(value))
 
 
 def cycle_budget(flow):

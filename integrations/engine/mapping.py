@@ -10,11 +10,11 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Batch, BatchState
+from ..models import BatchState
 from ..posting import Hold
 from ..systems.errors import IntegrationError
 from .errors import CONNECTION_ERRORS, Paused
-from .moves import Move, case_for
+from .rows import guard, update_each
 
 logger = logging.getLogger(__name__)
 S = BatchState
@@ -82,10 +82,9 @@ class Mapper:
         ctx, now = self.ctx, timezone.now()
         for batch in batches:
             batch.updated_at = now
-        moves = [Move(b, "", "", {f: getattr(b, f) for f in FIELDS}) for b in batches]
+        where, params = guard(state=S.NEW)
         with transaction.atomic():
             ctx.lease.fence()
             # One statement for the page (a CASE per field); a batch a person moved meanwhile is left alone.
-            Batch.objects.filter(pk__in=[b.pk for b in batches], state=S.NEW).update(
-                **{name: case_for(name, moves) for name in FIELDS})
+            update_each({b.pk: {f: getattr(b, f) for f in FIELDS} for b in batches}, where=where, where_params=params)
             ctx.flush_audit()

@@ -1,6 +1,6 @@
 """Posting: claim, send, record the results. The heart of exactly-once.
 
-Ready batches go in groups (at least the target's concurrency, at least 8):
+Ready batches go in groups (four posts per sending thread, at least 8):
 
 * claim: one conditional UPDATE moves the group ``ready -> posting`` while the lease holds,
   committed with its audit entries before anything is sent (``claims.py``);
@@ -33,6 +33,9 @@ S = BatchState
 # Backoff for retryable failures, by attempt number (seconds); the last value repeats.
 RETRY_DELAYS = [60, 300, 900, 3600]
 MIN_GROUP = 8
+# A group holds this many posts per sending thread: the pool stays full while most of the group is sent,
+# and only the last round waits on the slowest post before the group's results are written.
+ROUNDS_PER_GROUP = 4
 IN_DOUBT_HELP = ("The target may have written it. The portal searches for it after the settle window and records it "
                  "as posted if found; nothing is re-posted before that.")
 
@@ -42,25 +45,49 @@ class Poster:
         self.ctx = ctx
         self.reconciler = reconciler
         self.sender = Sender(ctx, concurrency)
-        self.group_size = max(MIN_GROUP, self.sender.concurrency)
+        self.group_size = max(MIN_GROUP, ROUNDS_PER_GROUP * self.sender.concurrency)
 
     def close(self):
         self.sender.close()
 
     def post_batches(self, batches):
+        """Post the READY ones, a group at a time: while one group is being sent, the previous group's
+        results are written, so the sending threads do not wait on the database between groups."""
         ready = [b for b in batches if b.state == S.READY]
-        for start in range(0, len(ready), self.group_size):
-            if self.ctx.out_of_time():
-                return
-            self.post_group(ready[start:start + self.group_size])
+        in_flight = None
+        try:
+            for start in range(0, len(ready), self.group_size):
+                if self.ctx.out_of_time():
+                    break
+                sending = self.start_group(ready[start:start + self.group_size])
+                if in_flight is not None:
+                    done, in_flight = in_flight, None
+                    self.record_group(done)
+                in_flight = sending
+            if in_flight is not None:
+                done, in_flight = in_flight, None
+                self.record_group(done)
+        finally:
+            if in_flight is not None:  # stopping (lease lost, paused, a defect): still record what was sent
+                self.record_group(in_flight, raising=False)
+            self.sender.release_slots()
 
     def post_group(self, group):
-        ctx = self.ctx
-        claimed = claim_group(ctx, group)
+        """Claim, send and record one group, all before returning."""
+        try:
+            self.record_group(self.start_group(group))
+        finally:
+            self.sender.release_slots()
+
+    def start_group(self, group):
+        claimed = claim_group(self.ctx, group)
         if len(claimed) < len(group):
-            ctx.lease.check()  # not claimed because the lease is gone? then stop here
+            self.ctx.lease.check()  # not claimed because the lease is gone? then stop here
+        return self.sender.start(claimed)
+
+    def record_group(self, sending, *, raising=True):
         moves, existing, refused, unsent = [], [], None, False
-        for batch, outcome in self.sender.send(claimed):
+        for batch, outcome in sending.outcomes():
             if outcome.kind == POSTED and getattr(outcome.result, "existing", False):
                 existing.append(batch)
             elif outcome.kind == POSTED:
@@ -82,8 +109,15 @@ class Poster:
                 unsent = True
                 moves.append(Move(batch, "batch.unclaimed", "not sent: this cycle's lease ran out first",
                                   {"state": S.READY, "attempts": batch.attempts - 1}))
-        apply_claimed(ctx, moves)
+        try:
+            apply_claimed(self.ctx, moves)
+        except LeaseLost:
+            if raising:
+                raise
+            return
         self.count(moves)
+        if not raising:
+            return  # already stopping: what remains (an existing document to verify) waits for the next cycle
         for batch in existing:  # the target refused a second copy and named the one it has: is it ours?
             self.reconciler.verify_existing(batch)
         if refused is not None:

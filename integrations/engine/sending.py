@@ -1,20 +1,22 @@
 """Sending a claimed group: up to the target's concurrency in flight, each outcome kept as data.
 
 Posts run on a thread pool sized by the target connection's concurrency (one at a time,
-in the cycle's own thread, when it is 1). A worker sends only while the cycle's lease is
+in the cycle's own thread, when it is 1); the client's limiter keeps the calls in flight
+within that number across every worker using the connection. A worker sends only while the cycle's lease is
 valid by this process's clock. Nothing here writes to the database: the outcomes come
 back to the cycle's thread, which records them for the whole group at once.
 """
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.db import connections
 
 from ..posting import Posting
 from ..systems.errors import IntegrationError, OutcomeUnknown
+from ..systems.limits import SlotKeeper
 from .errors import CONNECTION_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -45,17 +47,44 @@ def send_one(ctx, batch):
         return Outcome(DEFECT, error=exc)
 
 
+class Sending:
+    """A group on its way: the outcomes are there (serial) or will be (futures)."""
+
+    def __init__(self, batches, results):
+        self.batches = batches
+        self.results = results
+
+    def outcomes(self):
+        done = [r.result() if isinstance(r, Future) else r for r in self.results]
+        return list(zip(self.batches, done, strict=True))
+
+
 class Sender:
     def __init__(self, ctx, concurrency):
         self.ctx = ctx
+        self.keeper = SlotKeeper()
         self.concurrency = max(1, int(concurrency))
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="post") if self.concurrency > 1 else None
 
-    def send(self, batches):
-        """[(batch, Outcome)] in the order given."""
+    def start(self, batches):
+        """Send ``batches`` and return at once with a ``Sending``; its ``outcomes()`` waits for them.
+
+        Posts of a group go out while the cycle's thread writes the previous group's results. Each
+        sending thread keeps its concurrency slot from one post to its next (``SlotKeeper``) until
+        ``release_slots`` at the end of the run of groups."""
         if self.pool is None:
-            return [(b, send_one(self.ctx, b)) for b in batches]
-        return list(zip(batches, self.pool.map(lambda b: send_one(self.ctx, b), batches), strict=True))
+            return Sending(batches, [self.keeper.run(send_one, self.ctx, b) for b in batches])
+        return Sending(batches, [self.pool.submit(self.keeper.run, send_one, self.ctx, b) for b in batches])
+
+    def send(self, batches):
+        """[(batch, Outcome)] in the order given, all sent."""
+        try:
+            return self.start(batches).outcomes()
+        finally:
+            self.release_slots()
+
+    def release_slots(self):
+        self.keeper.release_all()
 
     def close(self):
         if self.pool is None:

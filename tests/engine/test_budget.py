@@ -15,7 +15,7 @@ S = Batch.State
 
 
 def test_a_cycle_stops_at_its_budget_and_the_next_cycles_finish_the_backlog(box):
-    flow = make_flow(box, options={"cycle_budget_seconds": 0.5})
+    flow = make_flow(box, options={"cycle_budget_seconds": 0.5}, target_options={"concurrency": 1})
     fault(box, system="jde", endpoint="orchestrator", action="latency", latency_ms=50)
     first = run_cycle(flow)
     assert first.state == SyncCycle.DONE and first.more_work
@@ -45,7 +45,7 @@ def test_a_cycle_stops_at_its_budget_and_the_next_cycles_finish_the_backlog(box)
 
 
 def test_the_worker_task_queues_a_follow_up_only_while_work_is_left(box):
-    flow = make_flow(box, options={"cycle_budget_seconds": 0.3})
+    flow = make_flow(box, options={"cycle_budget_seconds": 0.3}, target_options={"concurrency": 1})
     fault(box, system="jde", endpoint="orchestrator", action="latency", latency_ms=50)
     OrmQ.objects.all().delete()
     summary = run_flow(flow.pk, "schedule")

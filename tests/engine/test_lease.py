@@ -32,7 +32,7 @@ S = Batch.State
 
 def test_a_cycle_whose_lease_is_taken_over_writes_nothing_more(box, settings):
     settings.LEASE_SECONDS = 1.5  # renewed every 0.5 s: the takeover is noticed within that
-    flow = make_flow(box)
+    flow = make_flow(box, target_options={"concurrency": 1})  # one post at a time: the window is one group
     fault(box, system="jde", endpoint="orchestrator", action="latency", latency_ms=100)
     intruder = uuid.uuid4()
     seen = {}
@@ -84,7 +84,7 @@ def test_a_cycle_whose_lease_is_taken_over_writes_nothing_more(box, settings):
 
 
 def test_a_killed_worker_does_not_block_the_next_cycle(box):
-    flow = make_flow(box, target_options={"settle_seconds": 600}, options={"cycle_budget_seconds": 0.3})
+    flow = make_flow(box, target_options={"settle_seconds": 600, "concurrency": 1}, options={"cycle_budget_seconds": 0.3})
     fault(box, system="jde", endpoint="orchestrator", action="latency", latency_ms=50)
     first = run_cycle(flow)
     assert first.more_work
@@ -126,7 +126,7 @@ def test_a_killed_worker_does_not_block_the_next_cycle(box):
 def test_a_live_cycle_slower_than_its_lease_keeps_it(box, settings):
     settings.LEASE_SECONDS = 1.0
     # 400 ms per post; the budget stops the cycle after about a dozen posts (some 5 s, five lease times).
-    flow = make_flow(box, options={"cycle_budget_seconds": 5.0})
+    flow = make_flow(box, options={"cycle_budget_seconds": 5.0}, target_options={"concurrency": 1})
     fault(box, system="jde", endpoint="orchestrator", action="latency", latency_ms=400)
     others = []  # (when it started, its result)
     stop = threading.Event()

@@ -15,7 +15,8 @@ S = Batch.State
 
 
 def test_held_and_skipped_batches_wait_for_a_person_and_a_release_posts_once(box, django_user_model):
-    flow = make_flow(box, options={"cycle_budget_seconds": 0.3})
+    # One post at a time, so that the budget leaves batches ready that were never sent.
+    flow = make_flow(box, options={"cycle_budget_seconds": 0.3}, target_options={"concurrency": 1})
     fault(box, system="jde", endpoint="orchestrator", action="latency", latency_ms=50)
     assert run_cycle(flow).more_work
     held, skipped = Batch.objects.filter(flow=flow, state=S.READY).order_by("pk")[:2]
