@@ -7,9 +7,12 @@ response. Only requests to the sandbox's vendor paths are kept (not its control 
 
 Kept per request: method, URL, headers, body, status, start and end times, and the response
 body when it is small (replay learns the session identifiers the vendor handed out from it;
-the large export files are never needed and would distort the memory figure).
+the large export files are never needed). The requests are spooled to a temporary file, not
+kept in memory, so that the worker's peak memory is the portal's, not the recording's.
 """
 
+import pickle
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -44,7 +47,8 @@ class Recorder:
     def __init__(self, base_url):
         self.prefix = base_url.rstrip("/") + "/"
         self.control = self.prefix + "_sandbox/"
-        self.sent = []
+        self.count = 0
+        self._spool = tempfile.TemporaryFile()
         self._lock = threading.Lock()
 
     def wants(self, url):
@@ -60,10 +64,24 @@ class Recorder:
                     response.status_code if response is not None else None, started, ended, content,
                     response.headers.get("Content-Type", "") if response is not None else "")
         with self._lock:
-            self.sent.append(item)
+            pickle.dump(item, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self.count += 1
 
     def __len__(self):
-        return len(self.sent)
+        return self.count
+
+    def sent(self):
+        """Every recorded request, in the order they finished (read back from the spool)."""
+        items = []
+        with self._lock:
+            self._spool.seek(0)
+            for _ in range(self.count):
+                items.append(pickle.load(self._spool))
+            self._spool.seek(0, 2)
+        return items
+
+    def close(self):
+        self._spool.close()
 
 
 @contextmanager

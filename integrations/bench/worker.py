@@ -56,7 +56,8 @@ def run(spec, say):
         seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     calls = box.calls()
-    sent = recorder.sent
+    sent = recorder.sent()
+    recorder.close()
     writes = [s for s in sent if kind.is_write(s.method, s.url)]
     out = {
         "reports": spec["reports"],

@@ -2,6 +2,7 @@
 the result counts, and the audit entries waiting to be written with the next state write."""
 
 import time
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +15,14 @@ from .lease import LeaseLost
 DEFAULT_MAX_ATTEMPTS = 5
 
 
+class HeldNote(NamedTuple):
+    source_kind: str
+    source_id: str
+    error_code: str
+    last_error: str
+    error_help: str
+
+
 class CycleContext:
     def __init__(self, flow, cycle, lease, result, say, actor, budget):
         self.flow = flow
@@ -24,7 +33,7 @@ class CycleContext:
         self.actor = actor
         self.action_id = cycle.cycle_id.hex
         self.handler = None
-        self.newly_held = []
+        self.newly_held = []  # HeldNote per batch held in this cycle, for the digest
         self.pending_audit = []
         self.max_attempts = int(flow.options.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
         self.deadline = time.monotonic() + budget
@@ -39,6 +48,15 @@ class CycleContext:
             self.result.more_work = True
             self.say("time budget used: no new work taken; the next cycle carries on")
         return True
+
+    def note_held(self, batch, **fields):
+        """Remember a batch held in this cycle for the digest: what it says (``fields`` before they are set on
+        it), not the batch and its payload (a cycle over 10,000 records holding many kept them all in memory)."""
+        def said(name):
+            return fields.get(name, getattr(batch, name))
+
+        self.newly_held.append(HeldNote(batch.source_kind, batch.source_id, said("error_code"), said("last_error"),
+                                        said("error_help")))
 
     # -- audit -------------------------------------------------------------------------------
     def audit(self, event, batch=None, **kwargs):
@@ -105,7 +123,7 @@ class CycleContext:
             **extra,
         ):
             self.result.held += 1
-            self.newly_held.append(batch)
+            self.note_held(batch)
             return True
         return False
 

@@ -91,7 +91,7 @@ class Intake:
     def _as_held(self, batch, error):
         batch.state, batch.error_code, batch.last_error, batch.error_help = S.HELD, error.code, error.message, error.help
         self.ctx.result.held += 1
-        self.ctx.newly_held.append(batch)
+        self.ctx.note_held(batch)
 
     def _changed(self, batch, payload, notes, problems):
         """What to do with a record offered again: [(batch, fields)] to update, or []."""
@@ -102,16 +102,16 @@ class Intake:
             ctx.audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
             return []
         if batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
+            fields = {"state": S.HELD, "correction_payload": payload, "error_code": "SRC-CHANGED-AFTER-POST",
+                      "last_error": f"{batch.source_kind} {batch.source_id} changed at the source after it was "
+                      f"posted as {batch.target_document_id or batch.external_ref}",
+                      "error_help": "Compare the posted document with the new version (Correction payload). Post "
+                      "an adjusting entry in the target if needed, then choose 'Accept correction' to close "
+                      "this batch."}
             self.ctx.result.held += 1
-            self.ctx.newly_held.append(batch)
+            self.ctx.note_held(batch, **fields)
             return [self._update(batch, "batch.correction_held", "the source record changed after it was posted; it is "
-                                 "not posted again", state=S.HELD, correction_payload=payload,
-                                 error_code="SRC-CHANGED-AFTER-POST",
-                                 last_error=f"{batch.source_kind} {batch.source_id} changed at the source after it was "
-                                 f"posted as {batch.target_document_id or batch.external_ref}",
-                                 error_help="Compare the posted document with the new version (Correction payload). Post "
-                                 "an adjusting entry in the target if needed, then choose 'Accept correction' to close "
-                                 "this batch.")]
+                                 "not posted again", **fields)]
         if batch.state == S.HELD and batch.last_sent_at:
             # It was sent before and may be in the target (e.g. held because reconcile found a different copy):
             # the new version waits beside it for a person; Retry reconciles first.
@@ -127,7 +127,7 @@ class Intake:
                 error = problem_hold(problems)
                 fields.update(state=S.HELD, error_code=error.code, last_error=error.message, error_help=error.help)
                 self.ctx.result.held += 1
-                self.ctx.newly_held.append(batch)
+                self.ctx.note_held(batch, **fields)
             else:
                 fields["amount"], fields["currency"] = handler.source_amount(payload)
             return [self._update(batch, "batch.source_changed", "the source record changed before it was posted: "

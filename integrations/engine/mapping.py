@@ -72,7 +72,7 @@ class Mapper:
     def _set_held(self, batch, hold):
         batch.state, batch.error_code, batch.last_error, batch.error_help = S.HELD, hold.code, hold.message, hold.help
         self.ctx.result.held += 1
-        self.ctx.newly_held.append(batch)
+        self.ctx.note_held(batch)
         self.ctx.audit("batch.held", batch, message=f"[{hold.code}] {hold.message}", before={"state": S.NEW},
                        after={"state": S.HELD})
 

@@ -64,6 +64,9 @@ class Poster:
                     done, in_flight = in_flight, None
                     self.record_group(done)
                 in_flight = sending
+                if not self.sender.parallel:  # sent already, in this thread: nothing to overlap with
+                    done, in_flight = in_flight, None
+                    self.record_group(done)
             if in_flight is not None:
                 done, in_flight = in_flight, None
                 self.record_group(done)
@@ -166,7 +169,7 @@ class Poster:
                 result.failed += 1
             elif state == S.HELD:
                 result.held += 1
-                self.ctx.newly_held.append(move.batch)
+                self.ctx.note_held(move.batch)
 
     def mark_posted(self, batch, result, *, expect, claimed=False, event="batch.posted", message=""):
         """One batch found or confirmed posted outside a group (reconcile)."""

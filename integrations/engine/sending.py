@@ -66,6 +66,10 @@ class Sender:
         self.concurrency = max(1, int(concurrency))
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="post") if self.concurrency > 1 else None
 
+    @property
+    def parallel(self):
+        return self.pool is not None
+
     def start(self, batches):
         """Send ``batches`` and return at once with a ``Sending``; its ``outcomes()`` waits for them.
 

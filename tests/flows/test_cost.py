@@ -6,7 +6,7 @@ import pytest
 
 from integrations.engine import run_cycle
 from integrations.models import Batch
-from integrations.querycount import count_queries
+from integrations.querycount import count_all_queries
 
 from .conftest import ANCHOR, control, make_flow
 
@@ -29,7 +29,7 @@ def test_calls_and_queries_over_two_thousand_reports(big_box):
     assert len(reports) >= 2000
     flow = make_flow(big_box, options={"page_size": PAGE})
     control(big_box, "DELETE", "calls")
-    with count_queries() as queries:
+    with count_all_queries() as queries:
         result = run_cycle(flow)
     calls = control(big_box, "GET", "calls")
     n = len(reports)
@@ -51,6 +51,8 @@ def test_calls_and_queries_over_two_thousand_reports(big_box):
 
     per_report = queries.count / n
     print(f"\n{n} reports: {expensify} Expensify calls, {sum(jde.values())} JDE calls, "
-          f"{queries.count} queries ({per_report:.2f} per report)")
-    assert per_report <= 8  # measured 5.8 on SQLite, 3.9 on PostgreSQL
+          f"{queries.count} queries ({per_report:.2f} per report): {dict(queries.kinds)}")
+    # Every thread's queries (the sending threads' slot takes too). Measured 0.37 on PostgreSQL; SQLite adds
+    # its explicit BEGIN statements.
+    assert queries.count <= 2 * result.posted
     assert Batch.objects.filter(flow=flow).count() == n
