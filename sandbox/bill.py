@@ -175,8 +175,8 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
         parts = [p for p in subpath.split("/") if p]
         with self.lock:
             if req.method == "GET" and parts == ["stats"]:
-                return json_response(dict(self.stats, in_flight=sum(self.in_flight.values()),
-                                          sessions=len(self.sessions)))
+                counts = {k: self.stats[k] for k in ("refused_1322", "refused_1144", "peak_in_flight")}
+                return json_response(dict(counts, in_flight=sum(self.in_flight.values()), sessions=len(self.sessions)))
             if req.method == "GET" and parts == ["deliveries"]:
                 return json_response(self.deliverer.snapshot())
             if req.method == "GET" and parts == ["subscriptions"]:
