@@ -76,10 +76,19 @@ ENTITY_KIND = {"vendor": "vendors", "bill": "bills", "payment": "payments"}
 class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
     name = "bill"
     concurrent = True
-    default_config = {"session_idle_seconds": 2100, "requests_per_hour": 20000, "max_in_flight": 3, "latency_ms": 0,
-                      "limit_http_status": 429, "refuse_duplicate_invoice": True, "require_https": False,
-                      "webhook_backoff_initial": 1.0, "webhook_backoff_max": 300.0, "webhook_max_attempts": 8,
-                      "webhook_timeout": 5.0}
+    default_config = {
+        "session_idle_seconds": 2100,
+        "requests_per_hour": 20000,
+        "max_in_flight": 3,
+        "latency_ms": 0,
+        "limit_http_status": 429,
+        "refuse_duplicate_invoice": True,
+        "require_https": False,
+        "webhook_backoff_initial": 1.0,
+        "webhook_backoff_max": 300.0,
+        "webhook_max_attempts": 8,
+        "webhook_timeout": 5.0,
+    }
 
     def __init__(self, sandbox):
         super().__init__(sandbox)

@@ -21,8 +21,16 @@ from . import catalog
 from .jde_data import SUPPLIER_KINDS, SUPPLIER_STEMS
 
 ID_CHARS = string.ascii_uppercase + string.digits
-PREFIX = {"organization": "008", "user": "006", "vendor": "009", "bill": "00n", "chart_of_account": "0ca",
-          "department": "0de", "payment": "stp", "subscription": "sub"}
+PREFIX = {
+    "organization": "008",
+    "user": "006",
+    "vendor": "009",
+    "bill": "00n",
+    "chart_of_account": "0ca",
+    "department": "0de",
+    "payment": "stp",
+    "subscription": "sub",
+}
 BILL_ONLY_ACCOUNT = ("7000", "Consulting (BILL only)")
 
 
@@ -43,8 +51,12 @@ def amount(value):
 def credentials_for(seed):
     digest = hashlib.sha256(f"sandbox-bill-{seed}".encode()).hexdigest()
     rng = random.Random(f"bill-org-{seed}")
-    return {"dev_key": f"01{digest[:30].upper()}", "username": "ap.api@sandbox.example", "password": digest[30:50],
-            "org_id": new_id(rng, "organization")}
+    return {
+        "dev_key": f"01{digest[:30].upper()}",
+        "username": "ap.api@sandbox.example",
+        "password": digest[30:50],
+        "org_id": new_id(rng, "organization"),
+    }
 
 
 def _when(rng, anchor, days=120):
@@ -58,8 +70,18 @@ def build_chart(rng, anchor):
     for number, name in accounts:
         created = stamp(_when(rng, anchor, 700))
         kind = "EXPENSE" if number >= "6000" else ("ACCOUNTS_PAYABLE" if number == "2000" else "BANK")
-        rows.append({"id": new_id(rng, "chart_of_account"), "name": name, "accountNumber": number, "accountType": kind,
-                     "archived": False, "parentId": None, "createdTime": created, "updatedTime": created})
+        rows.append(
+            {
+                "id": new_id(rng, "chart_of_account"),
+                "name": name,
+                "accountNumber": number,
+                "accountType": kind,
+                "archived": False,
+                "parentId": None,
+                "createdTime": created,
+                "updatedTime": created,
+            }
+        )
     return rows
 
 
@@ -67,8 +89,16 @@ def build_departments(rng, anchor):
     rows = []
     for code, name in catalog.BUSINESS_UNITS.items():
         created = stamp(_when(rng, anchor, 700))
-        rows.append({"id": new_id(rng, "department"), "name": name, "shortName": code,
-                     "archived": code in catalog.INACTIVE_BUSINESS_UNITS, "createdTime": created, "updatedTime": created})
+        rows.append(
+            {
+                "id": new_id(rng, "department"),
+                "name": name,
+                "shortName": code,
+                "archived": code in catalog.INACTIVE_BUSINESS_UNITS,
+                "createdTime": created,
+                "updatedTime": created,
+            }
+        )
     return rows
 
 
@@ -79,14 +109,34 @@ def build_vendors(rng, size, anchor):
     for i in range(4 + size // 4):
         name = names[i % len(names)]
         created = _when(rng, anchor, 400)
-        rows.append({"id": new_id(rng, "vendor"), "name": name, "shortName": name[:20], "accountType": "BUSINESS",
-                     "email": f"billing@{name.split()[0].lower()}.example", "phone": f"555{rng.randint(1000000, 9999999)}",
-                     "address": {"line1": f"{rng.randint(1, 999)} Market St", "line2": "", "city": "Denver",
-                                 "stateOrProvince": "CO", "zipOrPostalCode": f"{rng.randint(80000, 80999)}", "country": "US"},
-                     "additionalInfo": {"taxId": f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}",
-                                        "taxIdType": "EIN", "track1099": False},
-                     "billCurrency": "USD", "accountNumber": "", "archived": False,
-                     "createdTime": stamp(created), "updatedTime": stamp(created)})
+        rows.append(
+            {
+                "id": new_id(rng, "vendor"),
+                "name": name,
+                "shortName": name[:20],
+                "accountType": "BUSINESS",
+                "email": f"billing@{name.split()[0].lower()}.example",
+                "phone": f"555{rng.randint(1000000, 9999999)}",
+                "address": {
+                    "line1": f"{rng.randint(1, 999)} Market St",
+                    "line2": "",
+                    "city": "Denver",
+                    "stateOrProvince": "CO",
+                    "zipOrPostalCode": f"{rng.randint(80000, 80999)}",
+                    "country": "US",
+                },
+                "additionalInfo": {
+                    "taxId": f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}",
+                    "taxIdType": "EIN",
+                    "track1099": False,
+                },
+                "billCurrency": "USD",
+                "accountNumber": "",
+                "archived": False,
+                "createdTime": stamp(created),
+                "updatedTime": stamp(created),
+            }
+        )
     return rows
 
 
@@ -99,25 +149,55 @@ def build_bills(rng, size, anchor, vendors, chart, departments):
         vendor = rng.choice(vendors)
         lines = []
         for _ in range(rng.randint(1, 3)):
-            lines.append({"amount": amount(Decimal(rng.randint(1000, 300000)) / 100), "description": "Goods received",
-                          "classifications": {"chartOfAccountId": rng.choice(expense)["id"],
-                                              "departmentId": rng.choice(live_departments)["id"]}})
+            lines.append(
+                {
+                    "amount": amount(Decimal(rng.randint(1000, 300000)) / 100),
+                    "description": "Goods received",
+                    "classifications": {
+                        "chartOfAccountId": rng.choice(expense)["id"],
+                        "departmentId": rng.choice(live_departments)["id"],
+                    },
+                }
+            )
         created = _when(rng, anchor, 90)
         total = amount(sum(Decimal(str(line["amount"])) for line in lines))
-        rows.append({"id": new_id(rng, "bill"), "vendorId": vendor["id"], "vendorName": vendor["name"],
-                     "invoice": {"invoiceNumber": f"B-{5000 + i * 3}", "invoiceDate": created.date().isoformat()},
-                     "dueDate": (created + dt.timedelta(days=30)).date().isoformat(), "amount": total, "dueAmount": total,
-                     "paymentStatus": "UNPAID", "approvalStatus": "APPROVED", "archived": False, "purchaseOrderNumber": "",
-                     "description": "", "payFromChartOfAccountId": cash["id"], "billLineItems": lines,
-                     "createdTime": stamp(created), "updatedTime": stamp(created)})
+        rows.append(
+            {
+                "id": new_id(rng, "bill"),
+                "vendorId": vendor["id"],
+                "vendorName": vendor["name"],
+                "invoice": {"invoiceNumber": f"B-{5000 + i * 3}", "invoiceDate": created.date().isoformat()},
+                "dueDate": (created + dt.timedelta(days=30)).date().isoformat(),
+                "amount": total,
+                "dueAmount": total,
+                "paymentStatus": "UNPAID",
+                "approvalStatus": "APPROVED",
+                "archived": False,
+                "purchaseOrderNumber": "",
+                "description": "",
+                "payFromChartOfAccountId": cash["id"],
+                "billLineItems": lines,
+                "createdTime": stamp(created),
+                "updatedTime": stamp(created),
+            }
+        )
     return rows
 
 
 def payment_for(rng, bill, when, status="PAID"):
-    return {"id": new_id(rng, "payment"), "billId": bill["id"], "vendorId": bill["vendorId"],
-            "vendorName": bill["vendorName"], "amount": bill["dueAmount"] or bill["amount"],
-            "processDate": when.date().isoformat(), "status": status, "paymentType": "ACH", "description": "",
-            "createdTime": stamp(when), "updatedTime": stamp(when)}
+    return {
+        "id": new_id(rng, "payment"),
+        "billId": bill["id"],
+        "vendorId": bill["vendorId"],
+        "vendorName": bill["vendorName"],
+        "amount": bill["dueAmount"] or bill["amount"],
+        "processDate": when.date().isoformat(),
+        "status": status,
+        "paymentType": "ACH",
+        "description": "",
+        "createdTime": stamp(when),
+        "updatedTime": stamp(when),
+    }
 
 
 def generate(seed, size, anchor):
@@ -129,9 +209,10 @@ def generate(seed, size, anchor):
     bills = build_bills(rng, size, anchor, vendors, chart, departments)
     payments = []
     for bill in bills[::3]:  # a third of the bills were paid a few days after they arrived
-        when = min(dt.datetime.fromisoformat(bill["createdTime"]).replace(tzinfo=None) + dt.timedelta(days=rng.randint(1, 9)),
-                   dt.datetime.combine(anchor, dt.time()) - dt.timedelta(minutes=5))
+        when = min(
+            dt.datetime.fromisoformat(bill["createdTime"]).replace(tzinfo=None) + dt.timedelta(days=rng.randint(1, 9)),
+            dt.datetime.combine(anchor, dt.time()) - dt.timedelta(minutes=5),
+        )
         payments.append(payment_for(rng, bill, when))
         bill.update(paymentStatus="PAID", dueAmount=0.0, updatedTime=stamp(when))
-    return {"vendors": vendors, "chart_of_accounts": chart, "departments": departments, "bills": bills,
-            "payments": payments}
+    return {"vendors": vendors, "chart_of_accounts": chart, "departments": departments, "bills": bills, "payments": payments}

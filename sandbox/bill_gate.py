@@ -81,10 +81,13 @@ class GateMixin:
         if body.get("organizationId") != self.creds["org_id"]:
             raise BdcError(401, "BDC_1101", "The user is not a member of this organization")
         session_id = secrets.token_urlsafe(24)
-        self.sessions[session_id] = {"dev_key": body["devKey"], "org": body["organizationId"], "user": self.user_id,
-                                     "last": self.sandbox.clock()}
-        return {"sessionId": session_id, "organizationId": body["organizationId"], "userId": self.user_id,
-                "trusted": False}
+        self.sessions[session_id] = {
+            "dev_key": body["devKey"],
+            "org": body["organizationId"],
+            "user": self.user_id,
+            "last": self.sandbox.clock(),
+        }
+        return {"sessionId": session_id, "organizationId": body["organizationId"], "userId": self.user_id, "trusted": False}
 
     def logout(self, req, session):
         self.sessions.pop(req.headers.get("sessionid"), None)

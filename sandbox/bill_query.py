@@ -37,8 +37,7 @@ class BdcError(Exception):
 
     def response(self, now=None):
         when = (now or dt.datetime.now(dt.UTC).replace(tzinfo=None)).strftime("%Y-%m-%dT%H:%M:%S.000+00:00")
-        body = [{"timestamp": when, "code": self.code, "severity": "ERROR", "category": "DOWNSTREAM",
-                 "message": self.message}]
+        body = [{"timestamp": when, "code": self.code, "severity": "ERROR", "category": "DOWNSTREAM", "message": self.message}]
         return Response(self.status, body)
 
 
@@ -165,7 +164,7 @@ def page(req, rows, query_key):
             raise invalid("Invalid page token")
         if signed != signature:
             raise invalid("The page token belongs to another query")
-    chunk = rows[offset: offset + size]
+    chunk = rows[offset : offset + size]
 
     def link(start):
         return base64.urlsafe_b64encode(json.dumps({"o": start, "q": signature}).encode()).decode().rstrip("=")

@@ -22,12 +22,26 @@ from decimal import Decimal, InvalidOperation
 from . import bill_data as data
 from . import bill_query as query
 
-KINDS = {"vendors": "vendor", "bills": "bill", "chart_of_accounts": "chart_of_account", "departments": "department",
-         "payments": "payment"}
-VENDOR_FIELDS = ("name", "shortName", "accountType", "email", "phone", "address", "additionalInfo", "billCurrency",
-                 "accountNumber", "paymentInformation")
-BILL_FIELDS = ("vendorId", "dueDate", "invoice", "billLineItems", "payFromChartOfAccountId", "purchaseOrderNumber",
-               "description")
+KINDS = {
+    "vendors": "vendor",
+    "bills": "bill",
+    "chart_of_accounts": "chart_of_account",
+    "departments": "department",
+    "payments": "payment",
+}
+VENDOR_FIELDS = (
+    "name",
+    "shortName",
+    "accountType",
+    "email",
+    "phone",
+    "address",
+    "additionalInfo",
+    "billCurrency",
+    "accountNumber",
+    "paymentInformation",
+)
+BILL_FIELDS = ("vendorId", "dueDate", "invoice", "billLineItems", "payFromChartOfAccountId", "purchaseOrderNumber", "description")
 CHART_FIELDS = ("name", "accountNumber", "accountType", "parentId", "description")
 DEPARTMENT_FIELDS = ("name", "shortName", "parentId")
 
@@ -87,8 +101,15 @@ class RecordsMixin:
         if body.get("accountType", "BUSINESS") not in ("BUSINESS", "PERSON", "NONE"):
             raise query.invalid("accountType must be BUSINESS, PERSON or NONE")
         now = self.stamp()
-        row = {"id": self.new_id("vendor"), "accountType": "BUSINESS", "archived": False, "additionalInfo": {},
-               "billCurrency": "USD", "createdTime": now, "updatedTime": now}
+        row = {
+            "id": self.new_id("vendor"),
+            "accountType": "BUSINESS",
+            "archived": False,
+            "additionalInfo": {},
+            "billCurrency": "USD",
+            "createdTime": now,
+            "updatedTime": now,
+        }
         row.update({k: v for k, v in body.items() if k in VENDOR_FIELDS})
         self.world["vendors"].append(row)
         self.notify("vendor.created", row)
@@ -114,8 +135,17 @@ class RecordsMixin:
         body = {k: v for k, v in self.body(req).items() if k in BILL_FIELDS}
         self._check_bill(body)
         now = self.stamp()
-        row = {"id": self.new_id("bill"), "paymentStatus": "UNPAID", "approvalStatus": "UNASSIGNED", "archived": False,
-               "purchaseOrderNumber": "", "description": "", "createdTime": now, "updatedTime": now, **body}
+        row = {
+            "id": self.new_id("bill"),
+            "paymentStatus": "UNPAID",
+            "approvalStatus": "UNASSIGNED",
+            "archived": False,
+            "purchaseOrderNumber": "",
+            "description": "",
+            "createdTime": now,
+            "updatedTime": now,
+            **body,
+        }
         row["dueAmount"] = row["amount"]
         self.world["bills"].append(row)
         self.notify("bill.created", row)
@@ -126,8 +156,11 @@ class RecordsMixin:
         if vendor is None or vendor["archived"]:
             raise query.invalid(f"vendorId {bill.get('vendorId')!r} is not an active vendor")
         invoice = bill.get("invoice") if isinstance(bill.get("invoice"), dict) else {}
-        for label, value in (("dueDate", bill.get("dueDate")), ("invoice.invoiceNumber", invoice.get("invoiceNumber")),
-                             ("invoice.invoiceDate", invoice.get("invoiceDate"))):
+        for label, value in (
+            ("dueDate", bill.get("dueDate")),
+            ("invoice.invoiceNumber", invoice.get("invoiceNumber")),
+            ("invoice.invoiceDate", invoice.get("invoiceDate")),
+        ):
             if not value:
                 raise query.invalid(f"{label} is required")
         lines = bill.get("billLineItems")
@@ -141,8 +174,12 @@ class RecordsMixin:
                 if refs.get(field) and not any(r["id"] == refs[field] and not r["archived"] for r in self.world[kind]):
                     raise query.invalid(f"billLineItems[{n}].classifications.{field} {refs[field]!r} does not exist")
         if self.settings.get("refuse_duplicate_invoice", True) and any(
-                b is not exclude and not b["archived"] and b["vendorId"] == vendor["id"]
-                and b["invoice"]["invoiceNumber"] == invoice["invoiceNumber"] for b in self.world["bills"]):
+            b is not exclude
+            and not b["archived"]
+            and b["vendorId"] == vendor["id"]
+            and b["invoice"]["invoiceNumber"] == invoice["invoiceNumber"]
+            for b in self.world["bills"]
+        ):
             raise query.invalid(f"A bill with invoice number {invoice['invoiceNumber']} already exists for this vendor")
         bill.update(vendorName=vendor["name"], amount=data.amount(total))
 

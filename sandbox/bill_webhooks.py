@@ -34,8 +34,18 @@ import time
 import urllib.error
 import urllib.request
 
-CATALOG = ["vendor.created", "vendor.updated", "vendor.archived", "vendor.restored", "bill.created", "bill.updated",
-           "bill.archived", "bill.restored", "payment.updated", "payment.failed"]
+CATALOG = [
+    "vendor.created",
+    "vendor.updated",
+    "vendor.archived",
+    "vendor.restored",
+    "bill.created",
+    "bill.updated",
+    "bill.archived",
+    "bill.restored",
+    "payment.updated",
+    "payment.failed",
+]
 MAX_SUBSCRIPTIONS = 10
 
 
@@ -63,8 +73,15 @@ class Deliverer:
             self._cond.notify_all()
 
     def enqueue(self, subscription_id, event_type, body):
-        entry = {"subscriptionId": subscription_id, "eventType": event_type, "eventId": json.loads(body)["metadata"]["eventId"],
-                 "attempts": 0, "statuses": [], "delivered": False, "gaveUp": False}
+        entry = {
+            "subscriptionId": subscription_id,
+            "eventType": event_type,
+            "eventId": json.loads(body)["metadata"]["eventId"],
+            "attempts": 0,
+            "statuses": [],
+            "delivered": False,
+            "gaveUp": False,
+        }
         with self._cond:
             self.log.append(entry)
             heapq.heappush(self._queue, (time.monotonic(), next(self._seq), (self._generation, entry, body)))
@@ -93,8 +110,12 @@ class Deliverer:
         if sub is None or not sub["status"]["enabled"]:
             entry["gaveUp"] = True
             return
-        request = urllib.request.Request(sub["notificationUrl"], data=body, method="POST", headers={
-            "Content-Type": "application/json", "x-bill-sha-signature": sign(sub["securityKey"], body)})
+        request = urllib.request.Request(
+            sub["notificationUrl"],
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "x-bill-sha-signature": sign(sub["securityKey"], body)},
+        )
         try:
             with urllib.request.urlopen(request, timeout=float(settings.get("webhook_timeout") or 5)) as answer:
                 status = answer.status
@@ -156,10 +177,17 @@ class SubscriptionsMixin:
             if any(s["notificationUrl"] == url and sorted(e["type"] for e in s["events"]) == kinds for s in mine):
                 raise self.error(400, "A subscription with these events and notificationUrl already exists")
             now = self.stamp()
-            sub = {"id": self.new_id("subscription"), "name": body["name"], "organizationId": session["org"],
-                   "status": {"enabled": bool((body.get("status") or {}).get("enabled", True))},
-                   "events": [{"type": e["type"], "version": str(e.get("version") or "1")} for e in events],
-                   "notificationUrl": url, "securityKey": secrets.token_urlsafe(32), "createdTime": now, "updatedTime": now}
+            sub = {
+                "id": self.new_id("subscription"),
+                "name": body["name"],
+                "organizationId": session["org"],
+                "status": {"enabled": bool((body.get("status") or {}).get("enabled", True))},
+                "events": [{"type": e["type"], "version": str(e.get("version") or "1")} for e in events],
+                "notificationUrl": url,
+                "securityKey": secrets.token_urlsafe(32),
+                "createdTime": now,
+                "updatedTime": now,
+            }
             self.subscriptions[sub["id"]] = sub
             return dict(sub)  # the only answer that shows the key
 
@@ -220,7 +248,15 @@ class SubscriptionsMixin:
                 continue
             if event_type not in {e["type"] for e in sub["events"]}:
                 continue
-            payload = {"metadata": {"eventId": self.event_id(), "subscriptionId": sub["id"],
-                                    "organizationId": sub["organizationId"], "eventType": event_type, "version": "1",
-                                    "createdTime": self.stamp()}, entity: obj}
+            payload = {
+                "metadata": {
+                    "eventId": self.event_id(),
+                    "subscriptionId": sub["id"],
+                    "organizationId": sub["organizationId"],
+                    "eventType": event_type,
+                    "version": "1",
+                    "createdTime": self.stamp(),
+                },
+                entity: obj,
+            }
             self.deliverer.enqueue(sub["id"], event_type, json.dumps(payload).encode())

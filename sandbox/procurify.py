@@ -75,8 +75,14 @@ COMPILED = [(m, re.compile(f"^{p}/?$"), e, h) for m, p, e, h in ROUTES]
 
 class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
     name = "procurify"
-    default_config = {"token_lifetime": 86400, "default_page_size": 10, "max_page_size": 100,
-                      "require_client_header": False, "strict_trailing_slash": False, "requisition_purchase": "auto"}
+    default_config = {
+        "token_lifetime": 86400,
+        "default_page_size": 10,
+        "max_page_size": 100,
+        "require_client_header": False,
+        "strict_trailing_slash": False,
+        "requisition_purchase": "auto",
+    }
 
     def reset(self, seed, size, anchor):
         self.world = data.generate(seed, size, anchor)
@@ -84,11 +90,16 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
         self.tokens = {}
         self.start_clock(anchor)
         # Ids for new records continue after the seeded ones.
-        self.counters = Counter(vendor=max([v["id"] for v in self.world["vendors"]] or [0]),
-                                code=max(c["id"] for c in self.world["account_codes"]),
-                                department=max(d["id"] for d in self.world["departments"]),
-                                po=max([p["procurify_PO"] for p in self.world["purchase_orders"]] or [2000]),
-                                order=1000, item=50000, bill=9000, payment=5000)
+        self.counters = Counter(
+            vendor=max([v["id"] for v in self.world["vendors"]] or [0]),
+            code=max(c["id"] for c in self.world["account_codes"]),
+            department=max(d["id"] for d in self.world["departments"]),
+            po=max([p["procurify_PO"] for p in self.world["purchase_orders"]] or [2000]),
+            order=1000,
+            item=50000,
+            bill=9000,
+            payment=5000,
+        )
 
     def credentials(self):
         return dict(self.creds)
@@ -142,19 +153,26 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
             except ValueError:
                 body = None
         if not isinstance(body, dict) or body.get("grant_type") != "client_credentials":
-            return json_response({"error": "unsupported_grant_type",
-                                  "error_description": "Unsupported grant type: use client_credentials"}, 400)
+            return json_response(
+                {"error": "unsupported_grant_type", "error_description": "Unsupported grant type: use client_credentials"}, 400
+            )
         if body.get("client_id") != self.creds["client_id"] or body.get("client_secret") != self.creds["client_secret"]:
             return json_response({"error": "access_denied", "error_description": "Unauthorized"}, 401)
         if body.get("audience") != data.AUDIENCE:
-            return json_response({"error": "access_denied",
-                                  "error_description": f"Service not enabled within domain: {body.get('audience')}"}, 403)
+            return json_response(
+                {"error": "access_denied", "error_description": f"Service not enabled within domain: {body.get('audience')}"}, 403
+            )
         lifetime = int(self.settings.get("token_lifetime") or 86400)
         token = secrets.token_urlsafe(48)
         self.tokens[token] = self.sandbox.clock() + lifetime
-        return json_response({"access_token": token, "expires_in": lifetime, "token_type": "Bearer",
-                              "scope": f"urn:procurify-api:domain:{self.creds['domain']} "
-                                       "urn:procurify-api:email:api@sandbox.example"})
+        return json_response(
+            {
+                "access_token": token,
+                "expires_in": lifetime,
+                "token_type": "Bearer",
+                "scope": f"urn:procurify-api:domain:{self.creds['domain']} urn:procurify-api:email:api@sandbox.example",
+            }
+        )
 
     def _authenticate(self, req):
         header = req.headers.get("authorization", "")
@@ -217,11 +235,20 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
         if key is None:
             self.counters["bill"] += 1
             vendor = self.world["vendors"][0]
-            bill = {"id": self.counters["bill"], "uuid": f"00000000-0000-4000-8000-{self.counters['bill']:012d}",
-                    "status": 2, "vendor": {"id": vendor["id"], "name": vendor["name"]},
-                    "invoice_number": f"INV-T{self.counters['bill']}", "invoice_date": self.now().date().isoformat(),
-                    "due_date": self.now().date().isoformat(), "total_cost_with_tax": "0.00", "currency": "USD",
-                    "gl_post_date": self.now().date().isoformat(), "last_export_date": None, "items": []}
+            bill = {
+                "id": self.counters["bill"],
+                "uuid": f"00000000-0000-4000-8000-{self.counters['bill']:012d}",
+                "status": 2,
+                "vendor": {"id": vendor["id"], "name": vendor["name"]},
+                "invoice_number": f"INV-T{self.counters['bill']}",
+                "invoice_date": self.now().date().isoformat(),
+                "due_date": self.now().date().isoformat(),
+                "total_cost_with_tax": "0.00",
+                "currency": "USD",
+                "gl_post_date": self.now().date().isoformat(),
+                "last_export_date": None,
+                "items": [],
+            }
             self.world["bills"].append(bill)
         else:
             bill = self._find("bills", key)
@@ -237,8 +264,13 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
         if key is None:
             bill = self._find("bills", body.pop("bill", None))
             self.counters["payment"] += 1
-            payment = data.payment_for(data.random.Random(self.counters["payment"]), self.counters["payment"] - 800,
-                                       bill, body.pop("status", "paid"), self.now())
+            payment = data.payment_for(
+                data.random.Random(self.counters["payment"]),
+                self.counters["payment"] - 800,
+                bill,
+                body.pop("status", "paid"),
+                self.now(),
+            )
             self.world["payments"].append(payment)
         else:
             payment = self._find("payments", key)

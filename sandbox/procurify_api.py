@@ -49,16 +49,21 @@ def page_of(req, items, settings, prefix):
     pages = max(1, math.ceil(len(items) / size))
     if page < 1 or page > pages:
         raise detail(404, "Invalid page.")
-    chunk = items[(page - 1) * size: page * size]
+    chunk = items[(page - 1) * size : page * size]
 
     def link(number):
         query = {k: v[0] for k, v in req.query.items()}
         query.update(page=number, page_size=size)
         return f"http://{req.headers.get('host', 'localhost')}/{prefix}{req.path}?{urlencode(query)}"
 
-    pagination = {"count": len(items), "next": link(page + 1) if page < pages else None,
-                  "previous": link(page - 1) if page > 1 else None, "page_size": size, "num_pages": pages,
-                  "current_page": page}
+    pagination = {
+        "count": len(items),
+        "next": link(page + 1) if page < pages else None,
+        "previous": link(page - 1) if page > 1 else None,
+        "page_size": size,
+        "num_pages": pages,
+        "current_page": page,
+    }
     return json_response({"metadata": {"pagination": pagination}, "data": chunk})
 
 

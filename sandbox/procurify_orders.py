@@ -63,8 +63,11 @@ class OrdersMixin:
         if role not in PO_ROLES or status not in PO_STATUSES:
             raise detail(404, "Not found.")
         wanted = None if status == "all" else data.PO_STATES[status]
-        rows = [self._po_view(po, items=False) for po in self.world["purchase_orders"]
-                if (wanted is None or po["state"] == wanted) and in_range(req, "modified_date", po["last_modified"], dates=True)]
+        rows = [
+            self._po_view(po, items=False)
+            for po in self.world["purchase_orders"]
+            if (wanted is None or po["state"] == wanted) and in_range(req, "modified_date", po["last_modified"], dates=True)
+        ]
         return page_of(req, ordered(req, rows, "procurify_PO"), self.settings, self.name)
 
     def po_get(self, req, key):
@@ -106,9 +109,13 @@ class OrdersMixin:
     def po_state(self, req, key, action):
         po = self._po(key)
         closed = action == "close"
-        po.update(state=data.PO_STATES["closed" if closed else "open"], status_name="closed" if closed else "open",
-                  closed_date=self.now().date().isoformat() if closed else None, version=po["version"] + 1,
-                  last_modified=data.stamp(self.now()))
+        po.update(
+            state=data.PO_STATES["closed" if closed else "open"],
+            status_name="closed" if closed else "open",
+            closed_date=self.now().date().isoformat() if closed else None,
+            version=po["version"] + 1,
+            last_modified=data.stamp(self.now()),
+        )
         return single(self._po_view(po))
 
     # -- requisitions ----------------------------------------------------------------------
@@ -118,8 +125,14 @@ class OrdersMixin:
             if body.get(field) in (None, "", []):
                 raise invalid(field, "This field is required.")
         location = self._by_name("locations", body["location_name"], "location_name")
-        department = next((d for d in self.world["departments"] if d["name"] == body["department_name"]
-                           and d["branch"]["id"] == location["id"]), None)
+        department = next(
+            (
+                d
+                for d in self.world["departments"]
+                if d["name"] == body["department_name"] and d["branch"]["id"] == location["id"]
+            ),
+            None,
+        )
         if department is None:
             raise invalid("department_name", f"No department named {body['department_name']} at {location['name']}.")
         if not re.match(r"^\d{4}-\d{2}-\d{2}$", str(body["required_date"])):
@@ -132,27 +145,46 @@ class OrdersMixin:
                 if line.get(field) in (None, ""):
                     raise invalid(f"line_items[{index}].{field}", "This field is required.")
             vendor = self._by_name("vendors", line["vendor_name"], f"line_items[{index}].vendor_name")
-            code = next((c for c in self.world["account_codes"] if c["code"] == str(line["account_code"])
-                         and c["active"]), None)
+            code = next((c for c in self.world["account_codes"] if c["code"] == str(line["account_code"]) and c["active"]), None)
             if code is None:
                 raise invalid(f"line_items[{index}].account_code", f"No active account code {line['account_code']}.")
-            lines.append((line, vendor, code, _decimal(line["quantity"], "quantity"),
-                          _decimal(line["unit_price"], "unit_price")))
+            lines.append((line, vendor, code, _decimal(line["quantity"], "quantity"), _decimal(line["unit_price"], "unit_price")))
         self.counters["order"] += 1
         order_num = self.counters["order"]
         stamp = data.stamp(self.now())
         items = []
         for line, vendor, code, quantity, price in lines:
             self.counters["item"] += 1
-            items.append({"id": self.counters["item"], "orderNum": order_num, "PO": [], "name": line["item_name"],
-                          "sku": line.get("sku") or "", "quantity": data.money(quantity), "price": data.money(price),
-                          "total_cost": data.money(quantity * price), "currency": line.get("currency_code") or "USD",
-                          "unit": line.get("unit") or "each", "account": code["id"], "accountCode": code["code"],
-                          "status": 0, "last_modified": stamp, "vendor": {"id": vendor["id"], "name": vendor["name"]}})
-        requisition = {"id": order_num, "uuid": str(uuid.uuid4()), "status": 1, "required_date": body["required_date"],
-                       "department": {"id": department["id"], "name": department["name"]},
-                       "location": {"id": location["id"], "name": location["name"]}, "created": stamp,
-                       "last_modified": stamp, "order_items": items}
+            items.append(
+                {
+                    "id": self.counters["item"],
+                    "orderNum": order_num,
+                    "PO": [],
+                    "name": line["item_name"],
+                    "sku": line.get("sku") or "",
+                    "quantity": data.money(quantity),
+                    "price": data.money(price),
+                    "total_cost": data.money(quantity * price),
+                    "currency": line.get("currency_code") or "USD",
+                    "unit": line.get("unit") or "each",
+                    "account": code["id"],
+                    "accountCode": code["code"],
+                    "status": 0,
+                    "last_modified": stamp,
+                    "vendor": {"id": vendor["id"], "name": vendor["name"]},
+                }
+            )
+        requisition = {
+            "id": order_num,
+            "uuid": str(uuid.uuid4()),
+            "status": 1,
+            "required_date": body["required_date"],
+            "department": {"id": department["id"], "name": department["name"]},
+            "location": {"id": location["id"], "name": location["name"]},
+            "created": stamp,
+            "last_modified": stamp,
+            "order_items": items,
+        }
         self.world["requisitions"].append(requisition)
         if (self.settings.get("requisition_purchase") or "auto") == "auto":
             self.purchase(requisition)
@@ -170,18 +202,33 @@ class OrdersMixin:
             for item in items:
                 item.update(PO=[number], status=2, last_modified=stamp)
             vendor = items[0]["vendor"]
-            po = {"procurify_PO": number, "uuid": str(uuid.uuid4()), "PO_Num": "", "date": self.now().date().isoformat(),
-                  "pref_vendor": dict(vendor), "vendor_name": vendor["name"], "purchased_currency": items[0]["currency"],
-                  "state": data.PO_STATES["open"], "status_name": "open", "fulfilment_status": 0, "closed_date": None,
-                  "version": 1, "last_modified": stamp, "order_items": items}
+            po = {
+                "procurify_PO": number,
+                "uuid": str(uuid.uuid4()),
+                "PO_Num": "",
+                "date": self.now().date().isoformat(),
+                "pref_vendor": dict(vendor),
+                "vendor_name": vendor["name"],
+                "purchased_currency": items[0]["currency"],
+                "state": data.PO_STATES["open"],
+                "status_name": "open",
+                "fulfilment_status": 0,
+                "closed_date": None,
+                "version": 1,
+                "last_modified": stamp,
+                "order_items": items,
+            }
             data.recompute_po(po)
             self.world["purchase_orders"].append(po)
         requisition.update(status=3, last_modified=stamp)
 
     def order_items(self, req):
-        rows = [dict(it) for it in self._all_items()
-                if (not req.arg("orderNum") or str(it["orderNum"]) == req.arg("orderNum"))
-                and in_range(req, "last_modified", it["last_modified"], dates=True)]
+        rows = [
+            dict(it)
+            for it in self._all_items()
+            if (not req.arg("orderNum") or str(it["orderNum"]) == req.arg("orderNum"))
+            and in_range(req, "last_modified", it["last_modified"], dates=True)
+        ]
         return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
 
     def _all_items(self):

@@ -18,8 +18,23 @@ No modified filter exists on vendors, account codes or departments (a full sweep
 from . import procurify_data as data
 from .procurify_api import detail, in_after_before, in_range, invalid, ordered, page_of, single
 
-VENDOR_FIELDS = ("name", "active", "addressLineOne", "addressLineTwo", "city", "state_province", "postalCode",
-                 "country", "phoneOne", "email", "external_id", "currency", "type", "overall_score", "is_1099_eligible")
+VENDOR_FIELDS = (
+    "name",
+    "active",
+    "addressLineOne",
+    "addressLineTwo",
+    "city",
+    "state_province",
+    "postalCode",
+    "country",
+    "phoneOne",
+    "email",
+    "external_id",
+    "currency",
+    "type",
+    "overall_score",
+    "is_1099_eligible",
+)
 CODE_FIELDS = ("code", "description", "account_type", "active", "parent")
 DEPARTMENT_FIELDS = ("name", "external_id", "active")
 
@@ -64,9 +79,20 @@ class RecordsMixin:
         if not isinstance(body["email"], list):
             raise invalid("email", 'Expected a list of items but got type "str".')
         self.counters["vendor"] += 1
-        vendor = {"id": self.counters["vendor"], "active": True, "addressLineOne": "", "addressLineTwo": "", "city": "",
-                  "state_province": "", "postalCode": "", "country": "", "phoneOne": "", "external_id": "",
-                  "currency": "USD", "is_1099_eligible": False}
+        vendor = {
+            "id": self.counters["vendor"],
+            "active": True,
+            "addressLineOne": "",
+            "addressLineTwo": "",
+            "city": "",
+            "state_province": "",
+            "postalCode": "",
+            "country": "",
+            "phoneOne": "",
+            "external_id": "",
+            "currency": "USD",
+            "is_1099_eligible": False,
+        }
         self._apply(vendor, body, VENDOR_FIELDS, partial=True)
         vendor["dateModified"] = data.stamp(self.now())
         self.world["vendors"].append(vendor)
@@ -108,8 +134,12 @@ class RecordsMixin:
                 raise invalid("name", "This field is required.")
             self.counters["department"] += 1
             branch = self._find("locations", body.get("branch") or 1)
-            row = {"id": self.counters["department"], "branch": {"id": branch["id"], "name": branch["name"]},
-                   "external_id": "", "active": True}
+            row = {
+                "id": self.counters["department"],
+                "branch": {"id": branch["id"], "name": branch["name"]},
+                "external_id": "",
+                "active": True,
+            }
             self.world["departments"].append(row)
             self._apply(row, body, DEPARTMENT_FIELDS, partial=True)
             return single(row, 201)
@@ -118,15 +148,21 @@ class RecordsMixin:
 
     # -- bills and payments ----------------------------------------------------------------------------
     def bill_list(self, req):
-        rows = [{k: v for k, v in b.items() if k != "items"} for b in self.world["bills"]
-                if in_range(req, "last_modified_datetime", b["last_modified_datetime"])
-                and in_range(req, "modified_date", b["last_modified_datetime"], dates=True)]
+        rows = [
+            {k: v for k, v in b.items() if k != "items"}
+            for b in self.world["bills"]
+            if in_range(req, "last_modified_datetime", b["last_modified_datetime"])
+            and in_range(req, "modified_date", b["last_modified_datetime"], dates=True)
+        ]
         return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
 
     def bill_get(self, req, key):
         return single(dict(self._find("bills", key)))
 
     def payment_list(self, req):
-        rows = [dict(p) for p in self.world["payments"]
-                if in_after_before(req, "updated_at", p["updated_at"]) and in_after_before(req, "created_at", p["created_at"])]
+        rows = [
+            dict(p)
+            for p in self.world["payments"]
+            if in_after_before(req, "updated_at", p["updated_at"]) and in_after_before(req, "created_at", p["created_at"])
+        ]
         return page_of(req, ordered(req, rows, "id"), self.settings, self.name)

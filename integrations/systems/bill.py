@@ -89,8 +89,14 @@ class Vendor:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["id"], d.get("name", ""), str((d.get("additionalInfo") or {}).get("taxId") or ""),
-                   bool(d.get("archived")), d.get("updatedTime", ""), d)
+        return cls(
+            d["id"],
+            d.get("name", ""),
+            str((d.get("additionalInfo") or {}).get("taxId") or ""),
+            bool(d.get("archived")),
+            d.get("updatedTime", ""),
+            d,
+        )
 
 
 @dataclass
@@ -115,12 +121,26 @@ class Bill:
 
     @classmethod
     def from_api(cls, d):
-        lines = [BillLine(_money(i.get("amount")), (i.get("classifications") or {}).get("chartOfAccountId", ""),
-                          (i.get("classifications") or {}).get("departmentId", ""), i.get("description", ""))
-                 for i in d.get("billLineItems") or []]
-        return cls(d["id"], d.get("vendorId", ""), (d.get("invoice") or {}).get("invoiceNumber", ""),
-                   _money(d.get("amount")), d.get("paymentStatus", ""), bool(d.get("archived")), d.get("updatedTime", ""),
-                   lines, d)
+        lines = [
+            BillLine(
+                _money(i.get("amount")),
+                (i.get("classifications") or {}).get("chartOfAccountId", ""),
+                (i.get("classifications") or {}).get("departmentId", ""),
+                i.get("description", ""),
+            )
+            for i in d.get("billLineItems") or []
+        ]
+        return cls(
+            d["id"],
+            d.get("vendorId", ""),
+            (d.get("invoice") or {}).get("invoiceNumber", ""),
+            _money(d.get("amount")),
+            d.get("paymentStatus", ""),
+            bool(d.get("archived")),
+            d.get("updatedTime", ""),
+            lines,
+            d,
+        )
 
 
 @dataclass
@@ -135,8 +155,9 @@ class Classification:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["id"], d.get("name", ""), str(d.get("accountNumber") or d.get("shortName") or ""),
-                   bool(d.get("archived")), d)
+        return cls(
+            d["id"], d.get("name", ""), str(d.get("accountNumber") or d.get("shortName") or ""), bool(d.get("archived")), d
+        )
 
 
 @dataclass
@@ -152,8 +173,16 @@ class Payment:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["id"], d.get("billId", ""), d.get("vendorId", ""), _money(d.get("amount")), d.get("status", ""),
-                   d.get("processDate", ""), d.get("updatedTime", ""), d)
+        return cls(
+            d["id"],
+            d.get("billId", ""),
+            d.get("vendorId", ""),
+            _money(d.get("amount")),
+            d.get("status", ""),
+            d.get("processDate", ""),
+            d.get("updatedTime", ""),
+            d,
+        )
 
 
 @dataclass
@@ -167,8 +196,14 @@ class Subscription:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["id"], d.get("name", ""), d.get("notificationUrl", ""), [e.get("type") for e in d.get("events") or []],
-                   bool((d.get("status") or {}).get("enabled")), d.get("securityKey", ""))
+        return cls(
+            d["id"],
+            d.get("name", ""),
+            d.get("notificationUrl", ""),
+            [e.get("type") for e in d.get("events") or []],
+            bool((d.get("status") or {}).get("enabled")),
+            d.get("securityKey", ""),
+        )
 
 
 def _quote(value):
@@ -186,8 +221,9 @@ class BillClient(HttpClient):
         self.dev_key, self.org_id = str(c.get("dev_key") or ""), str(c.get("org_id") or "")
         self.username, self._password = str(c.get("username") or ""), str(c.get("password") or "")
         if not all((self.base_url, self.dev_key, self.org_id, self.username, self._password)):
-            raise AuthError("The BILL connection needs a base URL, dev_key, org_id, username and password.",
-                            code="BILL-AUTH-MISSING")
+            raise AuthError(
+                "The BILL connection needs a base URL, dev_key, org_id, username and password.", code="BILL-AUTH-MISSING"
+            )
         events = self.options.get("events_base_url")
         if not events and self.base_url.endswith("/connect"):
             events = self.base_url[: -len("/connect")] + "/connect-events"
@@ -203,8 +239,7 @@ class BillClient(HttpClient):
             cached = _sessions.get(self._key)
             if cached is not None and self.clock() - cached[1] < self.idle_limit:
                 return cached[0]
-            body = {"username": self.username, "password": self._password, "organizationId": self.org_id,
-                    "devKey": self.dev_key}
+            body = {"username": self.username, "password": self._password, "organizationId": self.org_id, "devKey": self.dev_key}
             self.logins += 1
             answer = self.request("POST", "/v3/login", idempotent=True, json=body).json()
             session = answer.get("sessionId")
@@ -250,13 +285,18 @@ class BillClient(HttpClient):
         if code in ("BDC_1101", "BDC_1102"):
             return AuthError(f"BILL refused the login ({code}): {said}", code="BILL-AUTH", status=status)
         if code in LIMIT_CODES:
-            return RateLimited(f"BILL {LIMIT_CODES[code]} reached ({code}): {said}", code=f"BILL-{code[4:]}",
-                               retry_after=parse_retry_after(response.headers.get("Retry-After")), status=status)
+            return RateLimited(
+                f"BILL {LIMIT_CODES[code]} reached ({code}): {said}",
+                code=f"BILL-{code[4:]}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status=status,
+            )
         if code == "BDC_1121" or status == 404:
             return NotFound(f"BILL: {said or 'not found'}", code=f"BILL-{(code or 'BDC_404')[4:]}", status=status)
         if 400 <= status < 500:
-            return ValidationRejected(f"BILL refused the request ({code}): {said}", code=f"BILL-{(code or 'BDC_400')[4:]}",
-                                      status=status)
+            return ValidationRejected(
+                f"BILL refused the request ({code}): {said}", code=f"BILL-{(code or 'BDC_400')[4:]}", status=status
+            )
         return self.default_classify(response, idempotent=idempotent)
 
     # -- lists ---------------------------------------------------------------------------------------------
@@ -311,9 +351,13 @@ class BillClient(HttpClient):
         return [b for b in self.bills(invoice_number=invoice_number, vendor_id=vendor_id) if not b.archived]
 
     def create_bill(self, vendor_id, invoice_number, invoice_date, due_date, lines, **fields):
-        body = {"vendorId": vendor_id, "dueDate": due_date.isoformat(),
-                "invoice": {"invoiceNumber": invoice_number, "invoiceDate": invoice_date.isoformat()},
-                "billLineItems": [_line(line) for line in lines], **fields}
+        body = {
+            "vendorId": vendor_id,
+            "dueDate": due_date.isoformat(),
+            "invoice": {"invoiceNumber": invoice_number, "invoiceDate": invoice_date.isoformat()},
+            "billLineItems": [_line(line) for line in lines],
+            **fields,
+        }
         return Bill.from_api(self.call("POST", "/v3/bills", idempotent=False, json=body))
 
     def bill(self, bill_id):
@@ -336,15 +380,25 @@ class BillClient(HttpClient):
     # -- webhooks ----------------------------------------------------------------------------------------------
     def create_subscription(self, name, url, events):
         """A new subscription; its ``security_key`` is in this answer only. One idempotency key for every retry."""
-        body = {"name": name, "status": {"enabled": True}, "notificationUrl": url,
-                "events": [{"type": e, "version": "1"} for e in events]}
-        answer = self.call("POST", "/v3/subscriptions", idempotent=True, json=body, events=True,
-                           headers={"X-Idempotent-Key": str(uuid.uuid4())})
+        body = {
+            "name": name,
+            "status": {"enabled": True},
+            "notificationUrl": url,
+            "events": [{"type": e, "version": "1"} for e in events],
+        }
+        answer = self.call(
+            "POST", "/v3/subscriptions", idempotent=True, json=body, events=True, headers={"X-Idempotent-Key": str(uuid.uuid4())}
+        )
         return Subscription.from_api(answer)
 
     def rotate_security_key(self, subscription_id):
-        answer = self.call("POST", f"/v3/subscriptions/{subscription_id}/security-key", idempotent=True, events=True,
-                           headers={"X-Idempotent-Key": str(uuid.uuid4())})
+        answer = self.call(
+            "POST",
+            f"/v3/subscriptions/{subscription_id}/security-key",
+            idempotent=True,
+            events=True,
+            headers={"X-Idempotent-Key": str(uuid.uuid4())},
+        )
         return answer.get("securityKey", "")
 
     def subscriptions(self):
@@ -352,8 +406,15 @@ class BillClient(HttpClient):
         return [Subscription.from_api(s) for s in (answer if isinstance(answer, list) else answer.get("results") or [])]
 
     def set_subscription_enabled(self, subscription_id, enabled):
-        return Subscription.from_api(self.call("PATCH", f"/v3/subscriptions/{subscription_id}", idempotent=True,
-                                               events=True, json={"status": {"enabled": bool(enabled)}}))
+        return Subscription.from_api(
+            self.call(
+                "PATCH",
+                f"/v3/subscriptions/{subscription_id}",
+                idempotent=True,
+                events=True,
+                json={"status": {"enabled": bool(enabled)}},
+            )
+        )
 
 
 def _line(line):

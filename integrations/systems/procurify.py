@@ -89,8 +89,15 @@ class Vendor:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["id"], d.get("name", ""), bool(d.get("active")), list(d.get("email") or []),
-                   d.get("external_id") or "", _when(d.get("dateModified")), d)
+        return cls(
+            d["id"],
+            d.get("name", ""),
+            bool(d.get("active")),
+            list(d.get("email") or []),
+            d.get("external_id") or "",
+            _when(d.get("dateModified")),
+            d,
+        )
 
 
 @dataclass
@@ -132,8 +139,15 @@ class OrderItem:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["id"], d.get("name", ""), _money(d.get("quantity")), _money(d.get("price")),
-                   str(d.get("accountCode") or ""), list(d.get("PO") or []), d)
+        return cls(
+            d["id"],
+            d.get("name", ""),
+            _money(d.get("quantity")),
+            _money(d.get("price")),
+            str(d.get("accountCode") or ""),
+            list(d.get("PO") or []),
+            d,
+        )
 
 
 @dataclass
@@ -152,9 +166,19 @@ class PurchaseOrder:
 
     @classmethod
     def from_api(cls, d):
-        return cls(d["procurify_PO"], d.get("uuid", ""), d.get("PO_Num") or "", d.get("vendor_name", ""),
-                   _money(d.get("total")), d.get("purchased_currency") or "", d.get("state"), d.get("version") or 0,
-                   _when(d.get("last_modified")), [OrderItem.from_api(i) for i in d.get("order_items") or []], d)
+        return cls(
+            d["procurify_PO"],
+            d.get("uuid", ""),
+            d.get("PO_Num") or "",
+            d.get("vendor_name", ""),
+            _money(d.get("total")),
+            d.get("purchased_currency") or "",
+            d.get("state"),
+            d.get("version") or 0,
+            _when(d.get("last_modified")),
+            [OrderItem.from_api(i) for i in d.get("order_items") or []],
+            d,
+        )
 
 
 @dataclass
@@ -197,11 +221,28 @@ class Bill:
 
     @classmethod
     def from_api(cls, d):
-        lines = [BillLine(i.get("description", ""), _money(i.get("total")), str(i.get("account_code") or ""),
-                          ((i.get("account") or {}).get("department") or {}).get("name", "")) for i in d.get("items") or []]
-        return cls(d["id"], d.get("uuid", ""), d.get("status"), (d.get("vendor") or {}).get("name", ""),
-                   d.get("invoice_number") or "", d.get("invoice_date") or "", _money(d.get("total_cost_with_tax")),
-                   d.get("currency") or "", _when(d.get("last_modified_datetime")), lines, d)
+        lines = [
+            BillLine(
+                i.get("description", ""),
+                _money(i.get("total")),
+                str(i.get("account_code") or ""),
+                ((i.get("account") or {}).get("department") or {}).get("name", ""),
+            )
+            for i in d.get("items") or []
+        ]
+        return cls(
+            d["id"],
+            d.get("uuid", ""),
+            d.get("status"),
+            (d.get("vendor") or {}).get("name", ""),
+            d.get("invoice_number") or "",
+            d.get("invoice_date") or "",
+            _money(d.get("total_cost_with_tax")),
+            d.get("currency") or "",
+            _when(d.get("last_modified_datetime")),
+            lines,
+            d,
+        )
 
 
 @dataclass
@@ -219,8 +260,17 @@ class Payment:
     @classmethod
     def from_api(cls, d):
         bills = [b.get("id") for g in d.get("bill_groups") or [] for b in g.get("bills") or []]
-        return cls(d["id"], d.get("uuid", ""), _money(d.get("amount")), (d.get("currency") or {}).get("name", ""),
-                   d.get("status", ""), d.get("vendor_name", ""), bills, _when(d.get("updated_at")), d)
+        return cls(
+            d["id"],
+            d.get("uuid", ""),
+            _money(d.get("amount")),
+            (d.get("currency") or {}).get("name", ""),
+            d.get("status", ""),
+            d.get("vendor_name", ""),
+            bills,
+            _when(d.get("updated_at")),
+            d,
+        )
 
 
 # -- the client -----------------------------------------------------------------------------------------
@@ -236,8 +286,10 @@ class ProcurifyClient(HttpClient):
         self.client_id = str(self.credentials.get("client_id") or "")
         self._secret = str(self.credentials.get("client_secret") or "")
         if not self.base_url or not self.client_id or not self._secret:
-            raise AuthError("The Procurify connection needs a domain (or base URL), client_id and client_secret.",
-                            code="PROCURIFY-AUTH-MISSING")
+            raise AuthError(
+                "The Procurify connection needs a domain (or base URL), client_id and client_secret.",
+                code="PROCURIFY-AUTH-MISSING",
+            )
         self.page_size = int(self.options.get("page_size") or 50)
         self.refresh_margin = self.options.get("token_refresh_margin")
         self._key = (self.base_url, self.client_id, hashlib.sha256(self._secret.encode()).hexdigest())
@@ -252,14 +304,19 @@ class ProcurifyClient(HttpClient):
                 margin = float(self.refresh_margin) if self.refresh_margin is not None else lifetime / 10
                 if self.clock() - fetched < lifetime - margin:
                     return token
-            body = {"client_id": self.client_id, "client_secret": self._secret, "audience": AUDIENCE,
-                    "grant_type": "client_credentials"}
+            body = {
+                "client_id": self.client_id,
+                "client_secret": self._secret,
+                "audience": AUDIENCE,
+                "grant_type": "client_credentials",
+            }
             self.token_requests += 1
             try:
                 answer = self.request("POST", "/oauth/token", idempotent=True, json=body).json()
             except AuthError as exc:
-                raise AuthError(f"Procurify refused the client credentials (HTTP {exc.status})", code="PROCURIFY-AUTH",
-                                status=exc.status) from None
+                raise AuthError(
+                    f"Procurify refused the client credentials (HTTP {exc.status})", code="PROCURIFY-AUTH", status=exc.status
+                ) from None
             token = answer.get("access_token")
             if not token:
                 raise IntegrationError("Procurify answered the token request without a token", code="PROCURIFY-BAD-ANSWER")
@@ -282,8 +339,9 @@ class ProcurifyClient(HttpClient):
             except TokenRejected:
                 self._forget(token)
                 if attempt == 2:
-                    raise AuthError("Procurify refused a freshly issued token (HTTP 401 twice)", code="PROCURIFY-401",
-                                    status=401) from None
+                    raise AuthError(
+                        "Procurify refused a freshly issued token (HTTP 401 twice)", code="PROCURIFY-401", status=401
+                    ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def classify(self, response, *, idempotent):
@@ -291,8 +349,7 @@ class ProcurifyClient(HttpClient):
         if status in (400, 401, 403) or (status == 422):
             said = self.scrub(_drf_text(response))
             if "/oauth/token" in response.url:
-                return AuthError(f"Procurify token request refused (HTTP {status}): {said}", code="PROCURIFY-AUTH",
-                                 status=status)
+                return AuthError(f"Procurify token request refused (HTTP {status}): {said}", code="PROCURIFY-AUTH", status=status)
             if status == 401:
                 return TokenRejected(f"Procurify answered HTTP 401: {said}", code="PROCURIFY-401", status=status)
             if status == 403:
@@ -330,10 +387,14 @@ class ProcurifyClient(HttpClient):
 
     def update_account_code(self, current, **changes):
         """PUT the whole code (``current``: an ``AccountCode``) with ``changes`` applied."""
-        body = {"code": current.code, "description": current.description, "account_type": current.account_type,
-                "active": current.active, **changes}
-        return AccountCode.from_api(self.call("PUT", f"/api/v3/account-codes/{current.id}/", idempotent=True,
-                                              json=body)["data"])
+        body = {
+            "code": current.code,
+            "description": current.description,
+            "account_type": current.account_type,
+            "active": current.active,
+            **changes,
+        }
+        return AccountCode.from_api(self.call("PUT", f"/api/v3/account-codes/{current.id}/", idempotent=True, json=body)["data"])
 
     def deactivate_account_code(self, current):
         return self.update_account_code(current, active=False)
@@ -360,8 +421,7 @@ class ProcurifyClient(HttpClient):
             body.update(PO_Num=po_num, confirm_duplicate_external_po_number=allow_duplicate_po_num)
         if version is not None:
             body["version"] = version
-        return PurchaseOrder.from_api(self.call("PUT", f"/api/v3/purchase-orders/{number}/", idempotent=True,
-                                                json=body)["data"])
+        return PurchaseOrder.from_api(self.call("PUT", f"/api/v3/purchase-orders/{number}/", idempotent=True, json=body)["data"])
 
     def close_purchase_order(self, number):
         return PurchaseOrder.from_api(self.call("POST", f"/api/v3/purchase-orders/{number}/close/", idempotent=True)["data"])
@@ -371,10 +431,20 @@ class ProcurifyClient(HttpClient):
 
     def create_requisition(self, required_date, location_name, department_name, lines):
         """By names, not ids: ``lines`` hold item_name, vendor_name, account_code, unit_price, quantity, unit."""
-        body = {"required_date": required_date.isoformat(), "location_name": location_name,
-                "department_name": department_name,
-                "line_items": [{"custom_fields": [], "unit": "each", "currency_code": "USD",
-                                **{k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()}} for line in lines]}
+        body = {
+            "required_date": required_date.isoformat(),
+            "location_name": location_name,
+            "department_name": department_name,
+            "line_items": [
+                {
+                    "custom_fields": [],
+                    "unit": "each",
+                    "currency_code": "USD",
+                    **{k: (str(v) if isinstance(v, Decimal) else v) for k, v in line.items()},
+                }
+                for line in lines
+            ],
+        }
         return Requisition.from_api(self.call("POST", "/api/v3/requisitions/", idempotent=False, json=body)["data"])
 
     def order_items(self, order_num=None, modified_since=None):

@@ -28,8 +28,13 @@ def control(box, method, path, **kwargs):
 
 def login(box, **overrides):
     c = box.credentials()["bill"]
-    body = {"username": c["username"], "password": c["password"], "organizationId": c["org_id"], "devKey": c["dev_key"],
-            **overrides}
+    body = {
+        "username": c["username"],
+        "password": c["password"],
+        "organizationId": c["org_id"],
+        "devKey": c["dev_key"],
+        **overrides,
+    }
     return requests.post(url(box, "/connect/v3/login"), json=body, timeout=10)
 
 
@@ -142,11 +147,15 @@ def bill_body(box, invoice="INV-9001", amounts=(228.99, 100.01)):
     vendor = control(box, "GET", "bill/vendors")[0]
     coa = next(c for c in control(box, "GET", "bill/chart_of_accounts") if c["accountNumber"] == "6200")
     dept = next(d for d in control(box, "GET", "bill/departments") if not d["archived"])
-    return {"vendorId": vendor["id"], "dueDate": "2026-12-31",
-            "invoice": {"invoiceNumber": invoice, "invoiceDate": "2026-11-15"},
-            "billLineItems": [{"amount": a, "description": "parts",
-                               "classifications": {"chartOfAccountId": coa["id"], "departmentId": dept["id"]}}
-                              for a in amounts]}
+    return {
+        "vendorId": vendor["id"],
+        "dueDate": "2026-12-31",
+        "invoice": {"invoiceNumber": invoice, "invoiceDate": "2026-11-15"},
+        "billLineItems": [
+            {"amount": a, "description": "parts", "classifications": {"chartOfAccountId": coa["id"], "departmentId": dept["id"]}}
+            for a in amounts
+        ],
+    }
 
 
 def test_a_bill_is_created_in_currency_units_and_found_by_invoice_number(box):
@@ -155,8 +164,9 @@ def test_a_bill_is_created_in_currency_units_and_found_by_invoice_number(box):
     assert created.status_code == 200
     bill = created.json()
     assert bill["id"].startswith("00n") and bill["amount"] == 329.0 and bill["paymentStatus"] == "UNPAID"
-    found = requests.get(url(box, "/connect/v3/bills"), headers=h, timeout=10,
-                         params={"filters": 'invoice.invoiceNumber:eq:"INV-9001"'}).json()["results"]
+    found = requests.get(
+        url(box, "/connect/v3/bills"), headers=h, timeout=10, params={"filters": 'invoice.invoiceNumber:eq:"INV-9001"'}
+    ).json()["results"]
     assert [b["id"] for b in found] == [bill["id"]]
     again = requests.post(url(box, "/connect/v3/bills"), json=bill_body(box), headers=h, timeout=10)
     assert again.status_code == 400 and "already exists" in again.json()[0]["message"]
@@ -225,10 +235,15 @@ def receiver():
 
 
 def subscribe(box, h, target, events=("vendor.created",), key="7c1f0c4e-0000-4000-8000-000000000001"):
-    body = {"name": "portal", "status": {"enabled": True}, "notificationUrl": target,
-            "events": [{"type": e, "version": "1"} for e in events]}
-    return requests.post(url(box, "/connect-events/v3/subscriptions"), json=body, timeout=10,
-                         headers={**h, "X-Idempotent-Key": key})
+    body = {
+        "name": "portal",
+        "status": {"enabled": True},
+        "notificationUrl": target,
+        "events": [{"type": e, "version": "1"} for e in events],
+    }
+    return requests.post(
+        url(box, "/connect-events/v3/subscriptions"), json=body, timeout=10, headers={**h, "X-Idempotent-Key": key}
+    )
 
 
 def expected_signature(key, raw):
@@ -238,8 +253,12 @@ def expected_signature(key, raw):
 def test_subscription_shows_its_security_key_once_and_needs_an_idempotency_key(box, receiver):
     h = headers(box)
     target = receiver().url
-    no_key = requests.post(url(box, "/connect-events/v3/subscriptions"), headers=h, timeout=10,
-                           json={"name": "x", "events": [{"type": "bill.created"}], "notificationUrl": target})
+    no_key = requests.post(
+        url(box, "/connect-events/v3/subscriptions"),
+        headers=h,
+        timeout=10,
+        json={"name": "x", "events": [{"type": "bill.created"}], "notificationUrl": target},
+    )
     assert no_key.status_code == 400
     first = subscribe(box, h, target)
     repeat = subscribe(box, h, target)
@@ -271,8 +290,11 @@ def test_a_rotated_key_signs_the_next_event_and_the_old_key_no_longer_verifies(b
     hook = receiver()
     h = headers(box)
     sub = subscribe(box, h, hook.url, events=("payment.updated", "bill.updated")).json()
-    rotated = requests.post(url(box, f"/connect-events/v3/subscriptions/{sub['id']}/security-key"), timeout=10,
-                            headers={**h, "X-Idempotent-Key": "7c1f0c4e-0000-4000-8000-0000000000aa"}).json()
+    rotated = requests.post(
+        url(box, f"/connect-events/v3/subscriptions/{sub['id']}/security-key"),
+        timeout=10,
+        headers={**h, "X-Idempotent-Key": "7c1f0c4e-0000-4000-8000-0000000000aa"},
+    ).json()
     assert rotated["securityKey"] != sub["securityKey"]
     bill = next(b for b in control(box, "GET", "bill/bills") if b["paymentStatus"] == "UNPAID")
     payment = control(box, "POST", "bill/payments", json={"billId": bill["id"]})
@@ -305,5 +327,5 @@ def test_the_control_api_triggers_any_catalog_event(box, receiver):
     subscribe(box, h, hook.url, events=("vendor.updated",))
     vendor = control(box, "GET", "bill/vendors")[1]
     control(box, "POST", "bill/events", json={"type": "vendor.updated", "id": vendor["id"]})
-    (raw, _), = hook.wait_for(1)
+    ((raw, _),) = hook.wait_for(1)
     assert json.loads(raw)["vendor"]["id"] == vendor["id"]

@@ -21,8 +21,13 @@ def control(box, method, path, **kwargs):
 
 def token_response(box, **overrides):
     creds = box.credentials()["procurify"]
-    body = {"client_id": creds["client_id"], "client_secret": creds["client_secret"], "audience": data.AUDIENCE,
-            "grant_type": "client_credentials", **overrides}
+    body = {
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "audience": data.AUDIENCE,
+        "grant_type": "client_credentials",
+        **overrides,
+    }
     return requests.post(url(box, "/oauth/token"), json=body, timeout=10)
 
 
@@ -43,8 +48,10 @@ def test_token_request_answers_a_24_hour_bearer_token_with_the_documented_scope(
     assert body["scope"].startswith("urn:procurify-api:domain:")
 
 
-@pytest.mark.parametrize("override, status", [({"client_secret": "wrong"}, 401), ({"audience": "https://other/"}, 403),
-                                               ({"grant_type": "password"}, 400)])
+@pytest.mark.parametrize(
+    "override, status",
+    [({"client_secret": "wrong"}, 401), ({"audience": "https://other/"}, 403), ({"grant_type": "password"}, 400)],
+)
 def test_token_request_refuses_wrong_secret_audience_or_grant(box, override, status):
     answer = token_response(box, **override)
     assert answer.status_code == status and "error" in answer.json()
@@ -133,17 +140,33 @@ def test_purchase_orders_filter_by_status_and_modified_date(box):
 def test_requisition_by_names_becomes_a_purchase_order_and_a_po_update_changes_the_same_order(box):
     headers = auth(box)
     vendor = control(box, "GET", "procurify/vendors")[0]
-    body = {"required_date": "2026-11-20", "location_name": "Vancouver HQ", "department_name": "Operations",
-            "line_items": [{"item_name": "Bolts", "vendor_name": vendor["name"], "account_code": "100.6200",
-                            "unit_price": "2.50", "quantity": "4", "unit": "box", "currency_code": "USD"}]}
+    body = {
+        "required_date": "2026-11-20",
+        "location_name": "Vancouver HQ",
+        "department_name": "Operations",
+        "line_items": [
+            {
+                "item_name": "Bolts",
+                "vendor_name": vendor["name"],
+                "account_code": "100.6200",
+                "unit_price": "2.50",
+                "quantity": "4",
+                "unit": "box",
+                "currency_code": "USD",
+            }
+        ],
+    }
     created = requests.post(url(box, "/api/v3/requisitions/"), json=body, headers=headers, timeout=10)
     assert created.status_code == 201
     item = created.json()["data"]["order_items"][0]
     (number,) = item["PO"]
     po = get(box, f"/api/v2/purchase_orders/{number}/", headers).json()["data"]
     assert po["total"] == "10.00" and po["vendor_name"] == vendor["name"]
-    change = {"version": po["version"], "PO_Num": "JDE-4711",
-              "order_items": [{"id": item["id"], "name": "Bolts", "unit": "box", "quantity": "6", "price": "2.50"}]}
+    change = {
+        "version": po["version"],
+        "PO_Num": "JDE-4711",
+        "order_items": [{"id": item["id"], "name": "Bolts", "unit": "box", "quantity": "6", "price": "2.50"}],
+    }
     updated = requests.put(url(box, f"/api/v3/purchase-orders/{number}/"), json=change, headers=headers, timeout=10)
     assert updated.status_code == 200 and updated.json()["data"]["total"] == "15.00"
     stale = requests.put(url(box, f"/api/v3/purchase-orders/{number}/"), json=change, headers=headers, timeout=10)
@@ -153,9 +176,14 @@ def test_requisition_by_names_becomes_a_purchase_order_and_a_po_update_changes_t
 
 
 def test_requisition_with_an_unknown_name_is_refused_with_the_field(box):
-    body = {"required_date": "2026-11-20", "location_name": "Vancouver HQ", "department_name": "Operations",
-            "line_items": [{"item_name": "X", "vendor_name": "Nobody Inc", "account_code": "100.6200",
-                            "unit_price": "1", "quantity": "1"}]}
+    body = {
+        "required_date": "2026-11-20",
+        "location_name": "Vancouver HQ",
+        "department_name": "Operations",
+        "line_items": [
+            {"item_name": "X", "vendor_name": "Nobody Inc", "account_code": "100.6200", "unit_price": "1", "quantity": "1"}
+        ],
+    }
     answer = requests.post(url(box, "/api/v3/requisitions/"), json=body, headers=auth(box), timeout=10)
     assert answer.status_code == 400 and "line_items[0].vendor_name" in answer.json()
 
@@ -168,8 +196,7 @@ def test_account_code_create_duplicate_and_deactivate(box):
     again = requests.post(url(box, "/api/v3/account-codes/"), json=new, headers=headers, timeout=10)
     assert again.status_code == 400 and "code" in again.json()
     code_id = created.json()["data"]["id"]
-    off = requests.put(url(box, f"/api/v3/account-codes/{code_id}/"), json={**new, "active": False}, headers=headers,
-                       timeout=10)
+    off = requests.put(url(box, f"/api/v3/account-codes/{code_id}/"), json={**new, "active": False}, headers=headers, timeout=10)
     assert off.status_code == 200 and off.json()["data"]["active"] is False
 
 
@@ -180,8 +207,9 @@ def test_vendor_create_needs_the_documented_fields_and_patch_stamps_date_modifie
     body = {"name": "New Vendor", "email": ["ap@new.example"], "type": 3, "overall_score": 0}
     vendor = requests.post(url(box, "/api/v3/vendors/"), json=body, headers=headers, timeout=10).json()["data"]
     box.advance(60)
-    patched = requests.patch(url(box, f"/api/v3/vendors/{vendor['id']}/"), json={"active": False}, headers=headers,
-                             timeout=10).json()["data"]
+    patched = requests.patch(
+        url(box, f"/api/v3/vendors/{vendor['id']}/"), json={"active": False}, headers=headers, timeout=10
+    ).json()["data"]
     assert patched["active"] is False and patched["dateModified"] > vendor["dateModified"]
 
 

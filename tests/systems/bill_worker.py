@@ -22,8 +22,7 @@ def main():
     from integrations.systems.bill import BillClient
 
     spec = json.loads(sys.argv[1])
-    client = BillClient(SimpleNamespace(base_url=spec["base_url"], credentials=spec["credentials"],
-                                        options=spec["options"]))
+    client = BillClient(SimpleNamespace(base_url=spec["base_url"], credentials=spec["credentials"], options=spec["options"]))
 
     def one_thread(_):
         try:

@@ -18,14 +18,17 @@ from tests.sandbox.test_bill_fake import Receiver
 from tests.sandbox_fixtures import sandbox_fixtures
 from tests.systems.test_concurrency_limit import ROOT, sqlite_file, worker_env  # noqa: F401 - fixtures
 
-server, box = sandbox_fixtures(systems=["bill"], size=40, around=clear_session_cache,
-                               config={"bill": {"webhook_backoff_initial": 0.01}})
+server, box = sandbox_fixtures(
+    systems=["bill"], size=40, around=clear_session_cache, config={"bill": {"webhook_backoff_initial": 0.01}}
+)
 
 
 def connection(box, credentials=None, **options):
-    return SimpleNamespace(base_url=box.system_url("bill") + "/connect",
-                           credentials=credentials or box.credentials()["bill"],
-                           options={"backoff_max": 0.05, **options})
+    return SimpleNamespace(
+        base_url=box.system_url("bill") + "/connect",
+        credentials=credentials or box.credentials()["bill"],
+        options={"backoff_max": 0.05, **options},
+    )
 
 
 def make_client(box, **kwargs):
@@ -109,11 +112,18 @@ def test_the_fake_sees_overruns_when_the_client_allows_more_than_three(box):
 
 def test_two_processes_with_four_threads_each_get_no_bdc_1322(box, worker_env):  # noqa: F811 - a fixture
     box.config["bill"]["latency_ms"] = 40
-    spec = {"base_url": box.system_url("bill") + "/connect", "credentials": box.credentials()["bill"],
-            "options": {"backoff_max": 0.05}, "threads": 4, "calls": 6}
+    spec = {
+        "base_url": box.system_url("bill") + "/connect",
+        "credentials": box.credentials()["bill"],
+        "options": {"backoff_max": 0.05},
+        "threads": 4,
+        "calls": 6,
+    }
     args = [sys.executable, "-m", "tests.systems.bill_worker", json.dumps(spec)]
-    workers = [subprocess.Popen(args, cwd=ROOT, env=worker_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(args, cwd=ROOT, env=worker_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     assert [w.stdout.readline().strip() for w in workers] == ["ready", "ready"]
     for w in workers:
         w.stdin.write("go\n")
@@ -132,8 +142,9 @@ def test_two_processes_with_four_threads_each_get_no_bdc_1322(box, worker_env): 
 def test_bdc_1322_and_1144_are_retried_with_backoff_honouring_retry_after(box):
     client = make_client(box, backoff_max=2)
     client.vendors()
-    sandbox(box, "POST", "faults", json={"system": "bill", "endpoint": "vendors:list", "status": 429, "count": 2,
-                                        "retry_after": 0.3})
+    sandbox(
+        box, "POST", "faults", json={"system": "bill", "endpoint": "vendors:list", "status": 429, "count": 2, "retry_after": 0.3}
+    )
     started = time.monotonic()
     assert client.vendors()
     assert time.monotonic() - started >= 0.6 and calls(box, "vendors:list") == 4
@@ -166,8 +177,9 @@ def test_a_bill_with_decimal_lines_is_created_and_found_by_invoice_number(box):
     assert bill.id.startswith("00n") and bill.amount == Decimal("229.00") and bill.lines[0].amount == Decimal("228.99")
     assert [b.id for b in client.find_bills("JDE-INV-77")] == [bill.id]
     with pytest.raises(ValidationRejected):
-        client.create_bill(vendor.id, "JDE-INV-78", dt.date(2026, 11, 2), dt.date(2026, 12, 2),
-                           [BillLine(Decimal("1.005"), account.id)])
+        client.create_bill(
+            vendor.id, "JDE-INV-78", dt.date(2026, 11, 2), dt.date(2026, 12, 2), [BillLine(Decimal("1.005"), account.id)]
+        )
 
 
 @pytest.mark.django_db

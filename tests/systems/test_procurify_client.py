@@ -17,8 +17,11 @@ server, box = sandbox_fixtures(systems=["procurify"], size=40, around=clear_toke
 
 
 def make_client(box, credentials=None, **options):
-    conn = SimpleNamespace(base_url=box.system_url("procurify"), credentials=credentials or box.credentials()["procurify"],
-                           options={"backoff_max": 0.01, **options})
+    conn = SimpleNamespace(
+        base_url=box.system_url("procurify"),
+        credentials=credentials or box.credentials()["procurify"],
+        options={"backoff_max": 0.01, **options},
+    )
     return ProcurifyClient(conn)
 
 
@@ -91,16 +94,30 @@ def test_bills_and_payments_since_a_cursor_with_decimal_money(box):
 def test_a_requisition_by_names_becomes_a_po_that_later_updates_change_in_place(box):
     client = make_client(box)
     vendor = client.vendors()[0]
-    requisition = client.create_requisition(dt.date(2026, 11, 30), "Vancouver HQ", "Operations", [
-        {"item_name": "Bolts", "vendor_name": vendor.name, "account_code": "100.6200", "unit_price": Decimal("2.50"),
-         "quantity": Decimal("4")}])
+    requisition = client.create_requisition(
+        dt.date(2026, 11, 30),
+        "Vancouver HQ",
+        "Operations",
+        [
+            {
+                "item_name": "Bolts",
+                "vendor_name": vendor.name,
+                "account_code": "100.6200",
+                "unit_price": Decimal("2.50"),
+                "quantity": Decimal("4"),
+            }
+        ],
+    )
     (number,) = requisition.po_numbers
     po = client.purchase_order(number)
     assert po.total == Decimal("10.00") and po.items[0].account_code == "100.6200"
     item = po.items[0]
-    updated = client.update_purchase_order(number, [{"id": item.id, "name": item.name, "unit": "each",
-                                                     "quantity": Decimal("6"), "price": item.price}],
-                                           po_num="JDE-1001", version=po.version)
+    updated = client.update_purchase_order(
+        number,
+        [{"id": item.id, "name": item.name, "unit": "each", "quantity": Decimal("6"), "price": item.price}],
+        po_num="JDE-1001",
+        version=po.version,
+    )
     assert updated.number == number and updated.total == Decimal("15.00") and updated.po_num == "JDE-1001"
     with pytest.raises(ValidationRejected) as stale:
         client.update_purchase_order(number, [], version=po.version)
