@@ -402,6 +402,15 @@ class ProcurifyClient(HttpClient):
     def departments(self):
         return [Department.from_api(d) for d in self.pages("/api/v3/departments/")]
 
+    def create_department(self, name, location_id, external_id=""):
+        body = {"name": name, "branch": location_id, "external_id": external_id, "active": True}
+        return Department.from_api(self.call("POST", "/api/v3/departments/", idempotent=False, json=body)["data"])
+
+    def update_department(self, current, **changes):
+        """PUT the whole department (``current``: a ``Department``) with ``changes`` applied."""
+        body = {"name": current.name, "external_id": current.raw.get("external_id", ""), "active": current.active, **changes}
+        return Department.from_api(self.call("PUT", f"/api/v3/departments/{current.id}/", idempotent=True, json=body)["data"])
+
     def locations(self):
         return list(self.pages("/api/v2/locations/"))
 

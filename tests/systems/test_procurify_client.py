@@ -137,3 +137,12 @@ def test_a_server_error_on_a_read_is_retried(box):
     sandbox(box, "POST", "faults", json={"system": "procurify", "endpoint": "bills:list", "status": 503, "count": 2})
     assert make_client(box, page_size=100).bills_since(None)
     assert calls(box, "bills:list") == 3
+
+
+def test_departments_are_created_at_a_location_and_renamed_in_place(box):
+    client = make_client(box, page_size=100)
+    location = next(loc for loc in client.locations() if loc["name"] == "Toronto Plant")
+    made = client.create_department("Quality", location["id"], external_id="300")
+    renamed = client.update_department(made, name="Quality Assurance")
+    assert (renamed.id, renamed.name, renamed.location) == (made.id, "Quality Assurance", "Toronto Plant")
+    assert sum(1 for d in client.departments() if d.raw.get("external_id") == "300") == 1
