@@ -1,0 +1,168 @@
+"""Procurify reference data and AP records (the fake's vendor, account code, department,
+location, bill and payment handlers).
+
+Endpoints (shared/reference/procurify.md):
+  GET/POST /api/v3/vendors/, GET/PUT/PATCH /api/v3/vendors/{id}/   create needs name, email (array),
+                                                                   type, overall_score; ``search`` = name
+  GET/POST /api/v3/account-codes/, GET/PUT /api/v3/account-codes/{id}/   ``active: false`` deactivates
+  GET/POST /api/v3/departments/, PUT /api/v3/departments/{id}/
+  GET /api/v2/locations/
+  GET /api/v3/ap/bills/        ``last_modified_datetime_0/1`` (date-time; the deprecated
+                               ``modified_date_0/1`` still filters the same field by date), ``order_by``
+  GET /api/v2/ap/bills/{uuid}/ one bill with its ``items`` (lines allocated to account codes)
+  GET /api/public/v1/payments/ ``updated_at_after/before``, ``created_at_after/before``, ``order_by``
+No modified filter exists on vendors, account codes or departments (a full sweep; vendors carry
+``dateModified``). An account code ``code`` must be unique (400 otherwise, a sandbox choice).
+"""
+
+from . import procurify_data as data
+from .procurify_api import detail, in_after_before, in_range, invalid, ordered, page_of, single
+
+VENDOR_FIELDS = (
+    "name",
+    "active",
+    "addressLineOne",
+    "addressLineTwo",
+    "city",
+    "state_province",
+    "postalCode",
+    "country",
+    "phoneOne",
+    "email",
+    "external_id",
+    "currency",
+    "type",
+    "overall_score",
+    "is_1099_eligible",
+)
+CODE_FIELDS = ("code", "description", "account_type", "active", "parent")
+DEPARTMENT_FIELDS = ("name", "external_id", "active")
+
+
+class RecordsMixin:
+    def _find(self, kind, key):
+        for row in self.world[kind]:
+            if str(row["id"]) == str(key) or str(row.get("uuid")) == str(key):
+                return row
+        raise detail(404, "Not found.")
+
+    def _by_name(self, kind, name, field):
+        row = next((r for r in self.world[kind] if r["name"] == str(name)), None)
+        if row is None:
+            raise invalid(field, f"No {kind[:-1]} named {name}.")
+        return row
+
+    def _listing(self, req, kind, default_order="id", search_field="name"):
+        rows = [dict(r) for r in self.world[kind]]
+        term = (req.arg("search") or "").strip().lower()
+        if term:
+            rows = [r for r in rows if term in str(r.get(search_field, "")).lower()]
+        if req.arg("active") in ("true", "false"):
+            rows = [r for r in rows if bool(r.get("active")) == (req.arg("active") == "true")]
+        return page_of(req, ordered(req, rows, default_order), self.settings, self.name)
+
+    def _apply(self, row, body, fields, *, partial):
+        if not partial:
+            missing = [f for f in fields[:1] if body.get(f) in (None, "")]
+            if missing:
+                raise invalid(missing[0], "This field is required.")
+        for field in fields:
+            if field in body:
+                row[field] = body[field]
+
+    # -- vendors ---------------------------------------------------------------------------------------
+    def vendor_create(self, req):
+        body = self.body(req)
+        for field in ("name", "email", "type", "overall_score"):
+            if body.get(field) in (None, ""):
+                raise invalid(field, "This field is required.")
+        if not isinstance(body["email"], list):
+            raise invalid("email", 'Expected a list of items but got type "str".')
+        self.counters["vendor"] += 1
+        vendor = {
+            "id": self.counters["vendor"],
+            "active": True,
+            "addressLineOne": "",
+            "addressLineTwo": "",
+            "city": "",
+            "state_province": "",
+            "postalCode": "",
+            "country": "",
+            "phoneOne": "",
+            "external_id": "",
+            "currency": "USD",
+            "is_1099_eligible": False,
+        }
+        self._apply(vendor, body, VENDOR_FIELDS, partial=True)
+        vendor["dateModified"] = data.stamp(self.now())
+        self.world["vendors"].append(vendor)
+        return single(vendor, 201)
+
+    def vendor_update(self, req, key):
+        vendor = self._find("vendors", key)
+        body = self.body(req)
+        if "email" in body and not isinstance(body["email"], list):
+            raise invalid("email", 'Expected a list of items but got type "str".')
+        self._apply(vendor, body, VENDOR_FIELDS, partial=req.method == "PATCH")
+        vendor["dateModified"] = data.stamp(self.now())
+        return single(vendor)
+
+    # -- account codes and departments -----------------------------------------------------------------
+    def code_write(self, req, key=None):
+        body = self.body(req)
+        row = self._find("account_codes", key) if key is not None else None
+        code = body.get("code")
+        if code not in (None, "") and any(c["code"] == str(code) and c is not row for c in self.world["account_codes"]):
+            raise invalid("code", "account code with this code already exists.")
+        if row is None:
+            for field in ("code", "description", "account_type"):
+                if body.get(field) in (None, ""):
+                    raise invalid(field, "This field is required.")
+            self.counters["code"] += 1
+            row = {"id": self.counters["code"], "active": True, "parent": None}
+            self.world["account_codes"].append(row)
+            self._apply(row, body, CODE_FIELDS, partial=True)
+            return single(row, 201)
+        self._apply(row, body, CODE_FIELDS, partial=False)
+        return single(row)
+
+    def department_write(self, req, key=None):
+        body = self.body(req)
+        row = self._find("departments", key) if key is not None else None
+        if row is None:
+            if body.get("name") in (None, ""):
+                raise invalid("name", "This field is required.")
+            self.counters["department"] += 1
+            branch = self._find("locations", body.get("branch") or 1)
+            row = {
+                "id": self.counters["department"],
+                "branch": {"id": branch["id"], "name": branch["name"]},
+                "external_id": "",
+                "active": True,
+            }
+            self.world["departments"].append(row)
+            self._apply(row, body, DEPARTMENT_FIELDS, partial=True)
+            return single(row, 201)
+        self._apply(row, body, DEPARTMENT_FIELDS, partial=False)
+        return single(row)
+
+    # -- bills and payments ----------------------------------------------------------------------------
+    def bill_list(self, req):
+        rows = [
+            {k: v for k, v in b.items() if k != "items"}
+            for b in self.world["bills"]
+            if in_range(req, "last_modified_datetime", b["last_modified_datetime"])
+            and in_range(req, "modified_date", b["last_modified_datetime"], dates=True)
+        ]
+        return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
+
+    def bill_get(self, req, key):
+        return single(dict(self._find("bills", key)))
+
+    def payment_list(self, req):
+        rows = [
+            dict(p)
+            for p in self.world["payments"]
+            if in_after_before(req, "updated_at", p["updated_at"]) and in_after_before(req, "created_at", p["created_at"])
+        ]
+        return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
