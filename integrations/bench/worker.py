@@ -9,6 +9,7 @@ import os
 import resource
 import threading
 import time
+import tracemalloc
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -100,10 +101,23 @@ def run(spec, say):
 
 @contextmanager
 def _profiled(label):
-    """``BENCH_PROFILE=<dir>``: a cProfile of each measured cycle (its own thread) in ``<dir>/<label>.prof``."""
+    """``BENCH_PROFILE=<dir>``: a cProfile of each measured cycle (its own thread) in ``<dir>/<label>.prof``;
+    ``BENCH_PROFILE=memory``: the biggest allocations still held when the cycle ends (tracemalloc)."""
     where = os.environ.get("BENCH_PROFILE")
     if not where:
         yield
+        return
+    if where == "memory":  # the allocations still held when the cycle ends, biggest first, on the progress lines
+        tracemalloc.start(8)
+        try:
+            yield
+        finally:
+            snapshot = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            for stat in snapshot.statistics("traceback")[:8]:
+                print(f"bench memory: {stat.size / 1e6:.1f} MB in {stat.count} blocks at", flush=True)
+                for line in stat.traceback.format()[-8:]:
+                    print(f"bench memory:   {line}", flush=True)
         return
     profile = cProfile.Profile()
     profile.enable()

@@ -130,12 +130,15 @@ class CycleContext:
     def batches(self, **filters):
         return list(Batch.objects.filter(flow=self.flow, **filters).order_by("pk"))
 
-    def batch_chunks(self, size=500, **filters):
+    def batch_chunks(self, size=500, only=None, **filters):
         """The flow's batches matching ``filters`` in pk order, ``size`` at a time: a backlog of any
-        length is worked through without holding it all in memory."""
+        length is worked through without holding it all in memory. ``only``: the columns to load."""
         last = 0
+        rows = Batch.objects.filter(flow=self.flow, **filters).order_by("pk")
+        if only:
+            rows = rows.only(*only)
         while True:
-            chunk = list(Batch.objects.filter(flow=self.flow, pk__gt=last, **filters).order_by("pk")[:size])
+            chunk = list(rows.filter(pk__gt=last)[:size])
             if not chunk:
                 return
             yield chunk
