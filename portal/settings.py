@@ -34,11 +34,20 @@ _DEV_SECRET = "dev-insecure-3x8bd7c6b1e54f0f8a2c1d9e7f6a5b4c3d2e1f0a9b8c7d6e5f4a
 _DEV_FIELD_KEY = "q2fXk3nJmYh6yZ0uGZ4r8s1v5cR9wQ2eT7aB3dF6gH0="
 
 SECRET_KEY = required("SECRET_KEY", _DEV_SECRET)
+# Production refuses what is written in this file or too weak to sign sessions: a message names the variable.
+MIN_SECRET_KEY_LENGTH = 40
+if PRODUCTION:
+    if SECRET_KEY.strip() == _DEV_SECRET:
+        raise ImproperlyConfigured("SECRET_KEY is the development key written in portal/settings.py; generate a new one.")
+    if len(SECRET_KEY.strip()) < MIN_SECRET_KEY_LENGTH:
+        raise ImproperlyConfigured(f"SECRET_KEY is empty or shorter than {MIN_SECRET_KEY_LENGTH} characters; generate a longer one.")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys for credentials at rest: the first encrypts, the rest only decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in required("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",") if k.strip()]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: give at least one Fernet key.")
+if PRODUCTION and _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds the development key written in portal/settings.py; generate a new one.")
 for _i, _key in enumerate(FIELD_ENCRYPTION_KEYS, 1):
     try:
         Fernet(_key.encode())
@@ -52,6 +61,8 @@ SALT_KEY = FIELD_ENCRYPTION_KEYS
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = [h.strip() for h in required("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()]
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is empty: name the host names the portal answers to.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
