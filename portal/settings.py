@@ -38,16 +38,16 @@ SECRET_KEY = required("SECRET_KEY", _DEV_SECRET)
 MIN_SECRET_KEY_LENGTH = 40
 if PRODUCTION:
     if SECRET_KEY.strip() == _DEV_SECRET:
-        raise ImproperlyConfigured("SECRET_KEY is the development key written in portal/settings.py; generate a new one.")
+        raise ImproperlyConfigured("SECRET_KEY is the development key written in portal/settings.py.")
     if len(SECRET_KEY.strip()) < MIN_SECRET_KEY_LENGTH:
-        raise ImproperlyConfigured(f"SECRET_KEY is empty or shorter than {MIN_SECRET_KEY_LENGTH} characters; generate a longer one.")
+        raise ImproperlyConfigured(f"SECRET_KEY is empty or shorter than {MIN_SECRET_KEY_LENGTH} characters.")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys for credentials at rest: the first encrypts, the rest only decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in required("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",") if k.strip()]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: give at least one Fernet key.")
 if PRODUCTION and _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS:
-    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds the development key written in portal/settings.py; generate a new one.")
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds the development key written in portal/settings.py.")
 for _i, _key in enumerate(FIELD_ENCRYPTION_KEYS, 1):
     try:
         Fernet(_key.encode())
@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.api_errors.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -171,6 +172,10 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGIN_URL = "admin:login"
+
+# REST trigger: calls per token per window before 429 + Retry-After (integrations.api.guard); 0 = no limit.
+TRIGGER_RATE_LIMIT = env.int("TRIGGER_RATE_LIMIT", default=30)
+TRIGGER_RATE_WINDOW = env.int("TRIGGER_RATE_WINDOW", default=60)
 
 # Security: secure cookies and HSTS in production (TLS terminates in front of the app).
 SESSION_COOKIE_SECURE = PRODUCTION
