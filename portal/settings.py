@@ -172,6 +172,7 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGIN_URL = "admin:login"
+MESSAGE_STORAGE = "portal.messages.ScrubbingMessageStorage"  # admin messages never show a secret
 
 # REST trigger: calls per token per window before 429 + Retry-After (integrations.api.guard); 0 = no limit.
 TRIGGER_RATE_LIMIT = env.int("TRIGGER_RATE_LIMIT", default=30)
