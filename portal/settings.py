@@ -172,6 +172,8 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGIN_URL = "admin:login"
+# django-import-export strips a leading "=" from exported cells; portal.exports neutralises + - @ tab CR too.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 MESSAGE_STORAGE = "portal.messages.ScrubbingMessageStorage"  # admin messages never show a secret
 
 # REST trigger: calls per token per window before 429 + Retry-After (integrations.api.guard); 0 = no limit.
