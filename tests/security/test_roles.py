@@ -94,7 +94,8 @@ def test_a_superuser_cannot_give_a_customer_more_than_the_customer_role(superuse
     client = client_for(superuser)
     perm = Permission.objects.get(codename="change_connection")
     customer_group = Group.objects.get(name=roles.CUSTOMER_GROUP)
-    for extra in ({"groups": [customer_group.pk, support_group.pk]}, {"groups": [customer_group.pk], "user_permissions": [perm.pk]}):
+    extras = ({"groups": [customer_group.pk, support_group.pk]}, {"groups": [customer_group.pk], "user_permissions": [perm.pk]})
+    for extra in extras:
         response = client.post(f"/auth/user/{customer_user.pk}/change/", user_form(customer_user, **extra))
         assert response.status_code == 200 and "only the customer role" in response.content.decode()
     assert not fresh(customer_user).has_perm("integrations.change_connection")
@@ -119,7 +120,8 @@ def test_support_cannot_change_a_superusers_or_support_users_password(support_cl
 
 def test_support_can_reset_a_customers_password(support_client, customer_user):
     response = support_client.post(f"/auth/user/{customer_user.pk}/password/",
-                                   {"password1": "Fresh-Start-2026x", "password2": "Fresh-Start-2026x", "usable_password": "true"})
+                                   {"password1": "Fresh-Start-2026x", "password2": "Fresh-Start-2026x",
+                                    "usable_password": "true"})
     assert response.status_code == 302
     assert fresh(customer_user).check_password("Fresh-Start-2026x")
 
