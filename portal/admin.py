@@ -6,11 +6,12 @@ from django.template.response import TemplateResponse
 
 from audit import log as audit
 
-from . import role_guard, user_admin
+from . import login_throttle, role_guard, user_admin
 from .admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from .models import Membership, Tenant
 
 user_admin.install()
+login_throttle.install_admin()
 
 
 def _customer_role_only(request, db_field, field):

@@ -34,6 +34,10 @@ SUPPORT_PERMISSIONS = {
     "audit": {"*": ("view",)},
     "django_q": {"*": ALL},
     "auth": {"user": ("view", "add", "change"), "group": ("view",)},
+    # Login lockouts: seen and released (an attempt deleted) by support.
+    "axes": {"accessattempt": ("view", "delete"), "accesslog": ("view",), "accessfailurelog": ("view",)},
+    # Their own second factor is enrolled by each user (portal.two_factor), not through these tables.
+    "otp_totp": {"totpdevice": ("view",)},
 }
 
 
