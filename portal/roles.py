@@ -36,8 +36,8 @@ SUPPORT_PERMISSIONS = {
     "auth": {"user": ("view", "add", "change"), "group": ("view",)},
     # Login lockouts: seen and released (an attempt deleted) by support.
     "axes": {"accessattempt": ("view", "delete"), "accesslog": ("view",), "accessfailurelog": ("view",)},
-    # Their own second factor is enrolled by each user (portal.two_factor), not through these tables.
-    "otp_totp": {"totpdevice": ("view",)},
+    # No TOTP devices: their keys are second factors; each user enrols their own (portal.two_factor) and
+    # only a superuser removes a lost one.
 }
 
 

@@ -17,6 +17,7 @@ after a known secret key (``password=``, ``"partnerUserSecret": "``, ``\\"devKey
 and bearer/basic tokens are masked whatever they are.
 """
 
+import heapq
 import json
 import re
 import threading
@@ -39,6 +40,7 @@ _PATTERNS = [  # auth schemes first: "Authorization: Basic <token>" must lose th
 ]
 
 _known = {}  # secret -> its encodings, longest first
+_ordered = []  # the values of _known, longest secret first (rebuilt when a secret is added)
 _lock = threading.Lock()
 
 
@@ -71,6 +73,7 @@ def remember_secret(value):
         if len(_known) >= _MAX_REMEMBERED:
             _known.clear()
         _known[value] = forms
+        _ordered[:] = sorted(_known.values(), key=lambda f: -len(f[0]))
 
 
 def _mask_values(text, forms_lists):
@@ -86,11 +89,12 @@ def scrub(text, secrets=()):
     if text is None:
         return ""
     text = str(text)
-    given = [encodings(s) for s in secrets if s is not None and len(str(s)) >= MIN_GIVEN_LENGTH]
+    given = sorted((encodings(s) for s in secrets if s is not None and len(str(s)) >= MIN_GIVEN_LENGTH),
+                   key=lambda forms: -len(forms[0]))
     with _lock:
-        known = list(_known.values())
-    # Longer secrets first, so one that contains another is masked whole.
-    text = _mask_values(text, sorted(given + known, key=lambda forms: -len(forms[0])))
+        known = list(_ordered)
+    # Longer secrets first, so one that contains another is masked whole (both lists are sorted already).
+    text = _mask_values(text, heapq.merge(given, known, key=lambda forms: -len(forms[0])))
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
