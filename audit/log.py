@@ -2,6 +2,8 @@
 
 import uuid
 
+from portal.scrub import scrub, scrub_data
+
 from .models import AuditEntry
 
 
@@ -11,7 +13,7 @@ def new_action_id():
 
 def entry(tenant_id, event, *, flow_id=None, batch_id=None, source_ref="", target_ref="", actor="system",
           action_id="", message="", before=None, after=None):
-    """An unsaved entry, for bulk_create by callers that write many at once."""
+    """An unsaved entry, for bulk_create by callers that write many at once. Text and data are scrubbed of secrets."""
     return AuditEntry(
         tenant_id=tenant_id,
         flow_id=flow_id,
@@ -21,9 +23,9 @@ def entry(tenant_id, event, *, flow_id=None, batch_id=None, source_ref="", targe
         target_ref=str(target_ref)[:120],
         actor=str(actor)[:150],
         action_id=action_id,
-        message=message,
-        before=before,
-        after=after,
+        message=scrub(message),
+        before=scrub_data(before),
+        after=scrub_data(after),
     )
 
 

@@ -25,7 +25,9 @@ class AuditQuerySet(models.QuerySet):
 
 
 class AuditEntry(models.Model):
-    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="audit_entries", editable=False)
+    # Empty only for security events that belong to no tenant (a lockout of an unknown name or of a superuser).
+    tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="audit_entries", editable=False,
+                               null=True, blank=True)
     flow = models.ForeignKey(
         "integrations.Flow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )

@@ -3,8 +3,15 @@
 from django.utils import timezone
 
 from audit import log as audit
+from portal.scrub import scrub
 
 from .systems.errors import IntegrationError
+from .systems.registry import NON_SECRET_KEYS
+
+
+def connection_secrets(connection):
+    """The secret values of a connection's credentials (identifiers are no secret)."""
+    return [str(v) for k, v in (connection.credentials or {}).items() if k not in NON_SECRET_KEYS and v]
 
 
 def _probe(connection):
@@ -26,6 +33,7 @@ def check_connection(connection, user=None):
         message, ok = _probe(connection), True
     except IntegrationError as exc:
         message, ok = f"[{exc.code}] {exc.message}", False
+    message = scrub(message, connection_secrets(connection))
     connection.last_check_ok = ok
     connection.last_check_at = timezone.now()
     connection.last_check_message = message[:2000]

@@ -1,7 +1,9 @@
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from .models import Flow
+from portal.scrub import scrub
+
+from .models import Batch, Connection, Flow, SyncCycle
 from .scheduling import remove_schedule, sync_schedule
 
 
@@ -13,3 +15,18 @@ def flow_saved(sender, instance, **kwargs):
 @receiver(post_delete, sender=Flow)
 def flow_deleted(sender, instance, **kwargs):
     remove_schedule(instance.pk)
+
+
+# Stored messages a person reads (customer users too) never keep a secret, whoever saves them.
+_MESSAGE_FIELDS = {Connection: ("last_check_message",), Flow: ("outage_message",), Batch: ("last_error",),
+                   SyncCycle: ("message", "progress")}
+
+
+@receiver(pre_save)
+def scrub_stored_messages(sender, instance, raw=False, **kwargs):
+    if raw or sender not in _MESSAGE_FIELDS:
+        return
+    for name in _MESSAGE_FIELDS[sender]:
+        value = getattr(instance, name, "")
+        if value:
+            setattr(instance, name, scrub(value))

@@ -16,11 +16,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ExportForm
 
 from portal import tenancy
 from portal.admin_scoping import TenantScopedAdmin
+from portal.exports import SafeCSV, SafeXLSX
 
 from . import audit
 from .models import MappingRule, ReferenceEntry
@@ -93,7 +93,7 @@ class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
     form = MappingRuleForm
     change_list_template = "admin/mappings/mappingrule/change_list.html"  # import-export builds on it
     resource_classes = [MappingRuleResource]
-    formats = [CSV, XLSX]
+    formats = [SafeCSV, SafeXLSX]  # no cell is exported as a formula (portal.exports)
     export_form_class = ExportForm  # always every column, so an export can be edited and imported back
     list_display = ["id", "scope", "match", "sets", "precedence", "active", "reference_check", "updated_at"]
     list_display_links = ["id", "match"]

@@ -27,6 +27,7 @@ from django.apps import apps
 from import_export import fields, resources, widgets
 from import_export.results import RowResult
 
+from portal.exports import starts_like_formula, unneutralise
 from portal.models import Tenant
 
 from . import audit
@@ -34,6 +35,7 @@ from .models import MappingRule
 from .vocabulary import MATCH_ATTRIBUTES, TARGET_FIELDS
 
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "on", "delete"}
+FREE_TEXT_MATCHES = {"employee"}
 
 
 def format_tags(tags) -> str:
@@ -82,14 +84,32 @@ class TagsWidget(widgets.Widget):
 
 
 class TextWidget(widgets.CharWidget):
-    """Blank cells become "" (never None) and numbers from spreadsheets lose a trailing ".0"."""
+    """Blank cells become "" (never None) and numbers from spreadsheets lose a trailing ".0".
+
+    The apostrophe an export puts before a formula-like value (``portal.exports``) is taken
+    off again, so an exported file imports back unchanged."""
 
     def clean(self, value, row=None, **kwargs):
         if value is None:
             return ""
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return str(value).strip()
+        return unneutralise(str(value)).strip()
+
+
+class CodeWidget(TextWidget):
+    """A GL code, category or other code: no legitimate one starts like a spreadsheet formula."""
+
+    def __init__(self, column_name, **kwargs):
+        super().__init__(**kwargs)
+        self.column_name = column_name
+
+    def clean(self, value, row=None, **kwargs):
+        raw = "" if value is None else unneutralise(str(value))
+        if starts_like_formula(raw.lstrip(" ")):
+            raise ValueError(f"{self.column_name}: {raw[:40]!r} starts like a spreadsheet formula "
+                             "(=, +, -, @, tab or carriage return); no code starts that way")
+        return super().clean(value, row, **kwargs)
 
 
 class ActiveWidget(widgets.Widget):
@@ -163,7 +183,8 @@ class MappingRuleResource(resources.ModelResource):
         else:
             self.allowed = frozenset(tenants) if tenants is not None else None
         for name in (*MATCH_ATTRIBUTES, *(f"target_{f}" for f in TARGET_FIELDS)):
-            self.fields[name].widget = TextWidget()
+            # Codes refuse formula-like values; an e-mail address is free text (it may start with "+" or "-").
+            self.fields[name].widget = TextWidget() if name in FREE_TEXT_MATCHES else CodeWidget(name)
         self._audit_ctx = None
         self._row_tenant_id = None
 

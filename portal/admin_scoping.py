@@ -25,7 +25,12 @@ with a path to Tenant has an admin that is not a TenantScopedAdmin.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.filters import AllValuesFieldListFilter, RelatedFieldListFilter, RelatedOnlyFieldListFilter
+from django.contrib.admin.filters import (
+    AllValuesFieldListFilter,
+    RelatedFieldListFilter,
+    RelatedOnlyFieldListFilter,
+    SimpleListFilter,
+)
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
@@ -54,16 +59,69 @@ def scope_related(request, model, queryset, admin_site=None):
     return tenancy.scope(queryset, request.user, path)
 
 
-class ScopedRelatedFieldListFilter(RelatedOnlyFieldListFilter):
+class AlwaysAppliesMixin:
+    """A filter given a value always filters, and a value outside its choices matches nothing.
+
+    Django's changelist drops a filter whose ``has_output()`` is false (a relation filter
+    with a single choice, a simple filter with none) after taking its parameter out of the
+    query: the list would show more rows than the filter says, and "select all" actions
+    would reach them. Such a filter stays applied here; a value the user was not offered
+    (another tenant's id) gives an empty list, never a wider one.
+    """
+
+    def has_output(self):
+        return super().has_output() or bool(self.used_parameters)
+
+    def offered_values(self):
+        """The values this filter offered as strings; None when any value may be asked for."""
+        return None
+
+    def asked_values(self):
+        return [str(v) for v in getattr(self, "lookup_val", None) or ()]
+
+    def queryset(self, request, queryset):
+        offered = self.offered_values()
+        if offered is not None and any(value not in offered for value in self.asked_values()):
+            return queryset.none()
+        return super().queryset(request, queryset)
+
+
+class ScopedRelatedFieldListFilter(AlwaysAppliesMixin, RelatedOnlyFieldListFilter):
     """Relation filter whose choices come from the (scoped) changelist queryset only."""
 
+    def offered_values(self):
+        return {str(pk) for pk, _ in self.lookup_choices}
 
-class ScopedAllValuesFieldListFilter(AllValuesFieldListFilter):
+
+class ScopedAllValuesFieldListFilter(AlwaysAppliesMixin, AllValuesFieldListFilter):
     """Distinct values taken from the scoped changelist queryset, also across relations."""
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
         self.lookup_choices = model_admin.get_queryset(request).distinct().order_by(field_path).values_list(field_path, flat=True)
+
+    def offered_values(self):
+        return {str(v) for v in self.lookup_choices if v is not None}
+
+
+class ScopedSimpleListFilterMixin(AlwaysAppliesMixin):
+    def offered_values(self):
+        return {str(value) for value, _ in self.lookup_choices}
+
+    def asked_values(self):
+        return [] if self.value() is None else [str(self.value())]
+
+
+_simple_filters = {}
+
+
+def _always_applied_simple_filter(cls):
+    """``cls`` (a project's SimpleListFilter) with the always-applies behaviour, made once per class."""
+    if issubclass(cls, AlwaysAppliesMixin):
+        return cls
+    if cls not in _simple_filters:
+        _simple_filters[cls] = type(cls.__name__, (ScopedSimpleListFilterMixin, cls), {"__module__": cls.__module__})
+    return _simple_filters[cls]
 
 
 def _scoped_filter_for(model, item):
@@ -72,8 +130,10 @@ def _scoped_filter_for(model, item):
         name, cls = item, None
     elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str):
         name, cls = item
+    elif isinstance(item, type) and issubclass(item, SimpleListFilter):
+        return _always_applied_simple_filter(item)  # its author scopes its lookups; a value stays applied
     else:
-        return item  # SimpleListFilter subclass: its author scopes its lookups
+        return item
     try:
         field = get_fields_from_path(model, name)[-1]
     except (FieldDoesNotExist, NotRelationField):

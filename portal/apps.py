@@ -7,4 +7,6 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         # Registers the tenant-scoped admin check, the role groups and membership -> group signals.
-        from . import checks, signals  # noqa: F401
+        from . import checks, login_throttle, signals  # noqa: F401
+
+        login_throttle.connect()

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from encrypted_fields.fields import EncryptedTextField
 
-from .logging import is_secret_key, remember_secret
+from .scrub import is_secret_key, remember_secret
 
 
 class UndecryptableSecret(Exception):

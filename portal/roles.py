@@ -34,6 +34,10 @@ SUPPORT_PERMISSIONS = {
     "audit": {"*": ("view",)},
     "django_q": {"*": ALL},
     "auth": {"user": ("view", "add", "change"), "group": ("view",)},
+    # Login lockouts: seen and released (an attempt deleted) by support.
+    "axes": {"accessattempt": ("view", "delete"), "accesslog": ("view",), "accessfailurelog": ("view",)},
+    # No TOTP devices: their keys are second factors; each user enrols their own (portal.two_factor) and
+    # only a superuser removes a lost one.
 }
 
 

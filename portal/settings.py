@@ -5,6 +5,7 @@ checkout run with nothing set; ``PRODUCTION=true`` turns the defaults off and ma
 missing required variable fail at start-up with its name.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -34,11 +35,20 @@ _DEV_SECRET = "dev-insecure-3x8bd7c6b1e54f0f8a2c1d9e7f6a5b4c3d2e1f0a9b8c7d6e5f4a
 _DEV_FIELD_KEY = "q2fXk3nJmYh6yZ0uGZ4r8s1v5cR9wQ2eT7aB3dF6gH0="
 
 SECRET_KEY = required("SECRET_KEY", _DEV_SECRET)
+# Production refuses what is written in this file or too weak to sign sessions: a message names the variable.
+MIN_SECRET_KEY_LENGTH = 40
+if PRODUCTION:
+    if SECRET_KEY.strip() == _DEV_SECRET:
+        raise ImproperlyConfigured("SECRET_KEY is the development key written in portal/settings.py.")
+    if len(SECRET_KEY.strip()) < MIN_SECRET_KEY_LENGTH:
+        raise ImproperlyConfigured(f"SECRET_KEY is empty or shorter than {MIN_SECRET_KEY_LENGTH} characters.")
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Fernet keys for credentials at rest: the first encrypts, the rest only decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in required("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEY).split(",") if k.strip()]
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: give at least one Fernet key.")
+if PRODUCTION and _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds the development key written in portal/settings.py.")
 for _i, _key in enumerate(FIELD_ENCRYPTION_KEYS, 1):
     try:
         Fernet(_key.encode())
@@ -52,6 +62,8 @@ SALT_KEY = FIELD_ENCRYPTION_KEYS
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = [h.strip() for h in required("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()]
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is empty: name the host names the portal answers to.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -63,6 +75,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_q",
     "import_export",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "portal",
     "audit",
     "mappings",
@@ -71,13 +86,36 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.api_errors.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.two_factor.RequireTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login with 429
 ]
+
+# Logins: django-axes locks an account, and separately the address it is tried from, after
+# LOGIN_FAILURE_LIMIT failures, for LOGIN_LOCKOUT_MINUTES (portal.login_throttle).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=30)
+LOGIN_TRUSTED_PROXIES = env.int("LOGIN_TRUSTED_PROXIES", default=0)
+AXES_ENABLED = env.bool("LOGIN_THROTTLE", default=True)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "portal.login_throttle.client_ip"
+AXES_VERBOSE = False
+
+# Two-factor (django-otp, TOTP): required in production for anyone who sees more than one tenant
+# (portal.two_factor); OTP_REQUIRED overrides, e.g. to try it in development.
+OTP_REQUIRED = env.bool("OTP_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ml-connector")
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -160,6 +198,13 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 LOGIN_URL = "admin:login"
+# django-import-export strips a leading "=" from exported cells; portal.exports neutralises + - @ tab CR too.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+MESSAGE_STORAGE = "portal.messages.ScrubbingMessageStorage"  # admin messages never show a secret
+
+# REST trigger: calls per token per window before 429 + Retry-After (integrations.api.guard); 0 = no limit.
+TRIGGER_RATE_LIMIT = env.int("TRIGGER_RATE_LIMIT", default=30)
+TRIGGER_RATE_WINDOW = env.int("TRIGGER_RATE_WINDOW", default=60)
 
 # Security: secure cookies and HSTS in production (TLS terminates in front of the app).
 SESSION_COOKIE_SECURE = PRODUCTION

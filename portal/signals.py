@@ -1,7 +1,7 @@
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
-from . import roles, tenancy
+from . import role_guard, roles, tenancy
 from .models import Membership
 
 
@@ -12,6 +12,7 @@ def membership_changed(sender, instance, **kwargs):
         return
     user = instance.user
     roles.sync_user_groups(user)
+    role_guard.confine_customer(user)
     tenancy.forget(user)
 
 

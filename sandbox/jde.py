@@ -119,7 +119,13 @@ Documented choices where the vendor's behaviour is UNCONFIRMED (settings live in
     Hosts answer on every endpoint (an injected 405 fault gives the same body);
   * the next-page href carries ``stackId, stateId, rid, fullGridId`` (never the token);
   * v3 login/validate/logout answer the same bodies as the v2 token endpoints;
-  * ``journal_idempotent`` (default true) and ``auto_process`` (default false): see above.
+  * ``journal_idempotent`` (default true) and ``auto_process`` (default false): see above;
+  * ``echo_credentials_in_errors`` (default null: never): a misbehaving server or gateway that
+    quotes the submitted username, password, environment and role in its Authorization
+    Failure message, as a JSON array (``"json"``: quotes and backslashes escaped, non-ASCII as
+    ``\\uXXXX``; ``"json-utf8"``: non-ASCII kept) or URL-encoded path segments (``"url"``).
+    No AIS documentation says the server does this; it exists so tests can prove the portal
+    masks credentials in every encoding wherever a vendor's message lands.
 
 Control (``/_sandbox/jde/...``): ``GET F0911Z1[?reference=EXP-1&batch=]`` (rows with
 their VN-prefixed column names; VNAA as a decimal string, VNDGJ Julian), ``GET
@@ -137,10 +143,12 @@ restart fault).
 
 import base64
 import datetime as dt
+import json
 import re
 import secrets
 import time
 from decimal import Decimal, InvalidOperation
+from urllib.parse import quote
 
 from . import catalog
 from . import jde_data as data
@@ -200,6 +208,7 @@ class JdeFake(Fake):
         "allowed_hosts": None,
         "journal_idempotent": True,
         "auto_process": False,
+        "echo_credentials_in_errors": None,
     }
 
     def __init__(self, sandbox):
@@ -386,8 +395,19 @@ class JdeFake(Fake):
               and str(role).upper() in ("*ALL", expected["role"].upper()))
         if not ok:
             raise JdeError(403, self._service_error(
-                "Authorization Failure: the user, password, environment or role is not valid"))
+                "Authorization Failure: the user, password, environment or role is not valid"
+                + self._echo([username, password, environment, role])))
         return expected["username"], expected["environment"], str(role).upper()
+
+    def _echo(self, values):
+        """The submitted credentials as a careless server would quote them (``echo_credentials_in_errors``)."""
+        mode = self.settings.get("echo_credentials_in_errors")
+        values = [str(v or "") for v in values]
+        if mode in ("json", "json-utf8"):
+            return f"; request was {json.dumps(values, ensure_ascii=mode == 'json')}"
+        if mode == "url":
+            return "; request was /" + "/".join(quote(v, safe="") for v in values)
+        return ""
 
     def _tokenrequest(self, req, route):
         header_auth = req.headers.get("authorization", "")

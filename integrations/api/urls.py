@@ -1,7 +1,9 @@
-from django.urls import path
+from django.urls import re_path
 
 from . import views
 
 urlpatterns = [
-    path("flows/<int:flow_id>/trigger", views.trigger_flow, name="flow-trigger"),
+    # With or without a trailing slash: a cron's URL is often typed by hand.
+    re_path(r"^flows/(?P<flow_id>[0-9]+)/trigger/?$", views.trigger_flow, name="flow-trigger"),
+    re_path(r"^.*$", views.not_found),  # anything else under /api/v1/ is a JSON 404, never the admin's pages
 ]

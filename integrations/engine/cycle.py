@@ -19,6 +19,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from audit import log as audit
+from portal.scrub import scrub
 
 from ..flows import handler_class
 from ..models import Batch, BatchState, SyncCycle
@@ -88,7 +89,7 @@ def run_cycle(flow, *, trigger="manual", progress=None, wait=0.0, actor=None):
     except Exception as exc:  # the cycle fails; batches keep their states for the next one
         result.state = SyncCycle.FAILED
         code = getattr(exc, "code", type(exc).__name__)
-        result.message = f"[{code}] {exc}"
+        result.message = scrub(f"[{code}] {exc}")  # any exception's text may quote a secret
         if not isinstance(exc, IntegrationError):  # a defect, not a vendor answer: keep the traceback
             logger.exception("cycle of flow %s failed", flow.pk)
         say(f"cycle failed: {result.message}")

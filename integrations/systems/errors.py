@@ -4,7 +4,12 @@ Errors are data: each carries a stable ``code`` (shown on held batches and in al
 a ``message`` a finance user can act on and a ``help`` text saying how to fix it.
 Whether a failed call may already have changed the remote system is encoded in the
 class, because that decides between retrying and reconciling.
+
+A message never carries a secret: it is scrubbed (``portal.scrub``) when the error is made,
+so every place it lands later (batches, cycles, audit, alerts) gets the masked text.
 """
+
+from portal.scrub import scrub
 
 
 class IntegrationError(Exception):
@@ -17,6 +22,7 @@ class IntegrationError(Exception):
     retryable = False
 
     def __init__(self, message, *, code=None, help="", retry_after=None, status=None):
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code

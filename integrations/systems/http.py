@@ -19,6 +19,8 @@ import tenacity
 from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from portal.scrub import scrub
+
 from .errors import (
     AuthError,
     IntegrationError,
@@ -164,11 +166,8 @@ class HttpClient:
 
     def scrub(self, text):
         """``text`` with every secret credential value masked: for vendor messages that echo them."""
-        text = str(text or "")
-        for key, value in self.credentials.items():
-            if key not in NON_SECRET_KEYS and value and len(str(value)) >= 4:
-                text = text.replace(str(value), "***")
-        return text
+        secrets = [str(v) for k, v in self.credentials.items() if k not in NON_SECRET_KEYS and v]
+        return scrub(text or "", secrets)
 
     # -- hooks for subclasses -------------------------------------------------
     def classify(self, response, *, idempotent):

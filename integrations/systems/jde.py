@@ -249,7 +249,7 @@ class ResultSetExpired(Unavailable):
 
 def _remember(secret):
     try:
-        from portal.logging import remember_secret
+        from portal.scrub import remember_secret
     except ImportError:  # pragma: no cover - the client used outside the portal
         return
     remember_secret(secret)

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from mappings.reference import NoLoader
+from portal.scrub import scrub
 
 from ...engine import run_cycle
 from ...failures import describe_failure
@@ -37,11 +38,11 @@ class Command(BaseCommand):
             try:
                 results = preview(flow, source_id=opts["record"], limit=opts["limit"])
             except (IntegrationError, NoLoader) as exc:
-                raise CommandError(f"Preview of {flow.name} failed: {describe_failure(exc, flow)}", returncode=2)
+                raise CommandError(scrub(f"Preview of {flow.name} failed: {describe_failure(exc, flow)}"), returncode=2)
             self.stdout.write(json.dumps(results, indent=2, default=str))
             return
         result = run_cycle(
-            flow, trigger="command", wait=opts["wait"], progress=lambda m: self.stderr.write(m), actor="manage.py sync"
+            flow, trigger="command", wait=opts["wait"], progress=lambda m: self.stderr.write(scrub(m)), actor="manage.py sync"
         )
         self.stdout.write(
             json.dumps(
@@ -50,7 +51,7 @@ class Command(BaseCommand):
                     "kind": flow.kind,
                     "state": result.state,
                     **result.summary(),
-                    "message": result.message,
+                    "message": scrub(result.message),
                 },
                 indent=2,
             )
