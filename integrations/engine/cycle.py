@@ -115,18 +115,29 @@ def _begin(flow, trigger, wait, result, actor):
             lease = None
         if lease is not None:
             return _open_cycle(flow, trigger, owner, actor), lease
-        running = SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING).first()
+        try:
+            running = SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING).first()
+        except OperationalError:
+            running = None
         since = f" since {running.started_at:%Y-%m-%d %H:%M:%S}" if running else ""
         if time.monotonic() >= deadline:
             result.state = SyncCycle.SKIPPED
             result.message = f"skipped: another cycle of this flow is running{since}"
-            audit.record(flow.tenant_id, "cycle.skipped", flow_id=flow.pk, actor=actor, message=result.message)
+            _note(flow, "cycle.skipped", actor, result.message)
             return None
         if not waited:
             waited = True
-            audit.record(flow.tenant_id, "cycle.waiting", flow_id=flow.pk, actor=actor,
-                         message=f"waiting: another cycle of this flow is running{since}")
+            _note(flow, "cycle.waiting", actor, f"waiting: another cycle of this flow is running{since}")
         time.sleep(0.2)
+
+
+def _note(flow, event, actor, message):
+    """Audit a cycle that did not start. A database too busy for the entry (SQLite's lock) does not turn a
+    skipped cycle into a crashed worker: the skip is in the result and the log."""
+    try:
+        audit.record(flow.tenant_id, event, flow_id=flow.pk, actor=actor, message=message)
+    except OperationalError as exc:
+        logger.warning("flow %s: %s (not audited: %s)", flow.pk, message, exc)
 
 
 def _open_cycle(flow, trigger, owner, actor):
