@@ -37,7 +37,9 @@ def install_demo_rules(flow):
     for policy, unit in DEMO_POLICY_UNITS.items():
         add_rule(flow, match={"policy": policy}, target={"business_unit": unit}, tenant_wide=True)
     for cost_center in DEMO_COST_CENTERS:
-        add_rule(flow, match={"tag:Cost Center": cost_center}, target={"subsidiary": cost_center}, tenant_wide=True)
+        # The sandbox's Acumatica subaccounts are the same cost centers.
+        add_rule(flow, match={"tag:Cost Center": cost_center},
+                 target={"subsidiary": cost_center, "acumatica_subaccount": cost_center}, tenant_wide=True)
 
 
 def sandbox_credentials(base_url):
