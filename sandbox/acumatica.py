@@ -67,6 +67,7 @@ class AcumaticaFake(Fake):
         "session_idle_seconds": 600,
         "endpoints": data.ENDPOINTS,
         "build_version": data.BUILD_VERSION,
+        "restart_expires_tokens": True,
     }
 
     def reset(self, seed, size, anchor):
@@ -80,8 +81,12 @@ class AcumaticaFake(Fake):
         return dict(self.creds)
 
     def restart(self):
-        """An application restart signs every cookie session out (OAuth tokens outlive it)."""
+        """An application restart signs every cookie session out; with ``restart_expires_tokens`` (this fake's
+        choice, default true: where tokens live across a restart is not documented) access tokens end too, and
+        a client must use its refresh token."""
         self.auth.sessions.clear()
+        if self.settings.get("restart_expires_tokens", True):
+            self.auth.expire_tokens()
 
     # -- routing --------------------------------------------------------------------------------
     def endpoint(self, req):

@@ -125,3 +125,65 @@ def test_posted_reports_are_marked_exported_and_not_offered_again(box, db):
     again = run_cycle(flow)
     assert again.fetched == 0  # the export filters on the mark
     assert control(box, "GET", "calls").get("acumatica", {}).get("put:Bill", 0) == 0
+
+
+def fault(box, **spec):
+    return control(box, "POST", "faults", json=spec)
+
+
+def test_a_pinned_version_the_instance_does_not_publish_pauses_the_flow_naming_both(box, db):
+    flow = make_acumatica_flow(box)
+    flow.target.credentials = {**flow.target.credentials, "endpoint_version": "25.100.001"}
+    flow.target.save()
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.PAUSED
+    assert "ACU-VERSION-MISMATCH" in result.message and "25.100.001" in result.message and "24.212.0021" in result.message
+    assert not Batch.objects.filter(flow=flow, state=S.HELD).exists()  # nothing held for a connection problem
+    assert control(box, "GET", "acumatica/Bill") == []
+
+
+def test_a_token_expiring_in_the_middle_of_a_cycle_is_refreshed_and_nothing_is_lost(box, db):
+    flow = make_acumatica_flow(box)
+    fault(box, system="acumatica", endpoint="put:Bill", action="restart", after=3, count=1)
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.DONE, result.message
+    assert control(box, "GET", "calls")["acumatica"]["token"] == 2  # the sign-in, then one refresh
+    docs = documents(box, "Bill")
+    assert result.posted == len(docs) > 3 and all(len(copies) == 1 for copies in docs.values())
+
+
+def test_a_crash_after_the_acumatica_create_neither_duplicates_nor_loses_the_mark(box, db):
+    flow = make_acumatica_flow(box)
+    # the fifth bill is written, then the connection drops: the worker cannot know it worked
+    fault(box, system="acumatica", endpoint="put:Bill", action="drop_after", after=4, count=1)
+    first = run_cycle(flow)
+    assert first.in_doubt == 1
+    second = run_cycle(flow)  # settle window 0: reconcile finds the bill and records it, no second create
+    assert second.state == SyncCycle.DONE, second.message
+    docs = documents(box, "Bill")
+    assert all(len(copies) == 1 for copies in docs.values())
+    confirmed = set(Batch.objects.filter(flow=flow, state=S.CONFIRMED).values_list("source_id", flat=True))
+    assert {ref.removeprefix("EXP-") for ref in docs} == confirmed
+    reports = {str(r["reportID"]): r for r in control(box, "GET", "expensify/reports")}
+    assert all("ml-connector" in (reports[i].get("exportLabels") or reports[i].get("labels") or []) for i in confirmed)
+
+
+def test_a_worker_killed_between_the_post_and_the_mark_marks_on_the_next_cycle(box, db, monkeypatch):
+    from integrations.flows.expensify_to_acumatica import ExpensifyToAcumatica
+
+    flow = make_acumatica_flow(box)
+
+    def killed(self, batches):
+        raise RuntimeError("worker killed before markAsExported")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ExpensifyToAcumatica, "confirm", killed)
+        first = run_cycle(flow)
+    assert first.state == SyncCycle.FAILED and first.posted > 0
+    assert Batch.objects.filter(flow=flow, state=S.POSTED).count() == first.posted
+    bills = len(control(box, "GET", "acumatica/Bill"))
+    second = run_cycle(flow)
+    assert second.state == SyncCycle.DONE and second.posted == 0
+    assert len(control(box, "GET", "acumatica/Bill")) == bills
+    assert not Batch.objects.filter(flow=flow, state=S.POSTED).exists()
+    assert Batch.objects.filter(flow=flow, state=S.CONFIRMED).count() == first.posted
