@@ -20,6 +20,15 @@ DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
 DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
 
 
+def mirror_options():
+    """The employee mirror's department -> policy map for the sandbox world (Acumatica departments of the
+    Expensify policies' people)."""
+    from sandbox import acumatica_data, catalog
+
+    return {"department_policies": {dept: catalog.POLICIES[name][0]
+                                    for name, dept in acumatica_data.POLICY_DEPARTMENTS.items()}}
+
+
 def add_rule(flow, *, match, target, tenant_wide=False):
     """One mapping rule from plain dicts, e.g. match={"policy": "HQ"}, target={"business_unit": "100"}."""
     fields = {k: v for k, v in match.items() if not k.startswith("tag:")}

@@ -22,7 +22,8 @@ trial license; over it: 429), ``max_api_users`` (cookie seats, 2 as on the trial
 ``token_lifetime`` (3600 s), ``refresh_token_days`` (30), ``session_idle_seconds`` (600),
 ``endpoints`` (``{name: [versions]}``) and ``build_version``.
 Control (``/_sandbox/acumatica/...``): ``GET <Entity>`` the raw records; ``POST expire_tokens``;
-``POST employee`` ``{"EmployeeID", ...fields}`` changes (or adds) an employee as a person would.
+``POST employee`` ``{"EmployeeID", ...fields}`` changes (or adds) an employee as a person would
+(``"deleted": true`` deletes it).
 """
 
 import json
@@ -280,6 +281,9 @@ class AcumaticaFake(Fake):
         if not isinstance(body, dict) or not body.get("EmployeeID"):
             raise BadRequest('employee expects {"EmployeeID": ..., fields...}')
         record = self.store.by_keys("Employee", [body["EmployeeID"]])
+        if body.get("deleted") and record is not None:  # deleted outright, as a person can in the Employees form
+            self.world.records["Employee"].remove(record)
+            return {"deleted": body["EmployeeID"]}
         if record is None:
             record = {
                 "id": self.world.new_id(),
