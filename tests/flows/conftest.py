@@ -44,7 +44,7 @@ def make_acumatica_flow(box, *, tenant=None, options=None, kind="expensify_to_ac
     creds = control(box, "GET", "credentials")
     tenant = tenant or Tenant.objects.create(name="Demo Co", slug="demo", alert_emails="finance@demo.example")
     expensify = source or Connection.objects.create(
-        tenant=tenant, system="expensify", name="Expensify", base_url=box.system_url("expensify"),
+        tenant=tenant, system="expensify", name=f"Expensify {name}", base_url=box.system_url("expensify"),
         credentials=creds["expensify"], options={"rate_limit": [[1000, 1]]})
     acumatica = Connection.objects.create(tenant=tenant, system="acumatica", name=f"Acumatica {name}",
                                           base_url=box.system_url("acumatica"), credentials=creds["acumatica"],
