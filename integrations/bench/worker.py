@@ -52,7 +52,7 @@ def run(spec, say):
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     calls = box.calls()
     sent = recorder.sent
-    writes = [s for s in sent if kind.is_write(s.method, s.url)]
+    writes = [s for s in sent if kind.is_write(s.method, s.url, s.body)]
     out = {
         "reports": spec["reports"],
         "records": result.fetched,
