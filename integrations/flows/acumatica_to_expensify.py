@@ -35,6 +35,20 @@ class AcumaticaToExpensify(MirrorFlow):
         emails = {e["EmployeeID"]: ((e.get("ContactInfo") or {}).get("Email") or "").strip().lower() for e in employees}
         return [self.state(e, emails) for e in employees], True
 
+    def coverage_gaps(self):
+        """Every department and class of an active employee that maps to no Expensify policy."""
+        from mappings.coverage import UNMAPPED, Gap
+
+        states, _ = self.source_states()
+        gaps, seen = [], set()
+        for state in states:
+            if state.get("problem", [""])[0] != "MAP-NO-POLICY" or state["problem"][1] in seen:
+                continue
+            seen.add(state["problem"][1])
+            source = {"department": state.get("department", ""), "class": state.get("class", "")}
+            gaps.append(Gap(source, "policyID", None, UNMAPPED, state["problem"][1]))
+        return gaps
+
     def state(self, employee, emails):
         contact, settings = employee.get("ContactInfo") or {}, employee.get("EmployeeSettings") or {}
         key = str(employee["EmployeeID"])
@@ -45,7 +59,7 @@ class AcumaticaToExpensify(MirrorFlow):
         policy = ((self.options.get("department_policies") or {}).get(department)
                   or (self.options.get("class_policies") or {}).get(klass) or self.options.get("default_policy"))
         manager = emails.get(settings.get("ReportsToID") or "") or self.options.get("default_manager") or email
-        state.update(policyID=policy or "", managerEmail=manager)
+        state.update(policyID=policy or "", managerEmail=manager, department=department, **{"class": klass})
         if not email:
             state["problem"] = ["SRC-NO-EMAIL", f"employee {key} has no e-mail in Acumatica (Contact info)"]
         elif not policy and state["active"]:

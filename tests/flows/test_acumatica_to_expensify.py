@@ -139,3 +139,20 @@ def test_a_lost_answer_is_resent_safely_and_nothing_is_left_behind(box, mirror):
     control(box, "DELETE", "calls")
     run_cycle(mirror)
     assert writes(box) == 0
+
+
+def test_coverage_names_departments_without_a_policy_and_dry_run_shows_what_would_change(box, mirror):
+    from integrations.coverage import flow_coverage
+    from integrations.preview import preview
+
+    assert flow_coverage(mirror) == []
+    person = next(e for e in employees(box) if e["Status"] == "Active")
+    control(box, "POST", "acumatica/employee", json={"EmployeeID": person["EmployeeID"],
+                                                     "EmployeeSettings": {"DepartmentID": "LEGAL"}})
+    gaps = flow_coverage(mirror)
+    assert [g.source["department"] for g in gaps] == ["LEGAL"] and gaps[0].field == "policyID"
+    control(box, "DELETE", "calls")
+    previews = preview(mirror)
+    assert previews and writes(box) == 0  # a dry run writes nothing
+    assert all(p["external_ref"].startswith("EMP-") for p in previews if p["ok"])
+    assert Batch.objects.filter(flow=mirror).count() == 0

@@ -187,3 +187,18 @@ def test_a_worker_killed_between_the_post_and_the_mark_marks_on_the_next_cycle(b
     assert len(control(box, "GET", "acumatica/Bill")) == bills
     assert not Batch.objects.filter(flow=flow, state=S.POSTED).exists()
     assert Batch.objects.filter(flow=flow, state=S.CONFIRMED).count() == first.posted
+
+
+def test_coverage_and_dry_run(box, db):
+    from integrations.coverage import flow_coverage
+    from integrations.preview import preview
+
+    flow = make_acumatica_flow(box)
+    gaps = flow_coverage(flow)
+    assert gaps and {g.source["category"] for g in gaps if g.reason == "unmapped"} == {"Gifts"}  # no GL code
+    control(box, "DELETE", "calls")
+    previews = preview(flow, limit=5)
+    assert previews and control(box, "GET", "calls").get("acumatica", {}).get("put:Bill", 0) == 0
+    shown = next(p for p in previews if p["ok"])
+    assert shown["document"]["entity"] == "Bill" and shown["document"]["VendorRef"] == shown["external_ref"]
+    assert not Batch.objects.filter(flow=flow).exists()
