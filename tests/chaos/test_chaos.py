@@ -54,4 +54,5 @@ def test_chaos(box, chaos_settings, target, seeds, capsys):
         totals.update(events)
         totals["runs"] += 1
     with capsys.disabled():
-        print(f"\nchaos {target.system} {seeds[0]}-{seeds[-1]}: " + ", ".join(f"{k}={v}" for k, v in sorted(TOTALS[target.system].items())))
+        totals = sorted(TOTALS[target.system].items())
+        print(f"\nchaos {target.system} {seeds[0]}-{seeds[-1]}: " + ", ".join(f"{k}={v}" for k, v in totals))
