@@ -25,6 +25,13 @@ def _probe(connection):
 
         JdeClient(connection).ensure_token()
         return "authenticated; AIS token issued"
+    if connection.system == "acumatica":
+        from .systems.acumatica import AcumaticaClient
+
+        client = AcumaticaClient(connection)
+        client.ensure_token()
+        client.check_version()
+        return f"authenticated; endpoint {client.endpoint_name}/{client.endpoint_version} published"
     raise IntegrationError(f"no connection check for {connection.get_system_display()} yet", code="CHECK-UNSUPPORTED")
 
 

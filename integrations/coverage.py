@@ -11,6 +11,8 @@ def flow_coverage(flow):
     handler = handler_class(flow.kind)(flow)
     handler.open()
     try:
+        if hasattr(handler, "coverage_gaps"):  # a flow whose mapping is not the GL rules (the employee mirror)
+            return handler.coverage_gaps()
         refresh_if_stale(flow.target, max_age_minutes=int(flow.options.get("reference_max_age_minutes", 60)))
         return check_coverage(handler.resolver, handler.coverage_usages(), required_fields=handler.required_fields,
                               reference=ReferenceSet.for_connection(flow.target), fallback=handler.coverage_fallback)

@@ -20,6 +20,15 @@ DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
 DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
 
 
+def mirror_options():
+    """The employee mirror's department -> policy map for the sandbox world (Acumatica departments of the
+    Expensify policies' people)."""
+    from sandbox import acumatica_data, catalog
+
+    return {"department_policies": {dept: catalog.POLICIES[name][0]
+                                    for name, dept in acumatica_data.POLICY_DEPARTMENTS.items()}}
+
+
 def add_rule(flow, *, match, target, tenant_wide=False):
     """One mapping rule from plain dicts, e.g. match={"policy": "HQ"}, target={"business_unit": "100"}."""
     fields = {k: v for k, v in match.items() if not k.startswith("tag:")}
@@ -37,7 +46,9 @@ def install_demo_rules(flow):
     for policy, unit in DEMO_POLICY_UNITS.items():
         add_rule(flow, match={"policy": policy}, target={"business_unit": unit}, tenant_wide=True)
     for cost_center in DEMO_COST_CENTERS:
-        add_rule(flow, match={"tag:Cost Center": cost_center}, target={"subsidiary": cost_center}, tenant_wide=True)
+        # The sandbox's Acumatica subaccounts are the same cost centers.
+        add_rule(flow, match={"tag:Cost Center": cost_center},
+                 target={"subsidiary": cost_center, "acumatica_subaccount": cost_center}, tenant_wide=True)
 
 
 def sandbox_credentials(base_url):
@@ -46,7 +57,12 @@ def sandbox_credentials(base_url):
     return response.json()
 
 
-def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None):
+DEMO_KINDS = ("expensify_to_jde", "expensify_to_acumatica", "acumatica_to_expensify")
+
+
+def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None,
+               kinds=DEMO_KINDS):
+    """The demo tenant with a flow of each of ``kinds``; returns ``(tenant, flows)`` in that order."""
     creds = sandbox_credentials(box.url)
     tenant, created = Tenant.objects.get_or_create(
         slug=slug, defaults={"name": name, "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
@@ -58,14 +74,35 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
             defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra})
         return conn
 
+    def flow(kind, name, source, target, options):
+        made, _ = Flow.objects.get_or_create(
+            tenant=tenant, name=name,
+            defaults={"kind": kind, "source": source, "target": target, "interval_minutes": 60,
+                      "options": {**options, **(flow_options or {})}})
+        return made
+
+    start = (date.today() - timedelta(days=365)).isoformat()
     expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [list(w) for w in rate_limit]})
-    jde = connection("jde", "JD Edwards (sandbox)")
-    flow, _ = Flow.objects.get_or_create(
-        tenant=tenant, name="Expensify to JD Edwards",
-        defaults={"kind": "expensify_to_jde", "source": expensify, "target": jde, "interval_minutes": 60,
-                  "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **(flow_options or {})}})
-    # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
-    progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
-    install_demo_rules(flow)
-    progress(f"flow {flow.name}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
-    return tenant, [flow]
+    flows = {}
+    if "expensify_to_jde" in kinds:
+        jde = connection("jde", "JD Edwards (sandbox)")
+        flows["expensify_to_jde"] = flow("expensify_to_jde", "Expensify to JD Edwards", expensify, jde,
+                                         {"start_date": start})
+        # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
+        progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
+    if {"expensify_to_acumatica", "acumatica_to_expensify"} & set(kinds):
+        acumatica = connection("acumatica", "Acumatica (sandbox)")
+        progress(f"reference data of {acumatica.name}: {refresh_reference(acumatica, actor='demo')}")
+        if "expensify_to_acumatica" in kinds:
+            # Its own label, so the demo shows the same reports in both ERPs (a customer runs one of them).
+            flows["expensify_to_acumatica"] = flow(
+                "expensify_to_acumatica", "Expensify to Acumatica", expensify, acumatica,
+                {"start_date": start, "document": "bill", "confirm_label": "ml-connector-acumatica"})
+        if "acumatica_to_expensify" in kinds:
+            flows["acumatica_to_expensify"] = flow("acumatica_to_expensify", "Acumatica employees to Expensify",
+                                                   acumatica, expensify, mirror_options())
+    ordered = [flows[k] for k in kinds if k in flows]
+    install_demo_rules(ordered[0])
+    progress(f"flows {', '.join(f.name for f in ordered)}: {MappingRule.objects.filter(tenant=tenant).count()} "
+             "mapping rules")
+    return tenant, ordered

@@ -33,8 +33,23 @@ def load_jde_accounts(connection):
         }
 
 
+def load_acumatica_accounts(connection):
+    """Acumatica accounts and subaccounts (kinds ``account`` / ``subaccount``, what the Acumatica mapping
+    targets are checked against)."""
+    from .systems.acumatica import AcumaticaClient
+
+    client = AcumaticaClient(connection)
+    for account in client.list("Account", select=["AccountCD", "Description", "Active", "Type"]):
+        yield {"kind": "account", "key": str(account["AccountCD"]).strip(), "description": account.get("Description") or "",
+               "active": bool(account.get("Active")), "data": {"type": account.get("Type") or ""}}
+    for sub in client.list("Subaccount", select=["SubaccountCD", "Description", "Active"]):
+        yield {"kind": "subaccount", "key": str(sub["SubaccountCD"]).strip(), "description": sub.get("Description") or "",
+               "active": bool(sub.get("Active"))}
+
+
 def register_loaders():
     register_loader("jde", load_jde_accounts)
+    register_loader("acumatica", load_acumatica_accounts)
 
 
 def refresh_if_stale(connection, *, max_age_minutes=60):

@@ -65,7 +65,7 @@ Control (``/_sandbox/expensify/...``): ``GET reports[?state=APPROVED,REIMBURSED]
 ``GET reports/<id>``, ``POST reports/<id>`` (see below), ``GET files`` (with ``ready``),
 ``GET files/<name>``, ``GET policies``, ``GET actions`` (onFinish emails/uploads),
 ``GET marks`` (pending markAsExported: ``label``, ``reportIDs``, ``dueInSeconds``),
-``GET unreported`` (created expenses not on a report).
+``GET unreported`` (created expenses not on a report), ``GET rate_limited`` (requests refused 429).
 
 ``POST reports/<id>`` takes any of these keys in one object, applied in this order:
   * ``{"remove_transactions": true}``: the report loses every expense;
@@ -189,6 +189,7 @@ class ExpensifyFake(Fake):
         self.pending_marks = []
         self.patches = {}
         self._hits = {}
+        self.rate_limited = 0  # requests answered 429 (the control API reads it)
         self._creds = {}
         self._epoch = 0.0
         self.anchor = None
@@ -203,6 +204,7 @@ class ExpensifyFake(Fake):
         self.pending_marks = []  # [{"due", "label", "reportIDs"}]: markAsExported not applied yet
         self.patches = {}  # reportID -> {"report": {...}, "transactions": {transactionID: {...}}}
         self._hits = {}
+        self.rate_limited = 0  # requests answered 429 (the control API reads it)
         self._creds = data.credentials_for(seed)
         self._epoch = self.sandbox.clock()
         self._next_txn = 9 * 10**17
@@ -307,6 +309,7 @@ class ExpensifyFake(Fake):
             if len(recent) >= n:
                 wait = max(wait, recent[len(recent) - n] + seconds - now)
         if wait > 0:
+            self.rate_limited += 1
             raise JobError(429, RATE_LIMIT_MESSAGE, int(self.settings.get("rate_limit_http_status", 429)),
                            retry_after=max(1, math.ceil(wait)))
         hits.append(now)
@@ -775,6 +778,8 @@ class ExpensifyFake(Fake):
             return Response(200, stored["content"], content_type="application/octet-stream")
         if head == "policies" and req.method == "GET":
             return json_response(list(self.policies.values()))
+        if head == "rate_limited" and req.method == "GET":  # requests refused by the rate limit since the reset
+            return json_response({"rate_limited": self.rate_limited})
         if head == "actions" and req.method == "GET":
             return json_response(self.actions)
         if head == "marks" and req.method == "GET":

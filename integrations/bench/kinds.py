@@ -19,7 +19,7 @@ class KindSetup:
     setup: Callable
     write_system: str
     write_endpoint: str
-    is_write: Callable  # (method, url) -> bool, for a recorded request
+    is_write: Callable  # (method, url, body) -> bool, for a recorded request
     before_cycle: Callable = lambda: None
 
 
@@ -40,7 +40,7 @@ def _expensify_to_jde(sandbox, *, slug, page_size, progress):
     from ..demo import setup_demo
 
     _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
-                            flow_options={"page_size": page_size})
+                            flow_options={"page_size": page_size}, kinds=("expensify_to_jde",))
     return flow
 
 
@@ -58,6 +58,47 @@ register("expensify_to_jde", KindSetup(
     write_system="jde",
     write_endpoint="orchestrator",
     # Journals are written by the orchestration; the v3 login/session calls share its path prefix.
-    is_write=lambda method, url: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
+    is_write=lambda method, url, body=None: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
     before_cycle=_forget_jde_tokens,
+))
+
+
+# -- the Acumatica flows -------------------------------------------------------------------------------------------
+def _acumatica_setup(kind):
+    def setup(sandbox, *, slug, page_size, progress):
+        from ..demo import setup_demo
+
+        _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                                flow_options={"page_size": page_size}, kinds=(kind,))
+        return flow
+
+    return setup
+
+
+def _forget_acumatica_tokens():
+    from ..systems.acumatica import clear_token_cache
+
+    clear_token_cache()
+
+
+def _is_employee_update(method, url, body=None):
+    from urllib.parse import unquote_plus
+
+    text = unquote_plus((body or b"").decode("utf-8", "replace")) if isinstance(body, bytes) else unquote_plus(body or "")
+    return method == "POST" and '"type": "update"' in text and '"type": "employees"' in text
+
+
+register("expensify_to_acumatica", KindSetup(
+    setup=_acumatica_setup("expensify_to_acumatica"),
+    write_system="acumatica",
+    write_endpoint="put:Bill",
+    is_write=lambda method, url, body=None: method == "PUT" and "/entity/" in url and url.split("?")[0].endswith("/Bill"),
+    before_cycle=_forget_acumatica_tokens,
+))
+register("acumatica_to_expensify", KindSetup(
+    setup=_acumatica_setup("acumatica_to_expensify"),
+    write_system="expensify",
+    write_endpoint="update:employees",
+    is_write=_is_employee_update,
+    before_cycle=_forget_acumatica_tokens,
 ))

@@ -59,7 +59,7 @@ def run(spec, say):
     calls = box.calls()
     sent = recorder.sent()
     recorder.close()
-    writes = [s for s in sent if kind.is_write(s.method, s.url)]
+    writes = [s for s in sent if kind.is_write(s.method, s.url, s.body)]
     out = {
         "reports": spec["reports"],
         "records": result.fetched,

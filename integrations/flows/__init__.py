@@ -4,6 +4,8 @@ from importlib import import_module
 
 HANDLERS = {
     "expensify_to_jde": "integrations.flows.expensify_to_jde.ExpensifyToJde",
+    "expensify_to_acumatica": "integrations.flows.expensify_to_acumatica.ExpensifyToAcumatica",
+    "acumatica_to_expensify": "integrations.flows.acumatica_to_expensify.AcumaticaToExpensify",
 }
 
 

@@ -18,7 +18,7 @@ cycle), mark_poll_seconds (2, doubling up to 30).
 import time
 from datetime import date, timedelta
 
-from ..posting import from_minor_units
+from ..posting import Hold, Posting, PostingLine, from_minor_units
 from ..systems.expensify import ExpensifyClient
 from .base import Page, SourceRecord
 from .expensify_records import check_report
@@ -116,6 +116,50 @@ class ExpensifyReports:
         snapshot = dict(report)
         snapshot["tagLevels"] = self.policy_tags.get(report.get("policyID"), ["Tag"])
         return snapshot
+
+    # -- the posting every flow from Expensify builds ---------------------------------
+    def build_posting(self, report, external_ref):
+        """One report as a balanced Posting: a debit line per expense, coded by the flow's ``map_expense``,
+        and one offset line per kind of spend from ``self.offsets`` (reimbursable -> employee payable,
+        card -> card clearing), in the report currency, exact to the cent."""
+        currency = report["currency"]
+        expenses = report.get("transactions") or []
+        if not expenses:
+            raise Hold(
+                f"report {report['reportID']} has no expenses", code="SRC-EMPTY-REPORT", help="Nothing to post; skip the batch."
+            )
+        posting = Posting(
+            reference=external_ref,
+            date=approved_day(report).isoformat(),
+            currency=currency,
+            memo=f"{report.get('reportName', '')} ({report.get('accountEmail', '')})".strip(),
+            source_total=from_minor_units(report["total"], currency),
+        )
+        offsets = {}
+        for expense in expenses:
+            account = self.map_expense(report, expense)
+            amount = from_minor_units(expense["convertedAmount"], currency)
+            reimbursable = bool(expense.get("reimbursable"))
+            posting.lines.append(
+                PostingLine(
+                    account=account,
+                    amount=amount,
+                    source_line=str(expense.get("transactionID", "")),
+                    memo=f"{expense.get('category', '')} {expense.get('merchant', '')}".strip(),
+                    dimensions={"card": not reimbursable},
+                )
+            )
+            offsets[reimbursable] = offsets.get(reimbursable, 0) + amount
+        for reimbursable, amount in sorted(offsets.items(), reverse=True):
+            posting.lines.append(
+                PostingLine(
+                    account=self.offsets[reimbursable],
+                    amount=-amount,
+                    kind="offset",
+                    memo="Employee payable" if reimbursable else "Card clearing",
+                )
+            )
+        return posting
 
     # -- coverage and mapping attributes ---------------------------------------
     def coverage_usages(self):

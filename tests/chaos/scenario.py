@@ -1,4 +1,5 @@
-"""One seeded chaos run: a small Expensify world, a flow into JD Edwards, faults, then quiet.
+"""One seeded chaos run: a small Expensify world, a flow into a target (JD Edwards or Acumatica,
+``targets.py``), faults, then quiet.
 
 Everything a run does is drawn from ``random.Random(seed)``, so a failing seed replays the
 same faults (``CHAOS_SEEDS=1234 ./scripts/test tests/chaos``). A run: reset the sandbox with
@@ -19,12 +20,12 @@ from integrations.engine import run_cycle
 from integrations.models import Batch, Connection, Flow
 from portal.models import Tenant
 from tests.conftest import ANCHOR
-from tests.flows.conftest import make_flow
 
 from . import injectors
+from .targets import JDE
 from .world import S, check, control
 
-SETTLE = 0.25  # settle window: above the client's read timeout plus the slowest fault (injectors.SLOW)
+SETTLE = 0.25  # settle window: above the client's read timeout plus the slowest fault (targets.SLOW)
 OPEN = (S.NEW, S.READY, S.POSTING, S.IN_DOUBT, S.FAILED)
 
 
@@ -54,8 +55,9 @@ def corrupt(box, rng, report):
 
 
 class Run:
-    def __init__(self, box, seed, settings):
+    def __init__(self, box, seed, settings, target=JDE):
         self.box, self.seed, self.rng = box, seed, random.Random(seed)
+        self.target = target
         self.settings = settings
         self.events = Counter()
         self.flows = []
@@ -70,11 +72,16 @@ class Run:
             "export_order": rng.choice(["approved", "report_id", "random"]),
             "mark_delay_seconds": rng.choice([0, 0, 0.03]),
         })
-        box.config.setdefault("jde", {})["journal_idempotent"] = rng.random() < 0.3
+        idempotent = rng.random() < 0.3  # drawn for every target, so a seed's later draws do not depend on it
+        if self.target is JDE:
+            box.config.setdefault("jde", {})["journal_idempotent"] = idempotent
+        from integrations.systems.acumatica import clear_token_cache
+
+        clear_token_cache()
         self.events[f"order:{box.config['expensify']['export_order']}"] += 1
         tenant = Tenant.objects.create(name=f"Chaos {self.seed}", slug=f"chaos-{self.seed}")
         self.tenant = tenant
-        flow = make_flow(box, tenant=tenant, options={
+        flow = self.target.make_flow(box, tenant=tenant, options={
             "page_size": rng.choice([2, 3, 100]), "mark_wait_seconds": 0.3, "mark_poll_seconds": 0.02, "max_attempts": 50,
         }, target_options={"settle_seconds": SETTLE, "timeouts": [2, injectors.READ_TIMEOUT], "max_attempts": 2,
                            "backoff_max": 0.02, "concurrency": rng.choice([1, 1, 4, 8])})
@@ -100,7 +107,7 @@ class Run:
 
     def faulty_cycles(self):
         rng = self.rng
-        faults = injectors.vendor_faults(rng)
+        faults = injectors.vendor_faults(rng, self.target)
         for fault in faults:
             self.events[f"fault:{fault['system']}:{fault['action']}:{fault.get('status', '')}"] += 1
         injectors.inject_vendor_faults(self.box, faults)
@@ -116,10 +123,10 @@ class Run:
                 with injectors.store_error(rng):
                     self.cycle(flow)
             elif portal_fault == "kill":
-                with injectors.killed_after_post(rng.randint(1, 3)):
+                with injectors.killed_after_post(rng.randint(1, 3), self.target.handler):
                     self.cycle(flow)
             elif portal_fault == "takeover":
-                with injectors.lease_taken_over(flow.pk, rng.randint(1, 2), hold_seconds=0.3):
+                with injectors.lease_taken_over(flow.pk, rng.randint(1, 2), hold_seconds=0.3, handler=self.target.handler):
                     self.cycle(flow)
             elif portal_fault == "operator":
                 with injectors.operator_holds_before_claim(rng.randint(1, 3), self.operator_held):
@@ -131,7 +138,7 @@ class Run:
             else:
                 self.cycle(flow)
         control(self.box, "DELETE", "faults")
-        if self.rng.random() < 0.3:  # the site's batch processor ran and purged the Z-file before a late reconcile
+        if self.rng.random() < 0.3 and self.target is JDE:  # the batch processor purged the Z-file before a reconcile
             self.events["purge"] += 1
             control(self.box, "POST", "jde/process", json={})
             control(self.box, "POST", "jde/purge", json={})
@@ -173,7 +180,7 @@ class Run:
         self.setup()
         self.faulty_cycles()
         self.settle()
-        counts = check(self.box, self.tenant, self.seed)
+        counts = check(self.box, self.tenant, self.seed, ledger=self.target.ledger, target=self.target.name)
         for batch in Batch.objects.filter(pk__in=self.operator_held):
             assert batch.state == S.HELD, f"seed {self.seed}: batch {batch.source_id} held by a person became {batch.state}"
         return counts, self.events

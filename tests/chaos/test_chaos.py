@@ -1,6 +1,8 @@
 """The chaos suite: seeded, reproducible runs against the sandbox proving exactly-once.
 
-``CHAOS_RUNS`` (default 200) seeds run in blocks; ``CHAOS_SEEDS=3,17`` replays given seeds;
+Parametrized by target (``targets.py``): JD Edwards journals and Acumatica journal transactions.
+``CHAOS_RUNS`` (default 200; ``CHAOS_ACUMATICA_RUNS``, default 50, for Acumatica) seeds run in
+blocks; ``CHAOS_SEEDS=3,17`` replays given seeds;
 ``CHAOS_FIRST`` moves the first seed (a different 200 for a larger run). After every run:
 each approved report is in JD Edwards exactly once or held with a reason, none is lost, no
 batch is left where only a person could free it without a reason shown, totals match the
@@ -8,21 +10,29 @@ source to the cent, and no control character reached JD Edwards (``world.check``
 """
 
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pytest
 
 from .scenario import Run
+from .targets import ACUMATICA, JDE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RUNS = int(os.environ.get("CHAOS_RUNS", "200"))
+RUNS = {"jde": int(os.environ.get("CHAOS_RUNS", "200")), "acumatica": int(os.environ.get("CHAOS_ACUMATICA_RUNS", "50"))}
 FIRST = int(os.environ.get("CHAOS_FIRST", "1"))
 BLOCK = 25
-SEEDS = ([int(s) for s in os.environ["CHAOS_SEEDS"].split(",")] if os.environ.get("CHAOS_SEEDS")
-         else list(range(FIRST, FIRST + RUNS)))
-BLOCKS = [SEEDS[i:i + BLOCK] for i in range(0, len(SEEDS), BLOCK)]
-TOTALS = Counter()
+
+
+def seeds(target):
+    if os.environ.get("CHAOS_SEEDS"):
+        return [int(s) for s in os.environ["CHAOS_SEEDS"].split(",")]
+    return list(range(FIRST, FIRST + RUNS[target.system]))
+
+
+BLOCKS = [(target, chunk) for target in (JDE, ACUMATICA)
+          for chunk in (seeds(target)[i:i + BLOCK] for i in range(0, len(seeds(target)), BLOCK))]
+TOTALS = defaultdict(Counter)  # per target
 
 
 @pytest.fixture
@@ -31,16 +41,18 @@ def chaos_settings(settings):
     return settings
 
 
-@pytest.mark.parametrize("seeds", BLOCKS, ids=[f"seeds-{b[0]}-{b[-1]}" for b in BLOCKS])
-def test_chaos(box, chaos_settings, seeds, capsys):
+@pytest.mark.parametrize("target,seeds", BLOCKS, ids=[f"{t.system}-seeds-{b[0]}-{b[-1]}" for t, b in BLOCKS])
+def test_chaos(box, chaos_settings, target, seeds, capsys):
     for seed in seeds:
-        run = Run(box, seed, chaos_settings)
+        run = Run(box, seed, chaos_settings, target)
         try:
             counts, events = run.play()
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n  what seed {seed} did: {dict(run.events)}") from None
-        TOTALS.update(counts)
-        TOTALS.update(events)
-        TOTALS["runs"] += 1
+        totals = TOTALS[target.system]
+        totals.update(counts)
+        totals.update(events)
+        totals["runs"] += 1
     with capsys.disabled():
-        print(f"\nchaos {seeds[0]}-{seeds[-1]}: " + ", ".join(f"{k}={v}" for k, v in sorted(TOTALS.items())))
+        totals = sorted(TOTALS[target.system].items())
+        print(f"\nchaos {target.system} {seeds[0]}-{seeds[-1]}: " + ", ".join(f"{k}={v}" for k, v in totals))

@@ -11,7 +11,7 @@ from integrations.engine.sanitize import has_control
 from integrations.models import Batch
 
 S = Batch.State
-OFFSET_OBJECTS = ("2100", "2150")  # employee payable, card clearing (tests/flows/conftest.make_flow's demo rules)
+OFFSET_OBJECTS = ("2100", "2150")  # employee payable, card clearing (JD Edwards objects and Acumatica accounts)
 SETTLED = (S.POSTED, S.CONFIRMED, S.HELD, S.SKIPPED)
 
 
@@ -42,18 +42,18 @@ def journals(box):
     return {ref: {doc: list(lines.values()) for doc, lines in docs.items()} for ref, docs in out.items()}
 
 
-def check(box, tenant, seed):
+def check(box, tenant, seed, ledger=None, target="JD Edwards"):
     """Every approved report is in JD Edwards exactly once or held with a reason; none is lost; nothing
     is stuck; posted totals equal the source to the cent; no control character reached JD Edwards.
     Returns counts for the run."""
     reports = approved_reports(box)
-    ledger = journals(box)
+    ledger = (ledger or journals)(box)
     batches = list(Batch.objects.filter(flow__tenant=tenant))
     by_ref = {b.external_ref: b for b in batches}
     where = f"seed {seed}"
     counts = defaultdict(int)
     for ref, docs in ledger.items():
-        assert len(docs) == 1, f"{where}: {ref} is in JD Edwards {len(docs)} times: {sorted(docs)}"
+        assert len(docs) == 1, f"{where}: {ref} is in {target} {len(docs)} times: {sorted(docs)}"
         for lines in docs.values():
             for _, _, _, texts in lines:
                 assert not any(has_control(t or "") for t in texts), f"{where}: control character sent in {ref}"

@@ -35,6 +35,27 @@ def make_flow(box, *, tenant=None, options=None, alert_emails="finance@demo.exam
     return flow
 
 
+def make_acumatica_flow(box, *, tenant=None, options=None, kind="expensify_to_acumatica", name="Expenses to Acumatica",
+                        target_options=None, source=None):
+    """An Expensify -> Acumatica flow over the sandbox (or, with ``kind="acumatica_to_expensify"``, the employee
+    mirror the other way), with the demo's mapping rules."""
+    from integrations.demo import install_demo_rules
+
+    creds = control(box, "GET", "credentials")
+    tenant = tenant or Tenant.objects.create(name="Demo Co", slug="demo", alert_emails="finance@demo.example")
+    expensify = source or Connection.objects.create(
+        tenant=tenant, system="expensify", name=f"Expensify {name}", base_url=box.system_url("expensify"),
+        credentials=creds["expensify"], options={"rate_limit": [[1000, 1]]})
+    acumatica = Connection.objects.create(tenant=tenant, system="acumatica", name=f"Acumatica {name}",
+                                          base_url=box.system_url("acumatica"), credentials=creds["acumatica"],
+                                          options={"settle_seconds": 0, **(target_options or {})})
+    ends = (expensify, acumatica) if kind.startswith("expensify") else (acumatica, expensify)
+    flow = Flow.objects.create(tenant=tenant, name=name, kind=kind, source=ends[0], target=ends[1],
+                               options={"start_date": (ANCHOR - dt.timedelta(days=200)).isoformat(), **(options or {})})
+    install_demo_rules(flow)
+    return flow
+
+
 @pytest.fixture
 def flow(box, db):
     return make_flow(box)

@@ -1,0 +1,69 @@
+"""The FlowHandler side of a mirror (see ``engine.mirror``): a flow gives its records' target states
+and a ``MirrorTarget``; this class turns them into batches, postings, writes and reconcile answers.
+
+A subclass sets ``source_kind`` and ``reference_prefix``, builds ``self.target`` in ``open`` and
+implements ``source_states() -> (states, complete)``. A state is a dict with ``key`` and ``active``
+(plus whatever the target needs); a record that cannot be mapped carries ``problem: [code, message]``
+and is stored held with it (a new version, once mapped, is written as usual).
+"""
+
+from datetime import date
+
+from ..engine import mirror
+from ..posting import Posting
+from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+
+
+class MirrorFlow(FlowHandler):
+    shape = "mirror"
+    target = None  # a mirror.MirrorTarget, set by open()
+
+    def source_states(self):
+        """``(list of target states, True when the list is every record the source has)``."""
+        raise NotImplementedError
+
+    def describe(self, state):
+        return f"{state['key']}"
+
+    # -- source ------------------------------------------------------------------------------
+    def fetch(self, cursor):
+        states, complete = self.source_states()
+        todo = mirror.changed(states, mirror.latest_versions(self.flow, self.source_kind), complete=complete)
+        size = int(self.options.get("page_size", 500))
+        for start in range(0, len(todo), size):
+            chunk = todo[start:start + size]
+            yield Page(records=[SourceRecord(id=mirror.version_id(s), payload={"target": s}, summary=self.describe(s))
+                                for s in chunk])
+
+    def check_record(self, payload):
+        problem = (payload.get("target") or {}).get("problem")
+        return payload, [], [tuple(problem)] if problem else []
+
+    # -- mapping -----------------------------------------------------------------------------------
+    def build_posting(self, record_payload, external_ref):
+        state = record_payload["target"]
+        verb = "gone from the source: deactivate" if state.get("gone") else "active" if state.get("active", True) \
+            else "inactive: deactivate"
+        notes = [f"{k}: {v}" for k, v in sorted(state.items()) if k not in ("key", "active")]
+        return Posting(reference=external_ref, date=date.today().isoformat(), currency="",
+                       memo=f"{self.describe(state)} ({verb})", notes=notes)
+
+    def target_document(self, posting):
+        return {"reference": posting.reference, "memo": posting.memo, "state": posting.notes}
+
+    # -- target --------------------------------------------------------------------------------------
+    def post(self, batch, posting):
+        if mirror.superseded(batch):
+            return PostResult(document_id=mirror.key_of(batch.source_id), details={"action": mirror.SUPERSEDED})
+        action, target_id = mirror.apply(self.target, batch.payload["target"])
+        return PostResult(document_id=str(target_id), details={"action": action})
+
+    def find(self, batch):
+        state = batch.payload["target"]
+        if not mirror.in_state(self.target, state):
+            return []
+        return [FoundDocument(document_id=self.target.target_id(None, state), total=0, line_count=0, currency="",
+                              details={"action": "found in state"})]
+
+    def confirm(self, batches):
+        return list(batches)  # nothing to acknowledge at the source: a written version is done
