@@ -20,13 +20,13 @@ DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
 DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
 
 
-def mirror_options():
-    """The employee mirror's department -> policy map for the sandbox world (Acumatica departments of the
-    Expensify policies' people)."""
+def install_mirror_rules(flow):
+    """The employee mirror's department -> policy rules for the sandbox world (the Acumatica department of
+    each Expensify policy's people), as mapping rules a customer edits like the GL ones."""
     from sandbox import acumatica_data, catalog
 
-    return {"department_policies": {dept: catalog.POLICIES[name][0]
-                                    for name, dept in acumatica_data.POLICY_DEPARTMENTS.items()}}
+    for name, dept in acumatica_data.POLICY_DEPARTMENTS.items():
+        add_rule(flow, match={"acumatica_department": dept}, target={"expensify_policy": catalog.POLICIES[name][0]})
 
 
 def add_rule(flow, *, match, target, tenant_wide=False):
@@ -100,7 +100,9 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
                 {"start_date": start, "document": "bill", "confirm_label": "ml-connector-acumatica"})
         if "acumatica_to_expensify" in kinds:
             flows["acumatica_to_expensify"] = flow("acumatica_to_expensify", "Acumatica employees to Expensify",
-                                                   acumatica, expensify, mirror_options())
+                                                   acumatica, expensify, {})
+            if not MappingRule.objects.filter(flow=flows["acumatica_to_expensify"]).exists():
+                install_mirror_rules(flows["acumatica_to_expensify"])
     ordered = [flows[k] for k in kinds if k in flows]
     install_demo_rules(ordered[0])
     progress(f"flows {', '.join(f.name for f in ordered)}: {MappingRule.objects.filter(tenant=tenant).count()} "

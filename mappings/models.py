@@ -65,6 +65,9 @@ class MappingRule(models.Model):
     jde_business_unit = models.CharField(max_length=12, blank=True, help_text=MATCH_LABELS["jde_business_unit"])
     jde_object = models.CharField(max_length=10, blank=True, help_text=MATCH_LABELS["jde_object"])
     jde_subsidiary = models.CharField(max_length=10, blank=True, help_text=MATCH_LABELS["jde_subsidiary"])
+    acumatica_department = models.CharField(max_length=60, blank=True, help_text=MATCH_LABELS["acumatica_department"])
+    acumatica_employee_class = models.CharField(max_length=60, blank=True,
+                                                help_text=MATCH_LABELS["acumatica_employee_class"])
 
     # -- targets: blank = this rule does not set the field --------------------------------
     target_business_unit = models.CharField(max_length=12, blank=True, verbose_name="JDE business unit")
@@ -88,6 +91,7 @@ class MappingRule(models.Model):
     target_bill_chart_of_account_id = models.CharField(max_length=60, blank=True, verbose_name="BILL chart of account id")
     target_bill_department_id = models.CharField(max_length=60, blank=True, verbose_name="BILL department id")
     target_procurify_account_code = models.CharField(max_length=100, blank=True, verbose_name="Procurify account code")
+    target_expensify_policy = models.CharField(max_length=60, blank=True, verbose_name="Expensify policy ID")
 
     active = models.BooleanField(default=True, db_index=True)
     note = models.TextField(blank=True)

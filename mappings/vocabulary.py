@@ -28,6 +28,8 @@ MATCH_ATTRIBUTES = (
     "jde_object",  # rank 9   JD Edwards object account
     "jde_subsidiary",  # rank 10
     "jde_business_unit",  # rank 11
+    "acumatica_department",  # rank 12  Acumatica employee's department (employees -> Expensify policies)
+    "acumatica_employee_class",  # rank 13
 )
 _RANKS = {}
 for _i, _name in enumerate(MATCH_ATTRIBUTES):
@@ -45,6 +47,8 @@ MATCH_LABELS = {
     "jde_object": "JD Edwards object account",
     "jde_subsidiary": "JD Edwards subsidiary",
     "jde_business_unit": "JD Edwards business unit",
+    "acumatica_department": "Acumatica employee department",
+    "acumatica_employee_class": "Acumatica employee class",
 }
 
 # -- target fields -------------------------------------------------------------------------
@@ -65,6 +69,7 @@ TARGET_FIELDS = (
     "bill_chart_of_account_id",
     "bill_department_id",
     "procurify_account_code",
+    "expensify_policy",
 )
 TARGET_SYSTEM = {
     "business_unit": "jde",
@@ -79,6 +84,7 @@ TARGET_SYSTEM = {
     "bill_chart_of_account_id": "bill",
     "bill_department_id": "bill",
     "procurify_account_code": "procurify",
+    "expensify_policy": "expensify",
 }
 TARGET_LABELS = {
     "business_unit": "JD Edwards business unit",
@@ -93,6 +99,7 @@ TARGET_LABELS = {
     "bill_chart_of_account_id": "BILL chart of account id",
     "bill_department_id": "BILL department id",
     "procurify_account_code": "Procurify account code",
+    "expensify_policy": "Expensify policy ID",
 }
 # Reference-data kind (``ReferenceEntry.kind``) a target field is checked against, per system.
 # JD Edwards fields are checked against ``account`` entries ("BU.OBJ" / "BU.OBJ.SUB"), or
@@ -111,6 +118,7 @@ REFERENCE_KIND = {
     "bill_chart_of_account_id": "chart_of_account",
     "bill_department_id": "department",
     "procurify_account_code": "account_code",
+    "expensify_policy": "policy",
 }
 JDE_FIELDS = ("business_unit", "object", "subsidiary")
 

@@ -20,8 +20,9 @@ WORKER_ENV = "MLC_BENCH_WORKER"
 
 class Bench:
     def __init__(self, *, root, say, sizes, latency_ms, latency_reports, concurrencies=(1, 8), seed=11, page_size=500,
-                 server_url=None):
+                 server_url=None, only=None):
         self.root, self.say = Path(root), say
+        self.only = set(only or ())
         self.sizes, self.seed, self.page_size = sizes, seed, page_size
         self.latency_ms, self.concurrencies = latency_ms, concurrencies
         self.latency_reports = min(latency_reports, min(sizes))
@@ -29,7 +30,13 @@ class Bench:
 
     def kinds(self):
         kinds = []
+        unknown = self.only - set(implemented_kinds())
+        if unknown:
+            raise RuntimeError(f"no such flow kind: {', '.join(sorted(unknown))} (implemented: "
+                               f"{', '.join(implemented_kinds())})")
         for kind in implemented_kinds():
+            if self.only and kind not in self.only:
+                continue
             if setup_for(kind) is None:
                 self.say(f"{kind}: no benchmark setup registered (integrations/bench/kinds.py), skipped")
             else:

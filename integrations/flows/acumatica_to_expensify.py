@@ -7,10 +7,14 @@ deleted in Acumatica is removed from their policies (Expensify's employee update
 An employee already in the policy is linked by e-mail, never added twice. A run that finds no
 change makes no write call.
 
-Options: department_policies ({DepartmentID: policyID}), class_policies ({EmployeeClass: policyID}),
-default_policy, default_manager (approver of an employee without a manager; else themselves),
-page_size (500).
+Which policy: the mapping rules first (match "Acumatica employee department" and/or "Acumatica
+employee class", target "Expensify policy ID"; the most specific rule wins, as for GL codes), then
+the options department_policies ({DepartmentID: policyID}), class_policies ({EmployeeClass:
+policyID}) and default_policy. Other options: default_manager (approver of an employee without a
+manager; else themselves), page_size (500).
 """
+
+from mappings.resolver import Resolver
 
 from ..engine.mirror import MirrorTarget
 from ..systems.acumatica import AcumaticaClient
@@ -25,6 +29,7 @@ class AcumaticaToExpensify(MirrorFlow):
     def open(self):
         self.acumatica = AcumaticaClient(self.flow.source)
         self.target = PolicyMembers(ExpensifyClient(self.flow.target))
+        self.resolver = Resolver.for_flow(self.flow)
 
     def describe(self, state):
         return f"{state.get('email') or state['key']} -> policy {state.get('policyID') or '?'}"
@@ -56,8 +61,7 @@ class AcumaticaToExpensify(MirrorFlow):
         state = {"key": key, "active": employee.get("Status") == "Active", "email": email, "employeeID": key,
                  "firstName": contact.get("FirstName") or "", "lastName": contact.get("LastName") or ""}
         department, klass = settings.get("DepartmentID") or "", settings.get("EmployeeClass") or ""
-        policy = ((self.options.get("department_policies") or {}).get(department)
-                  or (self.options.get("class_policies") or {}).get(klass) or self.options.get("default_policy"))
+        policy = self.policy_for(department, klass)
         manager = emails.get(settings.get("ReportsToID") or "") or self.options.get("default_manager") or email
         state.update(policyID=policy or "", managerEmail=manager, department=department, **{"class": klass})
         if not email:
@@ -66,6 +70,13 @@ class AcumaticaToExpensify(MirrorFlow):
             state["problem"] = ["MAP-NO-POLICY", f'no Expensify policy for department "{department}" or class '
                                 f'"{klass}" (employee {key})']
         return state
+
+
+    def policy_for(self, department, klass):
+        resolver = getattr(self, "resolver", None) or Resolver.for_flow(self.flow)
+        ruled = resolver.resolve({"acumatica_department": department, "acumatica_employee_class": klass})
+        return (ruled.get("expensify_policy") or (self.options.get("department_policies") or {}).get(department)
+                or (self.options.get("class_policies") or {}).get(klass) or self.options.get("default_policy"))
 
 
 class PolicyMembers(MirrorTarget):

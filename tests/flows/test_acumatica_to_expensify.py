@@ -2,7 +2,7 @@
 
 import pytest
 
-from integrations.demo import mirror_options
+from integrations.demo import add_rule, install_mirror_rules
 from integrations.engine import run_cycle
 from integrations.models import Batch, SyncCycle
 from integrations.systems.acumatica import clear_token_cache
@@ -24,7 +24,9 @@ def _fresh_tokens():
 
 @pytest.fixture
 def mirror(box, db):
-    return make_acumatica_flow(box, kind="acumatica_to_expensify", name="Employees to Expensify", options=mirror_options())
+    flow = make_acumatica_flow(box, kind="acumatica_to_expensify", name="Employees to Expensify", options={})
+    install_mirror_rules(flow)
+    return flow
 
 
 def members(box):
@@ -121,9 +123,8 @@ def test_an_unmapped_department_is_held_with_a_reason_and_written_once_mapped(bo
     run_cycle(mirror)
     held = Batch.objects.get(flow=mirror, state=S.HELD)
     assert held.error_code == "MAP-NO-POLICY" and "LEGAL" in held.last_error
-    mirror.options = {**mirror.options, "department_policies": {**mirror.options["department_policies"],
-                                                                "LEGAL": POLICY_OF["ADMIN"]}}
-    mirror.save()
+    # The customer adds the missing row to their mapping table; the next cycle writes the employee.
+    add_rule(mirror, match={"acumatica_department": "LEGAL"}, target={"expensify_policy": POLICY_OF["ADMIN"]})
     run_cycle(mirror)
     assert person["ContactInfo"]["Email"].lower() in members(box)[POLICY_OF["ADMIN"]]
 
@@ -156,3 +157,19 @@ def test_coverage_names_departments_without_a_policy_and_dry_run_shows_what_woul
     assert previews and writes(box) == 0  # a dry run writes nothing
     assert all(p["external_ref"].startswith("EMP-") for p in previews if p["ok"])
     assert Batch.objects.filter(flow=mirror).count() == 0
+
+
+def test_an_employee_class_rule_routes_when_no_department_rule_matches(box, mirror):
+    person = next(e for e in employees(box) if e["Status"] == "Active" and e["EmployeeSettings"].get("EmployeeClass"))
+    klass = person["EmployeeSettings"]["EmployeeClass"]
+    control(box, "POST", "acumatica/employee", json={"EmployeeID": person["EmployeeID"],
+                                                     "EmployeeSettings": {"DepartmentID": "LEGAL"}})
+    add_rule(mirror, match={"acumatica_employee_class": klass}, target={"expensify_policy": POLICY_OF["ADMIN"]})
+    run_cycle(mirror)
+    assert person["ContactInfo"]["Email"].lower() in members(box)[POLICY_OF["ADMIN"]]
+    # A department rule is more specific than a class rule: it wins once it exists.
+    other = next(p for d, p in POLICY_OF.items() if d != "ADMIN")
+    add_rule(mirror, match={"acumatica_department": "LEGAL"}, target={"expensify_policy": other})
+    run_cycle(mirror)
+    assert person["ContactInfo"]["Email"].lower() in members(box)[other]
+    assert person["ContactInfo"]["Email"].lower() not in members(box)[POLICY_OF["ADMIN"]]

@@ -42,6 +42,7 @@ class Command(BaseCommand):
                             help="size of the latency runs (at most the smallest size)")
         parser.add_argument("--page-size", type=int, default=500)
         parser.add_argument("--seed", type=int, default=11)
+        parser.add_argument("--kinds", default="", help="only these flow kinds, comma-separated (default: every one)")
         where = parser.add_mutually_exclusive_group()
         where.add_argument("--postgres", action="store_true",
                            help="scratch PostgreSQL databases (server from BENCH_DATABASE_URL or DATABASE_URL, "
@@ -56,7 +57,8 @@ class Command(BaseCommand):
         sizes = [200, 1000] if opts["quick"] else _sizes(opts["reports"])
         bench = Bench(root=settings.BASE_DIR, say=self.say, sizes=sizes, latency_ms=opts["latency_ms"],
                       latency_reports=opts["latency_reports"], seed=opts["seed"], page_size=opts["page_size"],
-                      server_url=choose_server(opts["postgres"], opts["sqlite"]))
+                      server_url=choose_server(opts["postgres"], opts["sqlite"]),
+                      only=[k.strip() for k in opts["kinds"].split(",") if k.strip()])
         try:
             bench.run(lambda obj: self.stdout.write(json.dumps(obj)))
         except RuntimeError as exc:
