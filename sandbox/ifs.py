@@ -1,0 +1,411 @@
+"""Fake IFS Cloud: IAM tokens per realm and OData v4 projections, per shared/reference/ifs.md.
+
+Served under ``/ifs``. Paths (``/main/`` or ``/int/`` before ``ifsapplications``):
+
+    token                 POST /auth/realms/<realm>/protocol/openid-connect/token   (sandbox.ifs_auth)
+    service               GET  /main/ifsapplications/projection/v1/<Projection>.svc/   (the service document)
+    $metadata             GET  .../<Projection>.svc/$metadata                       (OData 4.0 CSDL XML)
+    read:<Set>            GET  .../<Set>, .../<Set>(<keys>), .../<Set>(<keys>)/<Navigation> (read:<target set>)
+    update:<Set>          PATCH .../<Set>(<keys>)   (templates only)
+    delete:<Set>          DELETE .../<Set>(<keys>)  (templates only; If-Match required)
+    action:<Action>       POST .../<Set>(<keys>)/IfsApp.<Projection>.<Action>
+
+The names before each path are the endpoint names for call counts and faults. Projections and
+entity sets: ``sandbox.ifs_data`` (code part values; the voucher projection, whose name the
+reference marks UNCONFIRMED: ``voucher_projection``, default ``VoucherEntryHandling``).
+Creating a voucher: ``sandbox.ifs_vouchers``. Every entity carries ``@odata.etag``; every answer
+``@odata.context``. Collections take ``$filter``, ``$select``, ``$orderby``, ``$top``, ``$skip``,
+``$count`` and ``Prefer: odata.maxpagesize`` (``sandbox.odata``); pages hold at most
+``page_size`` entities (default 1000) and carry ``@odata.nextLink`` while more remain (server
+paging is UNCONFIRMED for IFS; a client following nextLink or paging with $top/$skip both work).
+A ``$top`` or maxpagesize above ``max_page_size`` (5000) fails with 500, as the product page warns.
+
+ETags on mutations: a stale ``If-Match`` answers 412 ``ODP_PRECONDITION_FAILED`` (OData
+convention; UNCONFIRMED for IFS); a missing one where required answers ``ODP_MISSING_PRECONDITION``
+[3P] with ``missing_precondition_status`` (428 by default: the reference leaves the status open).
+PATCH without If-Match is an upsert [doc]. Errors use OData's body ``{"error": {"code",
+"message", "details"?}}``; unknown paths 404 ``ODP_RESOURCE_NOTFOUND``; a wrong verb 405.
+
+Settings (``sandbox.config["ifs"]``): ``token_lifetime`` (180), ``rate_limit`` ([[1000, 60]]),
+``retry_after`` (None: computed), ``page_size`` (1000), ``max_page_size`` (5000),
+``missing_precondition_status`` (428), ``validation_error_status`` (400), ``reference_unique``
+(false), ``voucher_projection`` ("VoucherEntryHandling"), ``code_part_projection``
+("CodePartValuesHandling").
+
+Control (``/_sandbox/ifs/...``): ``GET code-parts[?part=B]``; ``POST code-parts`` ``{"part", "value",
+"description", "active", "valid_from", "valid_until"}`` adds or alters a value (``"active": false``
+deactivates it); ``DELETE code-parts/<part>/<value>``; ``GET vouchers[?reference=EXP-1]`` (with
+rows, amounts as strings); ``GET templates``; ``POST templates/<id>/touch`` (someone edits the
+template now, or with ``{"on_next_read": n}`` right after each of the next n reads of it: the ETag
+a client just read goes stale); ``GET tokens`` ``{"live", "issued"}``; ``POST restart`` (every
+token forgotten, as the ``restart`` fault).
+"""
+
+import datetime as dt
+import re
+from urllib.parse import unquote
+
+from . import ifs_data as data
+from . import odata
+from .http import Fake, NotFoundError, Response, json_response
+from .ifs_auth import Iam
+from .ifs_vouchers import create_voucher, voucher_view
+from .odata import ODataError
+
+TOKEN_RE = re.compile(r"^/auth/realms/([^/]+)/protocol/openid-connect/token$")
+PROJECTION_RE = re.compile(r"^/(?:main|int)/ifsapplications/projection/v1/(\w+)\.svc(?:/(.*))?$")
+SEGMENT_RE = re.compile(r"^(\w+)(?:\((.*)\))?$")
+
+
+class Route:
+    def __init__(self, endpoint, projection=None, entity_set=None, key=None, navigation=None, action=None):
+        self.endpoint, self.projection, self.entity_set = endpoint, projection, entity_set
+        self.key, self.navigation, self.action = key, navigation, action
+
+
+class IfsFake(Fake):
+    name = "ifs"
+    default_config = {
+        "token_lifetime": 180,
+        "rate_limit": [[1000, 60]],
+        "retry_after": None,
+        "page_size": 1000,
+        "max_page_size": 5000,
+        "missing_precondition_status": 428,
+        "validation_error_status": 400,
+        "reference_unique": False,
+        "voucher_projection": "VoucherEntryHandling",
+        "code_part_projection": "CodePartValuesHandling",
+    }
+
+    def __init__(self, sandbox):
+        super().__init__(sandbox)
+        self.iam = Iam(self)
+        self.tables, self.series, self.creds, self.touch_on_read = {}, {}, {}, {}
+        self.versions = data.Versions()
+
+    def reset(self, seed, size, anchor):
+        self.anchor, self._epoch = anchor, self.sandbox.clock()
+        self.versions = data.Versions()
+        self.tables = data.generate(anchor, self.versions, self.now())
+        self.series, self.touch_on_read = {}, {}
+        self.creds = data.credentials_for(seed)
+        self.iam.reset()
+
+    def restart(self):
+        self.iam.restart()
+
+    def credentials(self):
+        return dict(self.creds)
+
+    def now(self):
+        elapsed = max(0.0, self.sandbox.clock() - self._epoch)
+        return dt.datetime.combine(self.anchor, dt.time()) + dt.timedelta(seconds=elapsed)
+
+    def projections(self):
+        return data.projections(
+            self.settings.get("voucher_projection", "VoucherEntryHandling"),
+            self.settings.get("code_part_projection", "CodePartValuesHandling"),
+        )
+
+    # -- routing ----------------------------------------------------------------------------------------------
+    def _route(self, req):
+        if not hasattr(req, "_ifs_route"):
+            req._ifs_route = self._resolve(req)
+        return req._ifs_route
+
+    def _resolve(self, req):
+        if TOKEN_RE.match(req.path):
+            return Route("token") if req.method == "POST" else None
+        match = PROJECTION_RE.match(req.path)
+        if not match or match.group(1) not in self.projections():
+            return None
+        projection, rest = match.group(1), unquote(match.group(2) or "")
+        sets = self.projections()[projection]
+        if rest in ("", "/"):
+            return Route("service", projection) if req.method == "GET" else None
+        if rest == "$metadata":
+            return Route("$metadata", projection) if req.method == "GET" else None
+        segments = rest.split("/")
+        head = SEGMENT_RE.match(segments[0])
+        if not head or head.group(1) not in sets or len(segments) > 2:
+            return None
+        entity_set, key = sets[head.group(1)], head.group(2)
+        if len(segments) == 1:
+            verb = {"GET": "read", "PATCH": "update", "DELETE": "delete"}.get(req.method)
+            if key is None and req.method != "GET":
+                verb = "create" if req.method == "POST" else None
+            return Route(f"{verb}:{entity_set.name}", projection, entity_set, key) if verb else None
+        tail = segments[1]
+        if key is not None and tail in entity_set.navigation and req.method == "GET":
+            return Route(f"read:{entity_set.navigation[tail]}", projection, entity_set, key, navigation=tail)
+        prefix = f"IfsApp.{projection}."
+        if key is not None and tail.startswith(prefix) and req.method == "POST":
+            return Route(f"action:{tail[len(prefix) :]}", projection, entity_set, key, action=tail[len(prefix) :])
+        return None
+
+    def endpoint(self, req):
+        route = self._route(req)
+        return route.endpoint if route else None
+
+    # -- dispatch --------------------------------------------------------------------------------------------
+    def handle(self, req):
+        route = self._route(req)
+        if route is None:
+            return ODataError(404, "ODP_RESOURCE_NOTFOUND", f"No resource at {req.path}").response()
+        if route.endpoint == "token":
+            return self.iam.token(req, TOKEN_RE.match(req.path).group(1))
+        try:
+            self.iam.count(self.iam.realm_of(req))
+            if route.endpoint == "service":
+                return self._service(route)
+            if route.endpoint == "$metadata":
+                return self._metadata(route)
+            verb = route.endpoint.split(":")[0]
+            return {
+                "read": self._read,
+                "update": self._update,
+                "delete": self._delete,
+                "create": self._create,
+                "action": self._action,
+            }[verb](req, route)
+        except ODataError as exc:
+            return exc.response()
+
+    def fault_body(self, status, req):
+        route = self._route(req)
+        if route is not None and route.endpoint == "token":
+            if status == 401:
+                return json_response(
+                    {"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}, 401
+                )
+            return None
+        codes = {
+            401: "UNAUTHORIZED",
+            403: "ODP_FORBIDDEN",
+            404: "ODP_RESOURCE_NOTFOUND",
+            412: "ODP_PRECONDITION_FAILED",
+            429: "TOO_MANY_REQUESTS",
+            423: "ODP_LOCKED",
+        }
+        if status == 503:
+            return Response(503, "<html><body><h1>503 Service Unavailable</h1></body></html>", content_type="text/html")
+        return ODataError(status, codes.get(status, "ODP_INTERNAL_ERROR"), f"Injected HTTP {status}").response()
+
+    # -- answers -----------------------------------------------------------------------------------------------
+    def service_url(self, projection):
+        return f"{self.sandbox.url}/{self.name}/main/ifsapplications/projection/v1/{projection}.svc"
+
+    def view(self, row):
+        return {"@odata.etag": data.etag(row), **{k: v for k, v in row.items() if not k.startswith("_")}}
+
+    def _service(self, route):
+        sets = self.projections()[route.projection]
+        return odata.odata_response(
+            {
+                "@odata.context": f"{self.service_url(route.projection)}/$metadata",
+                "value": [{"name": name, "kind": "EntitySet", "url": name} for name in sets],
+            }
+        )
+
+    def _metadata(self, route):
+        sets = list(self.projections()[route.projection].values())
+        actions = []
+        if data.TEMPLATES in sets:
+            actions.append(
+                (
+                    data.CREATE_VOUCHER,
+                    data.TEMPLATES.entity_type,
+                    [
+                        ("VoucherDate", "Edm.Date"),
+                        ("VoucherText", "Edm.String"),
+                        ("ReferenceNumber", "Edm.String"),
+                        ("CurrencyCode", "Edm.String"),
+                        ("Rows", f"Collection(IfsApp.{route.projection}.VoucherRowInput)"),
+                    ],
+                    data.VOUCHERS.entity_type,
+                )
+            )
+        xml = odata.metadata_xml(
+            f"IfsApp.{route.projection}",
+            route.projection,
+            sets,
+            actions,
+            complex_types={"VoucherRowInput": data.ROW_INPUT} if actions else None,
+        )
+        return Response(200, xml, headers={"OData-Version": "4.0"}, content_type="application/xml")
+
+    def _find(self, entity_set, key_text):
+        keys = odata.parse_key(entity_set, key_text)
+        for row in self.tables[entity_set.name]:
+            if all(row[k] == v for k, v in keys.items()):
+                return row
+        raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"{entity_set.name}({key_text}) does not exist")
+
+    def _read(self, req, route):
+        base = self.service_url(route.projection)
+        ieee = odata.wants_ieee754(req)
+        entity_set, rows = route.entity_set, self.tables[route.entity_set.name]
+        if route.key is not None:
+            row = self._find(entity_set, route.key)
+            if route.navigation is None:
+                self._after_read(row)
+                return odata.odata_response(
+                    {"@odata.context": f"{base}/$metadata#{entity_set.name}/$entity", **self.view(row)}, ieee754=ieee
+                )
+            target = self.projections()[route.projection][entity_set.navigation[route.navigation]]
+            rows = [r for r in self.tables[target.name] if all(r[k] == row[k] for k in entity_set.keys)]
+            entity_set = target
+        body = odata.query(
+            req,
+            entity_set,
+            rows,
+            context=f"{base}/$metadata#{entity_set.name}",
+            page_size=int(self.settings.get("page_size", 1000)),
+            url=f"{base}/{req.path.split('.svc/')[1]}",
+            max_page_size=int(self.settings.get("max_page_size", 5000)),
+            view=self.view,
+        )
+        if entity_set is data.TEMPLATES:
+            for row in rows:
+                self._after_read(row)
+        return odata.odata_response(body, ieee754=ieee)
+
+    def _after_read(self, row):
+        """A pending 'someone edits the template right after you read it'."""
+        left = self.touch_on_read.get(row.get("Template"))
+        if row.get("Template") is not None and left:
+            self.touch_on_read[row["Template"]] = left - 1
+            self._touch(row)
+
+    def _touch(self, row):
+        row["_objversion"] = self.versions.next(self.now())
+
+    def _precondition(self, req, row, required):
+        given = req.headers.get("if-match")
+        if given is None:
+            if required:
+                status = int(self.settings.get("missing_precondition_status", 428))
+                raise ODataError(status, "ODP_MISSING_PRECONDITION", "The request must carry an If-Match header.")
+            return
+        if given.strip() != "*" and given.strip() != data.etag(row):
+            raise ODataError(412, "ODP_PRECONDITION_FAILED", "The record was modified by another user; read it again.")
+
+    def _update(self, req, route):
+        if route.entity_set is not data.TEMPLATES:
+            raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{route.entity_set.name} cannot be updated")
+        row = self._find(route.entity_set, route.key)
+        self._precondition(req, row, required=False)
+        body = odata.parse_json_body(req)
+        for name in ("Description", "UserGroup", "VoucherType", "Objstate"):
+            if name in body:
+                row[name] = str(body[name])
+        self._touch(row)
+        return odata.odata_response(
+            {
+                "@odata.context": f"{self.service_url(route.projection)}/$metadata#{route.entity_set.name}/$entity",
+                **self.view(row),
+            }
+        )
+
+    def _delete(self, req, route):
+        if route.entity_set is not data.TEMPLATES:
+            raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{route.entity_set.name} cannot be deleted")
+        row = self._find(route.entity_set, route.key)
+        self._precondition(req, row, required=True)
+        self.tables[route.entity_set.name].remove(row)
+        return Response(204, b"", headers={"OData-Version": "4.0"})
+
+    def _create(self, req, route):
+        raise ODataError(
+            405,
+            "ODP_METHOD_NOT_ALLOWED",
+            f"create {route.entity_set.name} through its template's action {data.CREATE_VOUCHER}"
+            if route.entity_set is data.VOUCHERS
+            else "not allowed",
+        )
+
+    def _action(self, req, route):
+        if route.entity_set is not data.TEMPLATES or route.action != data.CREATE_VOUCHER:
+            raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"no action {route.action} on {route.entity_set.name}")
+        template = self._find(route.entity_set, route.key)
+        self._precondition(req, template, required=True)
+        body = odata.parse_json_body(req)
+        if template["Objstate"] != "Active":
+            raise ODataError(400, "DATABASE_ERROR", f"Voucher template {template['Template']} is not active")
+        voucher = create_voucher(self, template, body)
+        return odata.odata_response(
+            {
+                "@odata.context": f"{self.service_url(route.projection)}/$metadata#{data.VOUCHERS.name}/$entity",
+                **self.view(voucher),
+            },
+            ieee754=odata.wants_ieee754(req),
+        )
+
+    # -- control ------------------------------------------------------------------------------------------------
+    def control(self, req, subpath):
+        parts = [p for p in subpath.split("/") if p]
+        head, method = (parts[0] if parts else ""), req.method
+        values = self.tables.get(data.CODE_PART_VALUES.name, [])
+        if head == "code-parts" and method == "GET":
+            part = req.arg("part")
+            return json_response([self.view(r) for r in values if part is None or r["CodePart"] == part])
+        if head == "code-parts" and method == "POST":
+            return json_response(self.view(self._set_code_part(req.json())))
+        if head == "code-parts" and method == "DELETE" and len(parts) == 3:
+            before = len(values)
+            values[:] = [r for r in values if (r["CodePart"], r["CodeValue"]) != (parts[1], parts[2])]
+            return json_response({"removed": before - len(values)})
+        if head == "vouchers" and method == "GET":
+            reference = req.arg("reference")
+            return json_response(
+                [
+                    voucher_view(self, v)
+                    for v in self.tables[data.VOUCHERS.name]
+                    if reference is None or v["ReferenceNumber"] == reference
+                ]
+            )
+        if head == "templates" and method == "GET":
+            return json_response([self.view(r) for r in self.tables[data.TEMPLATES.name]])
+        if head == "templates" and len(parts) == 3 and parts[2] == "touch" and method == "POST":
+            row = next((r for r in self.tables[data.TEMPLATES.name] if r["Template"] == parts[1]), None)
+            if row is None:
+                raise NotFoundError(f"no template {parts[1]}")
+            body = req.json() if req.body else {}
+            if body.get("on_next_read"):
+                self.touch_on_read[row["Template"]] = int(body["on_next_read"])
+            else:
+                self._touch(row)
+            return json_response(self.view(row))
+        if head == "tokens" and method == "GET":
+            return json_response({"live": self.iam.live(), "issued": self.iam.issued})
+        if head == "restart" and method == "POST":
+            self.restart()
+            return json_response({"live": 0})
+        raise NotFoundError(f"no ifs control endpoint {method} {subpath}")
+
+    def _set_code_part(self, body):
+        part, value = str(body.get("part") or ""), str(body.get("value") or "")
+        if not part or not value:
+            raise ODataError(400, "ODP_BAD_REQUEST", 'code-parts expects {"part": "B", "value": "CC40", ...}')
+        values = self.tables[data.CODE_PART_VALUES.name]
+        row = next((r for r in values if (r["CodePart"], r["CodeValue"]) == (part, value)), None)
+        if row is None:
+            row = data.code_part_row(
+                part,
+                value,
+                body.get("description") or value,
+                valid_from=body.get("valid_from") or "2000-01-01",
+                valid_until=body.get("valid_until") or "9999-12-31",
+                active=body.get("active", True),
+                version=self.versions.next(self.now()),
+            )
+            values.append(row)
+            return row
+        for key, name in (("description", "Description"), ("valid_from", "ValidFrom"), ("valid_until", "ValidUntil")):
+            if key in body:
+                row[name] = body[key]
+        if "active" in body:
+            row["Objstate"] = "Active" if body["active"] else "Inactive"
+        self._touch(row)
+        return row
