@@ -37,7 +37,7 @@ Control (``/_sandbox/ifs/...``): ``GET code-parts[?part=B]``; ``POST code-parts`
 deactivates it); ``DELETE code-parts/<part>/<value>``; ``GET vouchers[?reference=EXP-1]`` (with
 rows, amounts as strings); ``GET templates``; ``POST templates/<id>/touch`` (someone edits the
 template now, or with ``{"on_next_read": n}`` right after each of the next n reads of it: the ETag
-a client just read goes stale); ``GET tokens`` ``{"live", "issued"}``; ``POST restart`` (every
+a client just read goes stale); ``GET tokens`` ``{"live", "issued", "rate_refused"}``; ``POST restart`` (every
 token forgotten, as the ``restart`` fault).
 """
 
@@ -378,7 +378,7 @@ class IfsFake(Fake):
                 self._touch(row)
             return json_response(self.view(row))
         if head == "tokens" and method == "GET":
-            return json_response({"live": self.iam.live(), "issued": self.iam.issued})
+            return json_response({"live": self.iam.live(), "issued": self.iam.issued, "rate_refused": self.iam.refused})
         if head == "restart" and method == "POST":
             self.restart()
             return json_response({"live": 0})

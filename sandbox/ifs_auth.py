@@ -34,11 +34,12 @@ class Iam:
         self.tokens = {}  # access token -> (realm, expires at on the sandbox clock)
         self.calls = {}  # realm -> [call times]
         self.issued = 0
+        self.refused = 0  # calls answered 429 by the rate limit
 
     def reset(self):
         self.tokens.clear()
         self.calls.clear()
-        self.issued = 0
+        self.issued = self.refused = 0
 
     def restart(self):
         """The IAM forgets every session (what a token 'restart' fault does)."""
@@ -116,6 +117,7 @@ class Iam:
         if wait > 0:
             after = self.fake.settings.get("retry_after")
             after = max(1, math.ceil(wait)) if after is None else after
+            self.refused += 1
             raise ODataError(
                 429, "TOO_MANY_REQUESTS", "Too many requests for this tenant; retry later.", headers={"Retry-After": str(after)}
             )
