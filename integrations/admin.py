@@ -53,12 +53,8 @@ def pretty_json(value):
 class ConnectionForm(forms.ModelForm):
     """Credentials as one field per key of the connection's system; secrets write-only."""
 
-    base_url = forms.URLField(
-        max_length=500,
-        assume_scheme="https",
-        help_text=Connection._meta.get_field("base_url").help_text,
-        widget=forms.URLInput(attrs={"class": "vURLField", "size": 80}),
-    )
+    base_url = forms.URLField(max_length=500, assume_scheme="https", help_text=Connection._meta.get_field("base_url").help_text,
+                              widget=forms.URLInput(attrs={"class": "vURLField", "size": 80}))
 
     class Meta:
         model = Connection
@@ -255,24 +251,13 @@ class FlowAdmin(TenantScopedAdmin):
     list_filter = ["enabled", "kind", "tenant"]
     search_fields = ["name", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant"]
-    readonly_fields = [
-        "has_trigger_token",
-        "created_at",
-        "updated_at",
-        "recent_cycles",
-        "outage_code",
-        "outage_message",
-        "outage_since",
-        "paused_until",
-        "lease_until",
-    ]
+    readonly_fields = ["has_trigger_token", "created_at", "updated_at", "recent_cycles", "outage_code", "outage_message",
+                       "outage_since", "paused_until", "lease_until"]
     actions = ["run_now", "generate_trigger_token", check_mapping_coverage, preview_documents]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "kind", "source", "target", "enabled"]}),
-        (
-            "Connection outage",
-            {"fields": ["outage_code", "outage_message", "outage_since", "paused_until", "lease_until"], "classes": ["collapse"]},
-        ),
+        ("Connection outage", {"fields": ["outage_code", "outage_message", "outage_since", "paused_until", "lease_until"],
+                               "classes": ["collapse"]}),
         ("Schedule", {"fields": ["schedule_type", "interval_minutes", "cron"]}),
         (
             "REST trigger",

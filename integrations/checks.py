@@ -18,11 +18,6 @@ def _probe(connection):
 
         JdeClient(connection).ensure_token()
         return "authenticated; AIS token issued"
-    if connection.system == "ifs":
-        from .systems.ifs import IfsClient
-
-        template, _ = IfsClient(connection).read_template()
-        return f"authenticated; voucher template {template.get('Template')} readable"
     raise IntegrationError(f"no connection check for {connection.get_system_display()} yet", code="CHECK-UNSUPPORTED")
 
 
@@ -35,14 +30,7 @@ def check_connection(connection, user=None):
     connection.last_check_at = timezone.now()
     connection.last_check_message = message[:2000]
     type(connection).objects.filter(pk=connection.pk).update(
-        last_check_ok=ok, last_check_at=connection.last_check_at, last_check_message=connection.last_check_message
-    )
-    audit.record(
-        connection.tenant_id,
-        "connection.checked",
-        actor=audit.actor_name(user),
-        source_ref=f"connection:{connection.pk}",
-        message=f"{connection.name}: {message}",
-        after={"ok": ok},
-    )
+        last_check_ok=ok, last_check_at=connection.last_check_at, last_check_message=connection.last_check_message)
+    audit.record(connection.tenant_id, "connection.checked", actor=audit.actor_name(user),
+                 source_ref=f"connection:{connection.pk}", message=f"{connection.name}: {message}", after={"ok": ok})
     return ok, message

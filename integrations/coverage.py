@@ -12,12 +12,7 @@ def flow_coverage(flow):
     handler.open()
     try:
         refresh_if_stale(flow.target, max_age_minutes=int(flow.options.get("reference_max_age_minutes", 60)))
-        return check_coverage(
-            handler.resolver,
-            handler.coverage_usages(),
-            required_fields=handler.required_fields,
-            reference=ReferenceSet.for_connection(flow.target),
-            fallback=handler.coverage_fallback,
-        )
+        return check_coverage(handler.resolver, handler.coverage_usages(), required_fields=handler.required_fields,
+                              reference=ReferenceSet.for_connection(flow.target), fallback=handler.coverage_fallback)
     finally:
         handler.close()

@@ -7,7 +7,6 @@ and only points its connections at the sandbox's current address.
 from datetime import date, timedelta
 
 import requests
-from django.db.models import Q
 
 from mappings.models import MappingRule
 from mappings.reference import refresh_reference
@@ -19,49 +18,26 @@ from .models import Connection, Flow
 # account comes from each Expensify category's GL code (the flow's fallback).
 DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
 DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
-# IFS: cost center tags to code part B, project tags to code part C; the account (code part A)
-# comes from each category's GL code, as above.
-DEMO_PROJECTS = ["PRJ-ALPHA", "PRJ-BETA", "PRJ-GAMMA"]
 
 
 def add_rule(flow, *, match, target, tenant_wide=False):
     """One mapping rule from plain dicts, e.g. match={"policy": "HQ"}, target={"business_unit": "100"}."""
     fields = {k: v for k, v in match.items() if not k.startswith("tag:")}
     tags = {k[4:]: v for k, v in match.items() if k.startswith("tag:")}
-    rule = MappingRule(
-        tenant=flow.tenant,
-        flow=None if tenant_wide else flow,
-        tags=tags,
-        **fields,
-        **{f"target_{k}": v for k, v in target.items()},
-    )
+    rule = MappingRule(tenant=flow.tenant, flow=None if tenant_wide else flow, tags=tags, **fields,
+                       **{f"target_{k}": v for k, v in target.items()})
     rule.full_clean()
     rule.save()
     return rule
 
 
 def install_demo_rules(flow):
-    if flow.kind == "expensify_to_ifs":
-        return install_demo_ifs_rules(flow)
-    if (
-        MappingRule.objects.filter(tenant=flow.tenant)
-        .filter(Q(target_business_unit__gt="") | Q(target_subsidiary__gt="") | Q(target_object__gt=""))
-        .exists()
-    ):
+    if MappingRule.objects.filter(tenant=flow.tenant).exists():
         return
     for policy, unit in DEMO_POLICY_UNITS.items():
         add_rule(flow, match={"policy": policy}, target={"business_unit": unit}, tenant_wide=True)
     for cost_center in DEMO_COST_CENTERS:
         add_rule(flow, match={"tag:Cost Center": cost_center}, target={"subsidiary": cost_center}, tenant_wide=True)
-
-
-def install_demo_ifs_rules(flow):
-    if MappingRule.objects.filter(tenant=flow.tenant).filter(Q(target_ifs_code_b__gt="") | Q(target_ifs_code_c__gt="")).exists():
-        return
-    for cost_center in DEMO_COST_CENTERS:
-        add_rule(flow, match={"tag:Cost Center": cost_center}, target={"ifs_code_b": cost_center}, tenant_wide=True)
-    for project in DEMO_PROJECTS:
-        add_rule(flow, match={"tag:Project": project}, target={"ifs_code_c": project}, tenant_wide=True)
 
 
 def sandbox_credentials(base_url):
@@ -73,56 +49,23 @@ def sandbox_credentials(base_url):
 def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None):
     creds = sandbox_credentials(box.url)
     tenant, created = Tenant.objects.get_or_create(
-        slug=slug, defaults={"name": name, "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"}
-    )
+        slug=slug, defaults={"name": name, "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
     progress(f"{'created' if created else 'reusing'} tenant {tenant.name}")
 
     def connection(system, name, **extra):
         conn, _ = Connection.objects.update_or_create(
-            tenant=tenant,
-            name=name,
-            defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra},
-        )
+            tenant=tenant, name=name,
+            defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra})
         return conn
 
     expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [list(w) for w in rate_limit]})
     jde = connection("jde", "JD Edwards (sandbox)")
     flow, _ = Flow.objects.get_or_create(
-        tenant=tenant,
-        name="Expensify to JD Edwards",
-        defaults={
-            "kind": "expensify_to_jde",
-            "source": expensify,
-            "target": jde,
-            "interval_minutes": 60,
-            "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **(flow_options or {})},
-        },
-    )
+        tenant=tenant, name="Expensify to JD Edwards",
+        defaults={"kind": "expensify_to_jde", "source": expensify, "target": jde, "interval_minutes": 60,
+                  "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **(flow_options or {})}})
     # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
     progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
     install_demo_rules(flow)
-    flows = [flow]
-    if "ifs" in box.fakes:
-        ifs = connection("ifs", "IFS Cloud (sandbox)")
-        ifs_flow, _ = Flow.objects.get_or_create(
-            tenant=tenant,
-            name="Expensify to IFS Cloud",
-            defaults={
-                "kind": "expensify_to_ifs",
-                "source": expensify,
-                "target": ifs,
-                "interval_minutes": 60,
-                # Its own fetch label: the demo's two flows each take every approved report.
-                "options": {
-                    "start_date": (date.today() - timedelta(days=365)).isoformat(),
-                    "fetch_label": "ml-connector-ifs",
-                    "confirm_label": "ml-connector-ifs",
-                    **(flow_options or {}),
-                },
-            },
-        )
-        progress(f"reference data of {ifs.name}: {refresh_reference(ifs, actor='demo')}")
-        install_demo_rules(ifs_flow)
-        flows.append(ifs_flow)
-    progress(f"flows {', '.join(f.name for f in flows)}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
-    return tenant, flows
+    progress(f"flow {flow.name}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
+    return tenant, [flow]

@@ -71,9 +71,8 @@ def _clear_error(batch):
     fields = {"error_code": "", "last_error": "", "error_help": "", "next_attempt_at": None, "found_in_target": None}
     if batch.error_code == "SRC-CHANGED-IN-DOUBT" and batch.correction_payload:
         # Never in the target, changed at the source: the person chose to post the new version.
-        fields.update(
-            payload=batch.correction_payload, correction_payload=None, payload_hash=_fingerprint(batch, batch.correction_payload)
-        )
+        fields.update(payload=batch.correction_payload, correction_payload=None,
+                      payload_hash=_fingerprint(batch, batch.correction_payload))
     return fields
 
 

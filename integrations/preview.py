@@ -37,13 +37,8 @@ def preview(flow, *, source_id=None, limit=20):
         if source_id is not None:
             record = handler.fetch_record(source_id)
             if record is None:
-                return [
-                    {
-                        "source_id": str(source_id),
-                        "ok": False,
-                        "hold": {"code": "SRC-NOT-FOUND", "message": f"no source record {source_id}", "help": ""},
-                    }
-                ]
+                return [{"source_id": str(source_id), "ok": False,
+                         "hold": {"code": "SRC-NOT-FOUND", "message": f"no source record {source_id}", "help": ""}}]
             return [preview_payload(handler, record.id, record.payload)]
         results = []
         # Only the first page: without storing batches the source would offer the same page again.

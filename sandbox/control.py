@@ -1,16 +1,16 @@
 """The sandbox's own JSON control API, under ``/_sandbox/``.
 
-GET    /_sandbox/                  what is served: systems, seed, size, anchor
-GET    /_sandbox/credentials       {system: credentials the fake accepts}
-POST   /_sandbox/reset             {"seed", "size", "anchor": "2026-11-01"} (all optional):
-                                   regenerate; clears faults, calls, posted data, clock, config changes
-GET    /_sandbox/calls             {system: {endpoint: count}};  DELETE resets the counters
-POST   /_sandbox/faults            a fault (see sandbox.faults) -> {"id": n, ...}
-GET    /_sandbox/faults            every fault with its counters;  DELETE clears them
-DELETE /_sandbox/faults/<id>       one fault
-GET    /_sandbox/config            the live configuration; POST merges {system: {key: value}}
-GET    /_sandbox/clock             {"now": epoch seconds}; POST {"advance": seconds}
-*      /_sandbox/<system>/<sub>    the fake's own control endpoints (fake.control)
+    GET    /_sandbox/                  what is served: systems, seed, size, anchor
+    GET    /_sandbox/credentials       {system: credentials the fake accepts}
+    POST   /_sandbox/reset             {"seed", "size", "anchor": "2026-11-01"} (all optional):
+                                       regenerate; clears faults, calls, posted data, clock, config changes
+    GET    /_sandbox/calls             {system: {endpoint: count}};  DELETE resets the counters
+    POST   /_sandbox/faults            a fault (see sandbox.faults) -> {"id": n, ...}
+    GET    /_sandbox/faults            every fault with its counters;  DELETE clears them
+    DELETE /_sandbox/faults/<id>       one fault
+    GET    /_sandbox/config            the live configuration; POST merges {system: {key: value}}
+    GET    /_sandbox/clock             {"now": epoch seconds}; POST {"advance": seconds}
+    *      /_sandbox/<system>/<sub>    the fake's own control endpoints (fake.control)
 """
 
 from .faults import FaultError
@@ -23,15 +23,10 @@ def handle(sandbox, req, subpath):
     method = req.method
 
     if head == "" and method == "GET":
-        return json_response(
-            {
-                "systems": sorted(sandbox.fakes),
-                "seed": sandbox.seed,
-                "size": sandbox.size,
-                "anchor": sandbox.anchor.isoformat(),
-                "url": sandbox.url,
-            }
-        )
+        return json_response({
+            "systems": sorted(sandbox.fakes), "seed": sandbox.seed, "size": sandbox.size,
+            "anchor": sandbox.anchor.isoformat(), "url": sandbox.url,
+        })
     if head == "credentials" and method == "GET":
         return json_response(sandbox.credentials())
     if head == "reset" and method == "POST":

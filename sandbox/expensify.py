@@ -101,7 +101,8 @@ from .freemarker import Template, TemplateError
 from .http import BadRequest, Fake, HttpError, NotFoundError, Response, json_response
 
 PATH = "/Integration-Server/ExpensifyIntegrations"
-RATE_LIMIT_MESSAGE = "You have been rate-limited. Please try again later or contact help@expensify.com for assistance."
+RATE_LIMIT_MESSAGE = ("You have been rate-limited. Please try again later or contact help@expensify.com for "
+                      "assistance.")
 TEXT_FORMATS = ("csv", "txt", "json", "xml")
 ALL_FORMATS = ("csv", "xls", "xlsx", "txt", "pdf", "json", "xml")
 POLICY_FIELDS = ("categories", "reportFields", "tags", "tax", "employees")
@@ -266,11 +267,8 @@ class ExpensifyFake(Fake):
             self._authenticate(credentials)
             kind = job.get("type")
             handler = {
-                "file": self._file,
-                "download": self._download,
-                "get": self._get,
-                "update": self._update,
-                "create": self._create,
+                "file": self._file, "download": self._download, "get": self._get,
+                "update": self._update, "create": self._create,
             }.get(kind)
             if handler is None:
                 if kind is None:
@@ -290,10 +288,8 @@ class ExpensifyFake(Fake):
     # -- auth and limits ----------------------------------------------------------------------
     def _authenticate(self, credentials):
         expected = self._creds
-        if (
-            credentials.get("partnerUserID") != expected["partnerUserID"]
-            or credentials.get("partnerUserSecret") != expected["partnerUserSecret"]
-        ):
+        if (credentials.get("partnerUserID") != expected["partnerUserID"]
+                or credentials.get("partnerUserSecret") != expected["partnerUserSecret"]):
             raise JobError(401, "Authentication error", int(self.settings.get("auth_error_http_status", 200)))
 
     def _check_rate(self, key):
@@ -311,12 +307,8 @@ class ExpensifyFake(Fake):
             if len(recent) >= n:
                 wait = max(wait, recent[len(recent) - n] + seconds - now)
         if wait > 0:
-            raise JobError(
-                429,
-                RATE_LIMIT_MESSAGE,
-                int(self.settings.get("rate_limit_http_status", 429)),
-                retry_after=max(1, math.ceil(wait)),
-            )
+            raise JobError(429, RATE_LIMIT_MESSAGE, int(self.settings.get("rate_limit_http_status", 429)),
+                           retry_after=max(1, math.ceil(wait)))
         hits.append(now)
 
     # -- file (export) -----------------------------------------------------------------------------
@@ -344,24 +336,18 @@ class ExpensifyFake(Fake):
         finish = self._parse_on_finish(job.get("onFinish"))
         reports = self._select(settings)
         try:
-            rendered = Template(source).render(
-                {
-                    "reports": [self._template_view(r) for r in reports],
-                    "addHeader": _truthy(output.get("addHeader")),
-                }
-            )
+            rendered = Template(source).render({
+                "reports": [self._template_view(r) for r in reports],
+                "addHeader": _truthy(output.get("addHeader")),
+            })
         except TemplateError as exc:
             raise JobError(500, f"Template error: {exc}")
         basename = str(output.get("fileBasename") or "export")
         name = f"{basename}{uuid.uuid4()}.{extension}"
         # A lone surrogate (possible in a corrupted value) becomes "?", as Java's UTF-8 encoder writes it.
-        self.files[name] = {
-            "content": rendered.encode("utf-8", "replace"),
-            "owner": credentials.get("partnerUserID"),
-            "created": self.now().strftime(data.DATETIME_FORMAT),
-            "made_at": self.sandbox.clock(),
-            "reports": len(reports),
-        }
+        self.files[name] = {"content": rendered.encode("utf-8", "replace"), "owner": credentials.get("partnerUserID"),
+                            "created": self.now().strftime(data.DATETIME_FORMAT), "made_at": self.sandbox.clock(),
+                            "reports": len(reports)}
         if not _truthy(job.get("test")):
             self._run_on_finish(finish, reports, name)
         return Response(200, name, content_type="text/plain; charset=utf-8")
@@ -488,17 +474,15 @@ class ExpensifyFake(Fake):
         delay = float(self.settings.get("mark_delay_seconds") or 0)
         for action in actions:
             if action["actionName"] == "markAsExported":
-                mark = {
-                    "due": self.sandbox.clock() + delay,
-                    "label": str(action["label"]),
-                    "reportIDs": [r["reportID"] for r in reports],
-                }
+                mark = {"due": self.sandbox.clock() + delay, "label": str(action["label"]),
+                        "reportIDs": [r["reportID"] for r in reports]}
                 if delay > 0:
                     self.pending_marks.append(mark)
                 else:
                     self._apply_mark(mark)
             else:
-                entry = {"actionName": action["actionName"], "fileName": file_name, "reportIDs": [r["reportID"] for r in reports]}
+                entry = {"actionName": action["actionName"], "fileName": file_name,
+                         "reportIDs": [r["reportID"] for r in reports]}
                 if action["actionName"] == "email":
                     entry["recipients"] = action.get("recipients")
                 else:
@@ -549,15 +533,9 @@ class ExpensifyFake(Fake):
             raise JobError(410, "Required parameter 'inputSettings.type' is missing")
         kind = settings["type"]
         if kind == "policyList":
-            return json_response(
-                {
-                    "responseCode": 200,
-                    "policyList": [
-                        {k: p[k] for k in ("id", "name", "type", "owner", "role", "outputCurrency")}
-                        for p in self.policies.values()
-                    ],
-                }
-            )
+            return json_response({"responseCode": 200, "policyList": [
+                {k: p[k] for k in ("id", "name", "type", "owner", "role", "outputCurrency")} for p in self.policies.values()
+            ]})
         if kind == "policy":
             ids = _id_list(settings.get("policyIDList"), "policyIDList")
             if not ids:
@@ -579,16 +557,9 @@ class ExpensifyFake(Fake):
                 for field in fields:
                     if field == "employees":
                         entry["employees"] = [
-                            {
-                                "email": e["email"],
-                                "role": e["role"],
-                                "submitsTo": e.get("submitsTo", ""),
-                                "employeeID": e.get("employeeID", ""),
-                                "firstName": e.get("firstName", ""),
-                                "lastName": e.get("lastName", ""),
-                            }
-                            for e in policy["employees"]
-                        ]
+                            {"email": e["email"], "role": e["role"], "submitsTo": e.get("submitsTo", ""),
+                             "employeeID": e.get("employeeID", ""), "firstName": e.get("firstName", ""),
+                             "lastName": e.get("lastName", "")} for e in policy["employees"]]
                     else:
                         entry[field] = json.loads(json.dumps(policy[field]))
                 info[policy_id] = entry
@@ -611,17 +582,11 @@ class ExpensifyFake(Fake):
 
     def _update_employees(self, job, req, settings):
         if settings.get("policyID") or settings.get("fileType"):
-            raise JobError(
-                410,
-                "The legacy CSV employee updater is not supported by the sandbox; use dataSource 'request' with entity 'generic'",
-            )
+            raise JobError(410, "The legacy CSV employee updater is not supported by the sandbox; "
+                                "use dataSource 'request' with entity 'generic'")
         if job.get("dataSource") != "request":
-            raise JobError(
-                410,
-                "Required parameter 'dataSource' is missing"
-                if not job.get("dataSource")
-                else f"Unsupported dataSource '{job.get('dataSource')}'",
-            )
+            raise JobError(410, "Required parameter 'dataSource' is missing" if not job.get("dataSource")
+                           else f"Unsupported dataSource '{job.get('dataSource')}'")
         raw = req.form().get("data")
         if not raw:
             raise JobError(410, "Required parameter 'data' is missing")
@@ -669,28 +634,12 @@ class ExpensifyFake(Fake):
                     if dry_run:
                         continue
                 existing.update(submitsTo=record["managerEmail"], employeeID=str(record["employeeID"]))
-                for key in (
-                    "firstName",
-                    "lastName",
-                    "approvalLimit",
-                    "overLimitApprover",
-                    "customField1",
-                    "customField2",
-                    "workerStatus",
-                    "defaultTags",
-                ):
+                for key in ("firstName", "lastName", "approvalLimit", "overLimitApprover", "customField1",
+                            "customField2", "workerStatus", "defaultTags"):
                     if key in record:
                         existing[key] = record[key]
-        return json_response(
-            {
-                "responseCode": 200,
-                "responseMessage": "OK",
-                "added": added,
-                "updated": updated,
-                "removed": removed,
-                "dryRun": dry_run,
-            }
-        )
+        return json_response({"responseCode": 200, "responseMessage": "OK", "added": added, "updated": updated,
+                              "removed": removed, "dryRun": dry_run})
 
     def _update_policy(self, job, settings):
         policy_id = settings.get("policyID")
@@ -716,15 +665,9 @@ class ExpensifyFake(Fake):
                 defaults = {"enabled": True, "glCode": "", "areCommentsRequired": False}
                 policy[section] = _merge_named(policy[section], items, action, defaults, whole=False)
             elif section == "tags":
-                levels = [
-                    {
-                        "name": lvl["name"],
-                        "tags": [
-                            dict({"glCode": "", "enabled": True}, **t) for t in lvl.get("tags") or [] if isinstance(t, dict)
-                        ],
-                    }
-                    for lvl in items
-                ]
+                levels = [{"name": lvl["name"], "tags": [dict({"glCode": "", "enabled": True}, **t)
+                                                         for t in lvl.get("tags") or [] if isinstance(t, dict)]}
+                          for lvl in items]
                 policy[section] = _merge_named(policy[section], levels, action, {}, whole=True)
             else:
                 policy[section] = _merge_named(policy[section], items, action, {"type": "text", "values": []}, whole=False)
@@ -733,12 +676,8 @@ class ExpensifyFake(Fake):
     def _update_report_status(self, settings):
         status = str(settings.get("status") or "")
         if status != "REIMBURSED":
-            raise JobError(
-                410,
-                f"Invalid status '{status}': only REIMBURSED is supported"
-                if status
-                else "Required parameter 'status' is missing",
-            )
+            raise JobError(410, f"Invalid status '{status}': only REIMBURSED is supported" if status
+                           else "Required parameter 'status' is missing")
         filters = settings.get("filters") if isinstance(settings.get("filters"), dict) else {}
         ids = _id_list(filters.get("reportIDList"), "reportIDList")
         if not ids:
@@ -755,19 +694,16 @@ class ExpensifyFake(Fake):
                 report.update(state="REIMBURSED", status=data.STATUS_NAMES["REIMBURSED"], reimbursed=stamp)
                 done.append(report_id)
         if skipped or failed:
-            return json_response({"responseCode": 207, "reportIDs": done, "skippedReports": skipped, "failedReports": failed})
+            return json_response({"responseCode": 207, "reportIDs": done, "skippedReports": skipped,
+                                  "failedReports": failed})
         return json_response({"responseCode": 200, "reportIDs": done})
 
     # -- create -------------------------------------------------------------------------------------
     def _create(self, job, req, credentials):
         settings = job.get("inputSettings")
         if not isinstance(settings, dict) or settings.get("type") != "expenses":
-            raise JobError(
-                410,
-                f"Unsupported inputSettings type '{(settings or {}).get('type')}'"
-                if isinstance(settings, dict)
-                else "Required parameter 'inputSettings' is missing",
-            )
+            raise JobError(410, f"Unsupported inputSettings type '{(settings or {}).get('type')}'"
+                           if isinstance(settings, dict) else "Required parameter 'inputSettings' is missing")
         email = settings.get("employeeEmail")
         if not email:
             raise JobError(410, "Required parameter 'employeeEmail' is missing")
@@ -793,31 +729,15 @@ class ExpensifyFake(Fake):
         created = []
         for item, report in prepared:
             self._next_txn += 1
-            txn = {
-                "transactionID": str(self._next_txn),
-                "merchant": item["merchant"],
-                "created": item["created"],
-                "amount": item["amount"],
-                "currency": item["currency"],
-                "externalID": item.get("externalID", ""),
-                "comment": item.get("comment", ""),
-                "category": item.get("category", ""),
-                "tag": item.get("tag", ""),
-                "reimbursable": True,
-                "employeeEmail": email,
-            }
+            txn = {"transactionID": str(self._next_txn), "merchant": item["merchant"], "created": item["created"],
+                   "amount": item["amount"], "currency": item["currency"], "externalID": item.get("externalID", ""),
+                   "comment": item.get("comment", ""), "category": item.get("category", ""), "tag": item.get("tag", ""),
+                   "reimbursable": True, "employeeEmail": email}
             if report is not None:
                 rate = data.conversion_rate(txn["currency"], report["currency"])
-                txn.update(
-                    reportID=report["reportID"],
-                    currencyConversionRate=float(rate),
-                    convertedAmount=data.convert(txn["amount"], txn["currency"], report["currency"], rate),
-                    cardID="",
-                    bank="",
-                    cardNumber="",
-                    mcc="",
-                    billable=False,
-                )
+                txn.update(reportID=report["reportID"], currencyConversionRate=float(rate),
+                           convertedAmount=data.convert(txn["amount"], txn["currency"], report["currency"], rate),
+                           cardID="", bank="", cardNumber="", mcc="", billable=False)
                 report["transactionList"].append(txn)
                 report["total"] = _real_total(report)
             else:
@@ -833,7 +753,8 @@ class ExpensifyFake(Fake):
         if head == "reports" and len(parts) == 1 and req.method == "GET":
             state = req.arg("state")
             wanted = {s.strip().upper() for s in state.split(",")} if state else None
-            return json_response([self._report_view(r) for r in self.reports.values() if wanted is None or r["state"] in wanted])
+            return json_response([self._report_view(r) for r in self.reports.values()
+                                  if wanted is None or r["state"] in wanted])
         if head == "reports" and len(parts) == 2:
             report = self.reports.get(parts[1])
             if report is None:
@@ -845,18 +766,9 @@ class ExpensifyFake(Fake):
             return json_response(self._report_view(report))
         if head == "files" and req.method == "GET":
             if len(parts) == 1:
-                return json_response(
-                    [
-                        {
-                            "name": name,
-                            "size": len(f["content"]),
-                            "created": f["created"],
-                            "reports": f["reports"],
-                            "ready": self._file_ready(f),
-                        }
-                        for name, f in self.files.items()
-                    ]
-                )
+                return json_response([{"name": name, "size": len(f["content"]), "created": f["created"],
+                                       "reports": f["reports"], "ready": self._file_ready(f)}
+                                      for name, f in self.files.items()])
             stored = self.files.get(parts[1])
             if stored is None:
                 raise NotFoundError(f"no file {parts[1]}")
@@ -867,9 +779,8 @@ class ExpensifyFake(Fake):
             return json_response(self.actions)
         if head == "marks" and req.method == "GET":
             now = self.sandbox.clock()
-            return json_response(
-                [{"label": m["label"], "reportIDs": m["reportIDs"], "dueInSeconds": m["due"] - now} for m in self.pending_marks]
-            )
+            return json_response([{"label": m["label"], "reportIDs": m["reportIDs"], "dueInSeconds": m["due"] - now}
+                                  for m in self.pending_marks])
         if head == "unreported" and req.method == "GET":
             return json_response(self.unreported)
         raise NotFoundError(f"no expensify control endpoint {req.method} {subpath}")
@@ -919,9 +830,8 @@ class ExpensifyFake(Fake):
                 raise BadRequest("set_amount.amount must be integer minor units")
             txn["amount"] = txn["modifiedAmount"] = amount
             txn["modified"] = True
-            txn["convertedAmount"] = data.convert(
-                amount, txn["currency"], report["currency"], txn.get("currencyConversionRate", 1)
-            )
+            txn["convertedAmount"] = data.convert(amount, txn["currency"], report["currency"],
+                                                  txn.get("currencyConversionRate", 1))
         report["total"] = _real_total(report)
 
     def _patch_transactions(self, report, changes):
@@ -938,21 +848,15 @@ class ExpensifyFake(Fake):
             raise BadRequest('set_report expects {"field": value, ...}')
         refused = sorted(set(fields) & set(UNPATCHABLE_REPORT_KEYS))
         if refused:
-            raise BadRequest(
-                f"set_report cannot set {', '.join(refused)}: use action, add_transaction, set_transaction or remove_transactions"
-            )
+            raise BadRequest(f"set_report cannot set {', '.join(refused)}: use action, add_transaction, "
+                             "set_transaction or remove_transactions")
         self.patches.setdefault(report["reportID"], {}).setdefault("report", {}).update(fields)
 
     def _transaction(self, report, change):
         wanted = change.get("transactionID")
-        txn = next(
-            (
-                t
-                for t in report["transactionList"]
-                if wanted is not None and t.get("transactionID") is not None and str(t["transactionID"]) == str(wanted)
-            ),
-            None,
-        )
+        txn = next((t for t in report["transactionList"]
+                    if wanted is not None and t.get("transactionID") is not None
+                    and str(t["transactionID"]) == str(wanted)), None)
         if txn is None:
             raise NotFoundError(f"no transaction {wanted} on report {report['reportID']}")
         return txn
@@ -964,22 +868,15 @@ class ExpensifyFake(Fake):
             if state not in ("APPROVED", "REIMBURSED"):
                 raise BadRequest(f"report {report['reportID']} is {state}; only approved or reimbursed reports can be unapproved")
             # The sandbox lets a reimbursed report be unapproved in one step (the product needs two).
-            report.update(
-                state="SUBMITTED", status=data.STATUS_NAMES["SUBMITTED"], approved=None, reimbursed=None, isACHReimbursed=False
-            )
+            report.update(state="SUBMITTED", status=data.STATUS_NAMES["SUBMITTED"], approved=None, reimbursed=None,
+                          isACHReimbursed=False)
             report["submitted"] = report["submitted"] or stamp
         elif action == "approve":
             if state not in ("OPEN", "SUBMITTED"):
                 raise BadRequest(f"report {report['reportID']} is already {state}")
             approver = self.policies.get(report["policyID"], {}).get("approver") or report["managerEmail"]
-            report.update(
-                state="APPROVED",
-                status=data.STATUS_NAMES["APPROVED"],
-                approved=stamp,
-                managerEmail=approver,
-                submitted=report["submitted"] or stamp,
-                labels=[],
-            )
+            report.update(state="APPROVED", status=data.STATUS_NAMES["APPROVED"], approved=stamp, managerEmail=approver,
+                          submitted=report["submitted"] or stamp, labels=[])
             report["approvers"] = list(report.get("approvers") or []) + [{"email": approver, "date": stamp}]
         elif action == "reimburse":
             if state != "APPROVED":
@@ -1022,11 +919,8 @@ def _patched(view, patch):
 
 def _real_total(report):
     """Sum of the expenses' convertedAmount, skipping values a control call left non-integer."""
-    return sum(
-        t["convertedAmount"]
-        for t in report["transactionList"]
-        if isinstance(t.get("convertedAmount"), int) and not isinstance(t["convertedAmount"], bool)
-    )
+    return sum(t["convertedAmount"] for t in report["transactionList"]
+               if isinstance(t.get("convertedAmount"), int) and not isinstance(t["convertedAmount"], bool))
 
 
 def _merge_named(current, items, action, defaults, *, whole):

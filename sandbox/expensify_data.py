@@ -20,26 +20,16 @@ from . import catalog
 
 STATES = ("OPEN", "SUBMITTED", "APPROVED", "REIMBURSED", "ARCHIVED")
 # Expensify's website names for the API states; the export's ``report.status``.
-STATUS_NAMES = {
-    "OPEN": "Open",
-    "SUBMITTED": "Processing",
-    "APPROVED": "Approved",
-    "REIMBURSED": "Reimbursed",
-    "ARCHIVED": "Closed",
-}
+STATUS_NAMES = {"OPEN": "Open", "SUBMITTED": "Processing", "APPROVED": "Approved",
+                "REIMBURSED": "Reimbursed", "ARCHIVED": "Closed"}
 STATE_WEIGHTS = (8, 8, 42, 32, 10)  # about three reports in four are approved or reimbursed
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
 
 # Value of one unit of each currency in USD (a fixed, made-up table).
-USD_VALUE = {
-    "USD": Decimal("1"),
-    "EUR": Decimal("1.08"),
-    "GBP": Decimal("1.27"),
-    "CAD": Decimal("0.73"),
-    "JPY": Decimal("0.0067"),
-}
+USD_VALUE = {"USD": Decimal("1"), "EUR": Decimal("1.08"), "GBP": Decimal("1.27"), "CAD": Decimal("0.73"),
+             "JPY": Decimal("0.0067")}
 FOREIGN = ("EUR", "GBP", "CAD", "JPY", "USD")
 
 # category -> (relative weight, min USD cents, max USD cents, merchants, MCC)
@@ -58,69 +48,17 @@ CATEGORY_PROFILE = {
 CATEGORY_NAMES = list(CATEGORY_PROFILE)
 CATEGORY_WEIGHTS = [CATEGORY_PROFILE[c][0] for c in CATEGORY_NAMES]
 
-FIRST_NAMES = [
-    "Avery",
-    "Blake",
-    "Casey",
-    "Devon",
-    "Emery",
-    "Finley",
-    "Harper",
-    "Jordan",
-    "Kai",
-    "Logan",
-    "Morgan",
-    "Noel",
-    "Parker",
-    "Quinn",
-    "Riley",
-    "Rowan",
-    "Sage",
-    "Taylor",
-    "Drew",
-    "Jamie",
-]
-LAST_NAMES = [
-    "Adams",
-    "Brooks",
-    "Chen",
-    "Diaz",
-    "Evans",
-    "Fischer",
-    "Garcia",
-    "Hughes",
-    "Ito",
-    "Jensen",
-    "Kowalski",
-    "Lopez",
-    "Moreau",
-    "Novak",
-    "Okafor",
-    "Patel",
-    "Rossi",
-    "Silva",
-    "Tanaka",
-    "Weber",
-]
+FIRST_NAMES = ["Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan", "Kai", "Logan", "Morgan",
+               "Noel", "Parker", "Quinn", "Riley", "Rowan", "Sage", "Taylor", "Drew", "Jamie"]
+LAST_NAMES = ["Adams", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Kowalski",
+              "Lopez", "Moreau", "Novak", "Okafor", "Patel", "Rossi", "Silva", "Tanaka", "Weber"]
 DOMAIN = "demo.example"
 CITIES = ["Denver", "Chicago", "Austin", "Toronto", "London", "Berlin", "Paris", "Tokyo", "Boston", "Seattle"]
 DEPARTMENTS = ["Sales", "Engineering", "Finance", "Operations", "Marketing"]
 BANKS = ("vcf", "cdf", "Expensify Card")
 
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
 
 
 def money_exponent(currency):
@@ -165,15 +103,11 @@ def build_policies(rng, size):
         for _ in range(per_policy):
             person = _person(rng, used_emails)
             employee_number += 1
-            person.update(
-                role="user", submitsTo=approver["email"], employeeID=f"E{employee_number}", payrollID=f"P{employee_number}"
-            )
+            person.update(role="user", submitsTo=approver["email"], employeeID=f"E{employee_number}",
+                          payrollID=f"P{employee_number}")
             if rng.random() < 0.45:
-                person["card"] = {
-                    "cardID": str(rng.randint(1_000_000, 9_999_999)),
-                    "bank": rng.choice(BANKS),
-                    "cardNumber": f"XXXX{rng.randint(0, 9999):04d}",
-                }
+                person["card"] = {"cardID": str(rng.randint(1_000_000, 9_999_999)), "bank": rng.choice(BANKS),
+                                  "cardNumber": f"XXXX{rng.randint(0, 9999):04d}"}
             employees.append(person)
         policies[policy_id] = {
             "id": policy_id,
@@ -249,9 +183,8 @@ def generate(seed, size, anchor):
             approved = submitted + dt.timedelta(seconds=rng.randint(3600, 5 * 86400))
         if state == "REIMBURSED":
             reimbursed = approved + dt.timedelta(seconds=rng.randint(86400, 7 * 86400))
-        created, submitted, approved, reimbursed = (
-            min(d, latest) if d else None for d in (created, submitted, approved, reimbursed)
-        )
+        created, submitted, approved, reimbursed = (min(d, latest) if d else None
+                                                     for d in (created, submitted, approved, reimbursed))
         report_id = report_ids.next()
         currency = policy["outputCurrency"]
         report = {
@@ -275,10 +208,8 @@ def generate(seed, size, anchor):
             "approvers": [{"email": policy["approver"], "date": fmt_datetime(approved)}] if approved else [],
             "entryID": int(entry_ids.next()),
             "isACHReimbursed": bool(reimbursed) and rng.random() < 0.5,
-            "customField": {
-                "Trip_Purpose": rng.choice(["Customer visit", "Conference", "Team offsite", "Training", ""]),
-                "Department": rng.choice(DEPARTMENTS),
-            },
+            "customField": {"Trip_Purpose": rng.choice(["Customer visit", "Conference", "Team offsite", "Training", ""]),
+                            "Department": rng.choice(DEPARTMENTS)},
             "transactionList": [],
             "actionList": [],
             "labels": [],
@@ -318,11 +249,8 @@ def _expense(rng, transaction_id, report, employee, report_created):
     if category != "Mileage" and rng.random() < 0.17:
         currency = rng.choice([c for c in FOREIGN if c != report_currency])
     usd_cents = rng.randint(low, high)
-    amount = int(
-        (Decimal(usd_cents) / 100 / USD_VALUE[currency])
-        .scaleb(money_exponent(currency))
-        .quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    )
+    amount = int((Decimal(usd_cents) / 100 / USD_VALUE[currency]).scaleb(money_exponent(currency))
+                 .quantize(Decimal("1"), rounding=ROUND_HALF_UP))
     amount = max(amount, 1)
     rate = conversion_rate(currency, report_currency)
     converted = convert(amount, currency, report_currency, rate)

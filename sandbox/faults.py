@@ -80,23 +80,12 @@ class FaultError(ValueError):
 class Fault:
     _ids = itertools.count(1)
 
-    def __init__(
-        self,
-        system,
-        endpoint="*",
-        action="status",
-        status=None,
-        retry_after=None,
-        latency_ms=0,
-        count=None,
-        every=None,
-        after=0,
-        **extra,
-    ):
+    def __init__(self, system, endpoint="*", action="status", status=None, retry_after=None, latency_ms=0,
+                 count=None, every=None, after=0, **extra):
         if extra:
             raise FaultError(f"unknown fault field(s): {', '.join(sorted(extra))}")
         if not system or not isinstance(system, str):
-            raise FaultError('a fault needs a \'system\' (e.g. "jde", or "*" for all)')
+            raise FaultError("a fault needs a 'system' (e.g. \"jde\", or \"*\" for all)")
         if action not in ACTIONS:
             raise FaultError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         if action in ("status", "status_after"):
@@ -145,19 +134,10 @@ class Fault:
 
     def as_dict(self):
         return {
-            "id": self.id,
-            "system": self.system,
-            "endpoint": self.endpoint,
-            "action": self.action,
-            "status": self.status,
-            "retry_after": self.retry_after,
-            "latency_ms": self.latency_ms,
-            "count": self.count,
-            "every": self.every,
-            "after": self.after,
-            "seen": self.seen,
-            "fired": self.fired,
-            "expired": self.expired,
+            "id": self.id, "system": self.system, "endpoint": self.endpoint, "action": self.action,
+            "status": self.status, "retry_after": self.retry_after, "latency_ms": self.latency_ms,
+            "count": self.count, "every": self.every, "after": self.after,
+            "seen": self.seen, "fired": self.fired, "expired": self.expired,
         }
 
 

@@ -94,19 +94,19 @@ def _tokenize(src):
             continue
         if m.group() == "${":
             end = _scan_to(src, m.end(), "}", "${ interpolation")
-            tokens.append(("interp", src[m.end() : end].strip(), start, end + 1))
+            tokens.append(("interp", src[m.end():end].strip(), start, end + 1))
             pos = end + 1
             continue
         closing = m.group() == "</#"
         end = _scan_to(src, m.end(), ">", "<#...> tag")
-        inner = src[m.end() : end]
+        inner = src[m.end():end]
         if inner.endswith("/"):
             inner = inner[:-1]
         name_match = re.match(r"\s*([A-Za-z_]+)", inner)
         if not name_match:
             raise TemplateError(f"line {_line_of(src, start)}: malformed tag <{'/' if closing else ''}#{inner}>")
         name = name_match.group(1)
-        params = inner[name_match.end() :].strip()
+        params = inner[name_match.end():].strip()
         tokens.append(("close" if closing else "open", (name, params), start, end + 1))
         pos = end + 1
     return _strip_tag_lines(src, tokens)
@@ -150,16 +150,13 @@ def _strip_tag_lines(src, tokens):
 
 
 # ---------------------------------------------------------------------------- expressions
-_EXPR_TOKEN = re.compile(
-    r"""
+_EXPR_TOKEN = re.compile(r"""
     \s*(?:
       (?P<num>\d+(?:\.\d+)?)
     | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<op>\?\?|==|!=|<=|>=|&&|\|\||[?!.()\[\],+\-*/%<>=])
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    )""",
-    re.VERBOSE,
-)
+    )""", re.VERBOSE)
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", "{": "{", "$": "$"}
 
@@ -313,11 +310,8 @@ class _ExprParser:
             elif self.peek() == ("op", "!"):
                 self.take()
                 nxt = self.peek()
-                if (
-                    nxt[0] in _PRIMARY_START
-                    and not (nxt[0] == "name" and nxt[1] in self._CMP_NAMES)
-                    or nxt in (("op", "("), ("op", "["))
-                ):
+                if nxt[0] in _PRIMARY_START and not (nxt[0] == "name" and nxt[1] in self._CMP_NAMES) \
+                        or nxt in (("op", "("), ("op", "[")):
                     default = self.parse_postfix_no_default()
                 else:
                     default = ("lit", "")
@@ -516,10 +510,8 @@ class _Parser:
             return _Assign(m.group(1), self.expr(m.group(2), tok))
         if name in ("else", "elseif"):
             raise TemplateError(f"line {line}: <#{name}> outside <#if> or <#list>")
-        raise TemplateError(
-            f"line {line}: unsupported directive <#{name}> (this FreeMarker subset supports "
-            "list, sep, if/elseif/else, assign and comments)"
-        )
+        raise TemplateError(f"line {line}: unsupported directive <#{name}> (this FreeMarker subset supports "
+                            "list, sep, if/elseif/else, assign and comments)")
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -646,7 +638,8 @@ class Template:
         where = f"line {node.line}: ${{{node.source}}}"
         value = self._eval_required(node.expr, ctx, where)
         if isinstance(value, bool):
-            raise TemplateError(f'{where}: can\'t convert a boolean to string automatically; use ?c or ?string("yes","no")')
+            raise TemplateError(f"{where}: can't convert a boolean to string automatically; "
+                                'use ?c or ?string("yes","no")')
         if isinstance(value, (int, float)):
             return _format_number(value)
         if isinstance(value, str):
@@ -656,18 +649,16 @@ class Template:
     def _truth(self, expr, ctx, where):
         value = self._eval_required(expr, ctx, where)
         if not isinstance(value, bool):
-            raise TemplateError(
-                f"{where}: condition must be a boolean, got {_type_name(value)} (use ?has_content or ?? to test a value)"
-            )
+            raise TemplateError(f"{where}: condition must be a boolean, got {_type_name(value)} "
+                                "(use ?has_content or ?? to test a value)")
         return value
 
     def _eval_required(self, expr, ctx, where):
         try:
             return self._eval(expr, ctx)
         except _Missing as exc:
-            raise TemplateError(
-                f"{where}: the following has evaluated to null or missing: {exc.what} (guard it with ?? or ! or ?has_content)"
-            )
+            raise TemplateError(f"{where}: the following has evaluated to null or missing: {exc.what} "
+                                "(guard it with ?? or ! or ?has_content)")
 
     # -- expressions
     def _eval(self, node, ctx):
@@ -747,9 +738,8 @@ class Template:
         if op == "+" and (isinstance(left, str) or isinstance(right, str)):
             if isinstance(left, bool) or isinstance(right, bool):
                 raise TemplateError("can't add a boolean to a string")
-            return (left if isinstance(left, str) else _format_number(left)) + (
-                right if isinstance(right, str) else _format_number(right)
-            )
+            return (left if isinstance(left, str) else _format_number(left)) + \
+                (right if isinstance(right, str) else _format_number(right))
         if op == "+" and isinstance(left, list) and isinstance(right, list):
             return left + right
         for value in (left, right):
@@ -782,23 +772,16 @@ class Template:
             if loop is None:
                 raise TemplateError(f"{where}: ?{name} only works on a <#list> loop variable")
             return {
-                "index": loop.index,
-                "counter": loop.index + 1,
-                "has_next": loop.index < len(loop.items) - 1,
-                "is_first": loop.index == 0,
-                "is_last": loop.index == len(loop.items) - 1,
+                "index": loop.index, "counter": loop.index + 1, "has_next": loop.index < len(loop.items) - 1,
+                "is_first": loop.index == 0, "is_last": loop.index == len(loop.items) - 1,
                 "item_parity": "odd" if loop.index % 2 == 0 else "even",
             }[name]
         value = self._eval(target, ctx)
         args = [self._eval(a, ctx) for a in arg_nodes]
         if name in ("is_number", "is_string", "is_boolean", "is_sequence", "is_hash"):
-            return {
-                "is_number": isinstance(value, (int, float)) and not isinstance(value, bool),
-                "is_string": isinstance(value, str),
-                "is_boolean": isinstance(value, bool),
-                "is_sequence": isinstance(value, (list, tuple)),
-                "is_hash": isinstance(value, dict),
-            }[name]
+            return {"is_number": isinstance(value, (int, float)) and not isinstance(value, bool),
+                    "is_string": isinstance(value, str), "is_boolean": isinstance(value, bool),
+                    "is_sequence": isinstance(value, (list, tuple)), "is_hash": isinstance(value, dict)}[name]
         if name == "json_string":
             if not isinstance(value, str):
                 raise TemplateError(f"{where}: expected a string, got {_type_name(value)}")

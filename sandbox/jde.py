@@ -150,35 +150,13 @@ PATH_RE = re.compile(r"^/jderest(?:/(v2|v3))?(/.*)?$")
 DEFAULT_ORCHESTRATION = "MLC_AddJournalBatch"
 JAVA_EXCEPTION = "java.lang.Exception"
 ALLOWED_HOSTS_MESSAGE = "Allowed Hosts on the HTML server is not configured to accept requests from this AIS Server"
-RESULT_SET_EXPIRED = (
-    "JAS_MSG347: The query results expired. The results of this query are no longer available on the server; run the query again."
-)
-OPERATORS = (
-    "EQUAL",
-    "NOT_EQUAL",
-    "LESS",
-    "LESS_EQUAL",
-    "GREATER",
-    "GREATER_EQUAL",
-    "BETWEEN",
-    "LIST",
-    "STR_START_WITH",
-    "STR_END_WITH",
-    "STR_CONTAIN",
-    "STR_BLANK",
-    "STR_NOT_BLANK",
-)
-SIMPLE_OPERATORS = {
-    "EQ": "EQUAL",
-    "NE": "NOT_EQUAL",
-    "LT": "LESS",
-    "LE": "LESS_EQUAL",
-    "GT": "GREATER",
-    "GE": "GREATER_EQUAL",
-    "STARTSWITH": "STR_START_WITH",
-    "ENDSWITH": "STR_END_WITH",
-    "CONTAINS": "STR_CONTAIN",
-}
+RESULT_SET_EXPIRED = ("JAS_MSG347: The query results expired. The results of this query are no longer available "
+                      "on the server; run the query again.")
+OPERATORS = ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "BETWEEN", "LIST",
+             "STR_START_WITH", "STR_END_WITH", "STR_CONTAIN", "STR_BLANK", "STR_NOT_BLANK")
+SIMPLE_OPERATORS = {"EQ": "EQUAL", "NE": "NOT_EQUAL", "LT": "LESS", "LE": "LESS_EQUAL", "GT": "GREATER",
+                    "GE": "GREATER_EQUAL", "STARTSWITH": "STR_START_WITH", "ENDSWITH": "STR_END_WITH",
+                    "CONTAINS": "STR_CONTAIN"}
 V3_AUTH = {"jde-login": "tokenrequest", "jde-validate-session": "tokenrequest/validate", "jde-logout": "tokenrequest/logout"}
 TEXT_LENGTHS = {"EXA": 30, "EXR": 30}
 AMOUNT_DIGITS = 15  # VNAA/GLAA: digits including the currency's decimals (UNCONFIRMED: not in the reference)
@@ -343,13 +321,9 @@ class JdeFake(Fake):
         if status == 405:
             return self._allowed_hosts_body()
         if status == 503:
-            return Response(
-                503,
-                "<html><head><title>503 Service Unavailable</title></head><body><h1>Service "
-                "Unavailable</h1><p>The server is temporarily unable to service your request.</p>"
-                "</body></html>",
-                content_type="text/html",
-            )
+            return Response(503, "<html><head><title>503 Service Unavailable</title></head><body><h1>Service "
+                                 "Unavailable</h1><p>The server is temporarily unable to service your request.</p>"
+                                 "</body></html>", content_type="text/html")
         if status == 403:
             return self._service_error("Authorization Failure")
         if status >= 500:
@@ -359,14 +333,8 @@ class JdeFake(Fake):
     # -- error bodies ---------------------------------------------------------------------------------
     def _service_error(self, message, *, user_text=None, exception=JAVA_EXCEPTION, error_type=None):
         """The documented ServiceErrorResponse shape."""
-        body = {
-            "message": message,
-            "exception": exception,
-            "exceptionId": secrets.token_hex(6),
-            "errorText": message,
-            "status": "ERROR",
-            "timeStamp": self._stamp(),
-        }
+        body = {"message": message, "exception": exception, "exceptionId": secrets.token_hex(6),
+                "errorText": message, "status": "ERROR", "timeStamp": self._stamp()}
         if error_type:
             body["type"] = error_type
         if user_text is not None:
@@ -377,7 +345,8 @@ class JdeFake(Fake):
         return {"message": "Invalid Token", "exception": JAVA_EXCEPTION, "timeStamp": self._stamp()}
 
     def _allowed_hosts_body(self):
-        return {"message": ALLOWED_HOSTS_MESSAGE, "exception": JAVA_EXCEPTION, "status": "ERROR", "timeStamp": self._stamp()}
+        return {"message": ALLOWED_HOSTS_MESSAGE, "exception": JAVA_EXCEPTION, "status": "ERROR",
+                "timeStamp": self._stamp()}
 
     def _fail(self, status, message, **kwargs):
         return JdeError(status, self._service_error(message, **kwargs))
@@ -412,16 +381,12 @@ class JdeFake(Fake):
         expected = self._creds
         environment = environment or expected["environment"]
         role = role or expected["role"]
-        ok = (
-            str(username or "").upper() == expected["username"].upper()
-            and password == expected["password"]
-            and str(environment).upper() == expected["environment"].upper()
-            and str(role).upper() in ("*ALL", expected["role"].upper())
-        )
+        ok = (str(username or "").upper() == expected["username"].upper() and password == expected["password"]
+              and str(environment).upper() == expected["environment"].upper()
+              and str(role).upper() in ("*ALL", expected["role"].upper()))
         if not ok:
-            raise JdeError(
-                403, self._service_error("Authorization Failure: the user, password, environment or role is not valid")
-            )
+            raise JdeError(403, self._service_error(
+                "Authorization Failure: the user, password, environment or role is not valid"))
         return expected["username"], expected["environment"], str(role).upper()
 
     def _tokenrequest(self, req, route):
@@ -444,46 +409,18 @@ class JdeFake(Fake):
         user, environment, role = self._check_credentials(username, password, environment, role)
         token = "044" + base64.b64encode(secrets.token_bytes(60)).decode("ascii")
         issued = self.sandbox.clock()
-        self.tokens[token] = {
-            "user": user,
-            "environment": environment,
-            "role": role,
-            "device": device or None,
-            "ip": req.client_ip,
-            "issued": issued,
-            "expires": issued + self._lifetime(),
-        }
+        self.tokens[token] = {"user": user, "environment": environment, "role": role, "device": device or None,
+                              "ip": req.client_ip, "issued": issued, "expires": issued + self._lifetime()}
         host = req.headers.get("host", "localhost")
-        return json_response(
-            {
-                "username": user,
-                "environment": environment,
-                "role": role,
-                "jasserver": f"http://{host}/jde",
-                "userInfo": {
-                    "token": token,
-                    "langPref": "E",
-                    "locale": "en",
-                    "dateFormat": "MDE",
-                    "simpleDateFormat": "MM/dd/yyyy",
-                    "decimalFormat": ".",
-                    "addressNumber": 7001,
-                    "alphaName": "ML Connector Service",
-                    "appsRelease": "E920",
-                    "country": " ",
-                    "username": user,
-                },
-                "userAuthorized": False,
-                "version": None,
-                "poStringJSON": None,
-                "altPoStringJSON": None,
-                "aisSessionCookie": f"{secrets.token_urlsafe(24)}!{int(issued * 1000)}",
-                "adminAuthorized": False,
-                "passwordAboutToExpire": -1,
-                "envColor": None,
-                "machineName": host.split(":")[0],
-            }
-        )
+        return json_response({
+            "username": user, "environment": environment, "role": role, "jasserver": f"http://{host}/jde",
+            "userInfo": {"token": token, "langPref": "E", "locale": "en", "dateFormat": "MDE",
+                         "simpleDateFormat": "MM/dd/yyyy", "decimalFormat": ".", "addressNumber": 7001,
+                         "alphaName": "ML Connector Service", "appsRelease": "E920", "country": " ", "username": user},
+            "userAuthorized": False, "version": None, "poStringJSON": None, "altPoStringJSON": None,
+            "aisSessionCookie": f"{secrets.token_urlsafe(24)}!{int(issued * 1000)}", "adminAuthorized": False,
+            "passwordAboutToExpire": -1, "envColor": None, "machineName": host.split(":")[0],
+        })
 
     def _token_from(self, req, body):
         return req.headers.get("jde-ais-auth") or (body.get("token") if isinstance(body, dict) else None)
@@ -499,8 +436,7 @@ class JdeFake(Fake):
                 except (ValueError, UnicodeDecodeError):
                     raise JdeError(444, self._invalid_token_body())
                 user, environment, role = self._check_credentials(
-                    username, password, req.headers.get("jde-ais-auth-environment"), req.headers.get("jde-ais-auth-role")
-                )
+                    username, password, req.headers.get("jde-ais-auth-environment"), req.headers.get("jde-ais-auth-role"))
                 return {"user": user, "environment": environment, "role": role, "temporary": True}
             raise JdeError(444, self._invalid_token_body())
         session = self.tokens.get(token)
@@ -595,7 +531,8 @@ class JdeFake(Fake):
     def _table(self, name):
         table = data.TABLES.get(str(name or "").upper())
         if table is None:
-            raise self._fail(400, f"Table {name} is not available on this server (sandbox tables: {', '.join(data.TABLES)})")
+            raise self._fail(400, f"Table {name} is not available on this server (sandbox tables: "
+                                  f"{', '.join(data.TABLES)})")
         return str(name).upper(), table
 
     def _column(self, table_name, table, control_id):
@@ -641,10 +578,8 @@ class JdeFake(Fake):
             return today + dt.timedelta(days=amount)
         months = today.year * 12 + today.month - 1 + (amount if match.group(2) == "MONTH" else amount * 12)
         year, month = divmod(months, 12)
-        day = min(
-            today.day,
-            [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month],
-        )
+        day = min(today.day, [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30,
+                              31, 31, 30, 31, 30, 31][month])
         return dt.date(year, month + 1, day)
 
     def _predicate(self, table_name, table, condition, session):
@@ -739,26 +674,18 @@ class JdeFake(Fake):
         records = [{f"{table_name}_{a}": self._out(table["columns"][a][0], row.get(a)) for a in columns} for row in rows]
         return {
             "title": f"Data Browser - {table_name} [{table['title']}]",
-            "data": {
-                "gridData": {
-                    "id": grid_id,
-                    "fullGridId": str(grid_id),
-                    "columns": {f"{table_name}_{a}": table["columns"][a][1] for a in columns},
-                    "rowset": records,
-                    "summary": {"records": len(records), "moreRecords": bool(more)},
-                }
-            },
-            "errors": [],
-            "warnings": [],
+            "data": {"gridData": {
+                "id": grid_id, "fullGridId": str(grid_id),
+                "columns": {f"{table_name}_{a}": table["columns"][a][1] for a in columns},
+                "rowset": records,
+                "summary": {"records": len(records), "moreRecords": bool(more)},
+            }},
+            "errors": [], "warnings": [],
         }
 
     def _envelope(self, table_name, grid, links=None):
-        body = {
-            f"fs_DATABROWSE_{table_name}": grid,
-            "currentApp": f"DATABROWSE_{table_name}",
-            "timeStamp": self._stamp(),
-            "sysErrors": [],
-        }
+        body = {f"fs_DATABROWSE_{table_name}": grid, "currentApp": f"DATABROWSE_{table_name}",
+                "timeStamp": self._stamp(), "sysErrors": []}
         if links:
             body["links"] = links
         return body
@@ -783,12 +710,8 @@ class JdeFake(Fake):
             self._stack += 1
             rid = secrets.token_hex(8)
             self.result_sets[rid] = {
-                "table": table_name,
-                "columns": columns,
-                "rows": [dict(r) for r in rest],
-                "size": size,
-                "stack": self._stack,
-                "state": 1,
+                "table": table_name, "columns": columns, "rows": [dict(r) for r in rest], "size": size,
+                "stack": self._stack, "state": 1,
                 "expires": self.sandbox.clock() + float(self.settings.get("result_set_timeout") or 60),
             }
             links = [self._next_link(req, route, rid)]
@@ -798,10 +721,8 @@ class JdeFake(Fake):
         rs = self.result_sets[rid]
         host = req.headers.get("host", "localhost")
         version = route.version if route.version != "v1" else "v2"
-        href = (
-            f"http://{host}/{self.name}/jderest/{version}/dataservice/next?stackId={rs['stack']}"
-            f"&stateId={rs['state']}&rid={rid}&fullGridId=1"
-        )
+        href = (f"http://{host}/{self.name}/jderest/{version}/dataservice/next?stackId={rs['stack']}"
+                f"&stateId={rs['state']}&rid={rid}&fullGridId=1")
         return {"rel": "next", "href": href, "context": f"DATABROWSE_{rs['table']}"}
 
     def _next_page(self, req, route):
@@ -811,20 +732,12 @@ class JdeFake(Fake):
         rs = self.result_sets.get(rid or "")
         if rs is None or self.sandbox.clock() >= rs["expires"]:
             self.result_sets.pop(rid or "", None)
-            raise JdeError(
-                500,
-                {
-                    "sysErrors": [
-                        {
-                            "TITLE": RESULT_SET_EXPIRED,
-                            "DESC": "The result set of this query was closed after resultSetTimeout; query again from the start.",
-                        }
-                    ]
-                },
-            )
+            raise JdeError(500, {"sysErrors": [{"TITLE": RESULT_SET_EXPIRED,
+                                                "DESC": "The result set of this query was closed after "
+                                                        "resultSetTimeout; query again from the start."}]})
         table_name = rs["table"]
         table = data.TABLES[table_name]
-        page, rest = rs["rows"][: rs["size"]], rs["rows"][rs["size"] :]
+        page, rest = rs["rows"][:rs["size"]], rs["rows"][rs["size"]:]
         links = None
         if rest:
             rs["rows"] = rest
@@ -833,7 +746,8 @@ class JdeFake(Fake):
             links = [self._next_link(req, route, rid)]
         else:
             del self.result_sets[rid]
-        return json_response(self._envelope(table_name, self._grid(table_name, table, rs["columns"], page, bool(rest)), links))
+        return json_response(self._envelope(table_name, self._grid(table_name, table, rs["columns"], page, bool(rest)),
+                                            links))
 
     def _table_get(self, req, route):
         session = self._session(req, {})
@@ -844,19 +758,13 @@ class JdeFake(Fake):
         for text in req.query.get("$filter", []):
             pieces = text.strip().split(None, 2)
             if len(pieces) != 3 or pieces[1].upper() not in SIMPLE_OPERATORS:
-                raise self._fail(
-                    400, f"$filter {text!r}: expected '<TABLE.ALIAS> <EQ|NE|LT|LE|GT|GE|STARTSWITH|ENDSWITH|CONTAINS> <value>'"
-                )
+                raise self._fail(400, f"$filter {text!r}: expected '<TABLE.ALIAS> <EQ|NE|LT|LE|GT|GE|STARTSWITH|"
+                                      "ENDSWITH|CONTAINS> <value>'")
             value = pieces[2].strip()
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
                 value = value[1:-1]
-            conditions.append(
-                {
-                    "controlId": pieces[0],
-                    "operator": SIMPLE_OPERATORS[pieces[1].upper()],
-                    "value": [{"content": value, "specialValueId": "LITERAL"}],
-                }
-            )
+            conditions.append({"controlId": pieces[0], "operator": SIMPLE_OPERATORS[pieces[1].upper()],
+                               "value": [{"content": value, "specialValueId": "LITERAL"}]})
         rows = self._select(table_name, table, {"condition": conditions}, session)
         order = []
         for text in req.query.get("$sort", []):
@@ -878,36 +786,15 @@ class JdeFake(Fake):
         self._session(req, {})
         paths = {}
         for name in self._orchestration_names():
-            paths[f"/v3/orchestrator/{name}"] = {
-                "post": {
-                    "operationId": name,
-                    "summary": "Add a journal entry batch to F0911Z1 (ml-connector sandbox)",
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        k: {"type": "string"}
-                                        for k in (
-                                            "BatchReference",
-                                            "User",
-                                            "DocumentType",
-                                            "Company",
-                                            "GLDate",
-                                            "Currency",
-                                            "Explanation",
-                                        )
-                                    }
-                                    | {"Lines": {"type": "array"}},
-                                }
-                            }
-                        }
-                    },
-                    "responses": {"200": {"description": "BatchNumber, DocumentNumber, Existing"}},
-                }
-            }
-        return json_response({"openapi": "3.0.1", "info": {"title": "JD Edwards Orchestrator", "version": "9.2"}, "paths": paths})
+            paths[f"/v3/orchestrator/{name}"] = {"post": {
+                "operationId": name, "summary": "Add a journal entry batch to F0911Z1 (ml-connector sandbox)",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                    k: {"type": "string"} for k in ("BatchReference", "User", "DocumentType", "Company", "GLDate",
+                                                    "Currency", "Explanation")} | {"Lines": {"type": "array"}}}}}},
+                "responses": {"200": {"description": "BatchNumber, DocumentNumber, Existing"}},
+            }}
+        return json_response({"openapi": "3.0.1", "info": {"title": "JD Edwards Orchestrator", "version": "9.2"},
+                              "paths": paths})
 
     def _orchestrator(self, req, route):
         body = self._json_body(req)
@@ -920,23 +807,18 @@ class JdeFake(Fake):
         try:
             batch, document, existing, message = self._journal(inputs, session)
         except _Rejected as exc:
-            raise JdeError(
-                500, self._service_error(f"Orchestration {route.name} failed", user_text=str(exc), error_type="Orchestration")
-            )
+            raise JdeError(500, self._service_error(
+                f"Orchestration {route.name} failed", user_text=str(exc), error_type="Orchestration"))
         elapsed = time.perf_counter() - clock_start
         ended = self.now()
-        return json_response(
-            {
-                "BatchNumber": batch,
-                "DocumentNumber": document,
-                "Existing": existing,
-                "jde__status": "SUCCESS",
-                "jde__startTimestamp": started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
-                "jde__endTimestamp": ended.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
-                "jde__serverExecutionSeconds": round(elapsed, 3),
-                "jde__simpleMessage": message,
-            }
-        )
+        return json_response({
+            "BatchNumber": batch, "DocumentNumber": document, "Existing": existing,
+            "jde__status": "SUCCESS",
+            "jde__startTimestamp": started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
+            "jde__endTimestamp": ended.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
+            "jde__serverExecutionSeconds": round(elapsed, 3),
+            "jde__simpleMessage": message,
+        })
 
     def _journal(self, inputs, session):
         """``(batch, document, existing, message)``: the journal already written for the
@@ -944,15 +826,9 @@ class JdeFake(Fake):
         reference = self._reference(inputs)
         found = self._existing_journal(reference) if self._on("journal_idempotent", True) else None
         if found is not None:
-            return (
-                found["batch"],
-                found["document"],
-                True,
-                (
-                    f"Journal {reference} already exists as batch {found['batch']}, document {found['document_type']} "
-                    f"{found['document']} ({found['where']}); nothing was written"
-                ),
-            )
+            return found["batch"], found["document"], True, (
+                f"Journal {reference} already exists as batch {found['batch']}, document {found['document_type']} "
+                f"{found['document']} ({found['where']}); nothing was written")
         batch, document, lines = self._add_journal(inputs, reference, session)
         if self._on("auto_process", False):
             self._process(batch=batch)
@@ -977,10 +853,12 @@ class JdeFake(Fake):
         VNEDSP says), else in F0911 by GLEXR (the Z rows may have been purged), else None."""
         for row in self.tables["F0911Z1"]:
             if row["EDTN"] == reference:
-                return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"], "where": "F0911Z1"}
+                return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"],
+                        "where": "F0911Z1"}
         for row in self.tables["F0911"]:
             if row["EXR"] == reference:
-                return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"], "where": "F0911"}
+                return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"],
+                        "where": "F0911"}
         return None
 
     def _find_account(self, business_unit, obj, sub):
@@ -1048,13 +926,12 @@ class JdeFake(Fake):
                 continue
             places = -amount.normalize().as_tuple().exponent if amount else 0
             if places > exponent:
-                problems.append(f"Line {number}: amount {raw_amount} has more decimals than {currency} allows ({exponent})")
+                problems.append(f"Line {number}: amount {raw_amount} has more decimals than {currency} allows "
+                                f"({exponent})")
                 continue
             if amount.copy_abs().adjusted() >= AMOUNT_DIGITS - exponent:
-                problems.append(
-                    f"Line {number}: amount {raw_amount} has more digits than VNAA holds ({AMOUNT_DIGITS}, "
-                    f"{exponent} of them decimals for {currency})"
-                )
+                problems.append(f"Line {number}: amount {raw_amount} has more digits than VNAA holds ({AMOUNT_DIGITS}, "
+                                f"{exponent} of them decimals for {currency})")
                 continue
             account = self._find_account(bu, obj, sub)
             key = data.account_key(bu, obj, sub)
@@ -1085,35 +962,14 @@ class JdeFake(Fake):
         upmj, upmt = data.to_julian(now.date()), now.hour * 10000 + now.minute * 100 + now.second
         quantum = Decimal(1).scaleb(-exponent)
         for number, account, key, amount, explanation in prepared:
-            self.tables["F0911Z1"].append(
-                {
-                    "EDUS": user,
-                    "EDBT": batch,
-                    "EDTN": reference,
-                    "EDLN": number,
-                    "EDSP": "0",
-                    "EDTC": "A",
-                    "EDTR": "J",
-                    "DCT": doc_type,
-                    "DOC": document,
-                    "KCO": company,
-                    "CO": company,
-                    "DGJ": data.to_julian(gl_date),
-                    "ANI": key,
-                    "AM": "2",
-                    "AID": account["AID"],
-                    "MCU": account["MCU"],
-                    "OBJ": account["OBJ"],
-                    "SUB": account["SUB"],
-                    "LT": "AA",
-                    "AA": amount.quantize(quantum),
-                    "CRCD": currency,
-                    "EXA": explanation[: TEXT_LENGTHS["EXA"]],
-                    "EXR": reference[: TEXT_LENGTHS["EXR"]],
-                    "UPMJ": upmj,
-                    "UPMT": upmt,
-                }
-            )
+            self.tables["F0911Z1"].append({
+                "EDUS": user, "EDBT": batch, "EDTN": reference, "EDLN": number, "EDSP": "0", "EDTC": "A", "EDTR": "J",
+                "DCT": doc_type, "DOC": document, "KCO": company, "CO": company, "DGJ": data.to_julian(gl_date),
+                "ANI": key, "AM": "2", "AID": account["AID"], "MCU": account["MCU"], "OBJ": account["OBJ"],
+                "SUB": account["SUB"], "LT": "AA", "AA": amount.quantize(quantum), "CRCD": currency,
+                "EXA": explanation[:TEXT_LENGTHS["EXA"]], "EXR": reference[:TEXT_LENGTHS["EXR"]],
+                "UPMJ": upmj, "UPMT": upmt,
+            })
         return batch, document, len(prepared)
 
     # -- control ----------------------------------------------------------------------------------------
@@ -1136,11 +992,8 @@ class JdeFake(Fake):
         method = req.method
         if head.upper() == "F0911Z1" and method == "GET":
             reference, batch = req.arg("reference"), req.arg("batch")
-            rows = [
-                r
-                for r in self.tables["F0911Z1"]
-                if (reference is None or r["EDTN"] == reference) and (batch is None or r["EDBT"] == batch)
-            ]
+            rows = [r for r in self.tables["F0911Z1"]
+                    if (reference is None or r["EDTN"] == reference) and (batch is None or r["EDBT"] == batch)]
             return json_response([self._view("F0911Z1", r) for r in rows])
         if head.upper() == "F0911" and method == "GET":
             return json_response(self._ledger_view(req))
@@ -1156,9 +1009,8 @@ class JdeFake(Fake):
             return json_response(self._control_account(req.json()))
         if head == "suppliers" and method == "GET":
             names = {r["AN8"]: r for r in self.tables["F0101"]}
-            return json_response(
-                [{**self._view("F0401", r), **self._view("F0101", names.get(r["AN8"], {}))} for r in self.tables["F0401"]]
-            )
+            return json_response([{**self._view("F0401", r), **self._view("F0101", names.get(r["AN8"], {}))}
+                                  for r in self.tables["F0401"]])
         if head == "tokens" and method == "GET":
             return json_response({"live": self.live_tokens(), "result_sets": len(self.result_sets)})
         if head == "restart" and method == "POST":
@@ -1170,22 +1022,10 @@ class JdeFake(Fake):
         groups = {}
         for row in self.tables["F0911Z1"]:
             key = (row["EDUS"], row["EDBT"])
-            group = groups.setdefault(
-                key,
-                {
-                    "user": row["EDUS"],
-                    "batch": row["EDBT"],
-                    "reference": row["EDTN"],
-                    "document_type": row["DCT"],
-                    "document": row["DOC"],
-                    "company": row["CO"],
-                    "gl_date": data.from_julian(row["DGJ"]).isoformat(),
-                    "currency": row["CRCD"],
-                    "lines": 0,
-                    "net": Decimal(0),
-                    "processed": True,
-                },
-            )
+            group = groups.setdefault(key, {"user": row["EDUS"], "batch": row["EDBT"], "reference": row["EDTN"],
+                                            "document_type": row["DCT"], "document": row["DOC"], "company": row["CO"],
+                                            "gl_date": data.from_julian(row["DGJ"]).isoformat(),
+                                            "currency": row["CRCD"], "lines": 0, "net": Decimal(0), "processed": True})
             group["lines"] += 1
             group["net"] += row["AA"]
             group["processed"] = group["processed"] and row["EDSP"] == "1"
@@ -1193,13 +1033,9 @@ class JdeFake(Fake):
 
     def _ledger_view(self, req):
         reference, batch, document = req.arg("reference"), req.arg("batch"), req.arg("document")
-        rows = [
-            r
-            for r in self.tables["F0911"]
-            if (reference is None or r["EXR"] == reference)
-            and (batch is None or str(r["ICU"]) == batch)
-            and (document is None or str(r["DOC"]) == document)
-        ]
+        rows = [r for r in self.tables["F0911"]
+                if (reference is None or r["EXR"] == reference) and (batch is None or str(r["ICU"]) == batch)
+                and (document is None or str(r["DOC"]) == document)]
         return [self._view("F0911", r) for r in rows]
 
     @staticmethod
@@ -1232,22 +1068,11 @@ class JdeFake(Fake):
         for (user, batch_number, ref), rows in self._z_transactions("0", reference, batch).items():
             first = rows[0]
             document = (first.get("KCO") or first["CO"], first["DCT"], first["DOC"])
-            summary = {
-                "user": user,
-                "batch": batch_number,
-                "reference": ref,
-                "company": document[0],
-                "document_type": document[1],
-                "document": document[2],
-            }
+            summary = {"user": user, "batch": batch_number, "reference": ref, "company": document[0],
+                       "document_type": document[1], "document": document[2]}
             if document in documents:
-                errors.append(
-                    {
-                        **summary,
-                        "message": f"Document {document[1]} {document[2]} of company {document[0]} "
-                        "already exists in F0911: duplicate, not processed",
-                    }
-                )
+                errors.append({**summary, "message": f"Document {document[1]} {document[2]} of company {document[0]} "
+                                                     "already exists in F0911: duplicate, not processed"})
                 continue
             for row in rows:
                 ledger.append(self._ledger_row(row, upmj, upmt))
@@ -1262,29 +1087,11 @@ class JdeFake(Fake):
         """The F0911 line for one F0911Z1 row: document, account, amount and both explanations
         carried over; batch number = VNEDBT (type G); unposted (POST blank)."""
         batch = str(row["EDBT"]).strip()
-        return {
-            "KCO": row.get("KCO") or row["CO"],
-            "DCT": row["DCT"],
-            "DOC": row["DOC"],
-            "DGJ": row["DGJ"],
-            "JELN": row["EDLN"],
-            "LT": row["LT"],
-            "AID": row["AID"],
-            "MCU": row["MCU"],
-            "OBJ": row["OBJ"],
-            "SUB": row["SUB"],
-            "ANI": row["ANI"],
-            "AA": row["AA"],
-            "CRCD": row["CRCD"],
-            "EXA": row["EXA"],
-            "EXR": row["EXR"],
-            "CO": row["CO"],
-            "ICU": int(batch) if batch.isdigit() else 0,
-            "ICUT": "G",
-            "POST": "",
-            "UPMJ": upmj,
-            "UPMT": upmt,
-        }
+        return {"KCO": row.get("KCO") or row["CO"], "DCT": row["DCT"], "DOC": row["DOC"], "DGJ": row["DGJ"],
+                "JELN": row["EDLN"], "LT": row["LT"], "AID": row["AID"], "MCU": row["MCU"], "OBJ": row["OBJ"],
+                "SUB": row["SUB"], "ANI": row["ANI"], "AA": row["AA"], "CRCD": row["CRCD"], "EXA": row["EXA"],
+                "EXR": row["EXR"], "CO": row["CO"], "ICU": int(batch) if batch.isdigit() else 0, "ICUT": "G",
+                "POST": "", "UPMJ": upmj, "UPMT": upmt}
 
     def _purge(self, reference=None, batch=None):
         """Delete processed (VNEDSP "1") F0911Z1 rows, as a site's purge job does; F0911 keeps the journal."""
@@ -1308,19 +1115,9 @@ class JdeFake(Fake):
             bu, obj, sub = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
             row = self._find_account(bu, obj, sub)
             if row is None:
-                row = {
-                    "AID": f"{self._next_aid:08d}",
-                    "CO": catalog.COMPANY,
-                    "MCU": data.pad_mcu(bu),
-                    "OBJ": obj,
-                    "SUB": sub,
-                    "DL01": f"Account {data.account_key(bu, obj, sub)}"[:30],
-                    "LDA": "6",
-                    "PEC": "",
-                    "CRCD": "",
-                    "UPMJ": 0,
-                    "UPMT": 0,
-                }
+                row = {"AID": f"{self._next_aid:08d}", "CO": catalog.COMPANY, "MCU": data.pad_mcu(bu), "OBJ": obj,
+                       "SUB": sub, "DL01": f"Account {data.account_key(bu, obj, sub)}"[:30], "LDA": "6", "PEC": "",
+                       "CRCD": "", "UPMJ": 0, "UPMT": 0}
                 self._next_aid += 1
                 self.tables["F0901"].append(row)
         for field in ("PEC", "DL01", "LDA", "CO", "CRCD"):

@@ -147,36 +147,11 @@ EXPENSE_HEADER = ("6000", "Operating Expenses")
 LIABILITY_HEADER = ("2000", "Current Liabilities")
 OFFSET_NAMES = {catalog.EMPLOYEE_PAYABLE: "Employee Reimbursements Payable", catalog.CARD_CLEARING: "Corporate Card Clearing"}
 
-SUPPLIER_STEMS = [
-    "Acme",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Hooli",
-    "Vandelay",
-    "Soylent",
-    "Tyrell",
-    "Wonka",
-    "Cyberdyne",
-    "Stark",
-    "Wayne",
-    "Gringotts",
-    "Monarch",
-    "Oscorp",
-    "Pied Piper",
-    "Sterling",
-    "Dunder",
-]
-SUPPLIER_KINDS = [
-    ("Office Supply", "6200"),
-    ("Travel Services", "6100"),
-    ("Software Inc", "6300"),
-    ("Telecom", "6400"),
-    ("Catering", "6110"),
-    ("Training Group", "6500"),
-    ("Hotels", "6120"),
-    ("Events LLC", "6900"),
-]
+SUPPLIER_STEMS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Soylent", "Tyrell", "Wonka",
+                  "Cyberdyne", "Stark", "Wayne", "Gringotts", "Monarch", "Oscorp", "Pied Piper", "Sterling", "Dunder"]
+SUPPLIER_KINDS = [("Office Supply", "6200"), ("Travel Services", "6100"), ("Software Inc", "6300"),
+                  ("Telecom", "6400"), ("Catering", "6110"), ("Training Group", "6500"), ("Hotels", "6120"),
+                  ("Events LLC", "6900")]
 PAY_TERMS = ["N30", "N30", "N45", "N15", "2/10"]
 SUPPLIER_CURRENCIES = ["USD", "USD", "USD", "USD", "EUR", "CAD"]
 PAYMENT_INSTRUMENTS = ["", "", "T", "C"]  # sandbox codes: blank = default, T = EFT, C = check (UNCONFIRMED)
@@ -234,21 +209,8 @@ def build_accounts(rng, anchor):
             pec = "I"
         pec = catalog.RESTRICTED_ACCOUNTS.get((bu, obj, sub), pec)
         upmj, upmt = _stamp(rng, anchor)
-        rows.append(
-            {
-                "AID": f"{next_aid:08d}",
-                "CO": catalog.COMPANY,
-                "MCU": pad_mcu(bu),
-                "OBJ": obj,
-                "SUB": sub,
-                "DL01": description,
-                "LDA": lda,
-                "PEC": pec,
-                "CRCD": "",
-                "UPMJ": upmj,
-                "UPMT": upmt,
-            }
-        )
+        rows.append({"AID": f"{next_aid:08d}", "CO": catalog.COMPANY, "MCU": pad_mcu(bu), "OBJ": obj, "SUB": sub,
+                     "DL01": description, "LDA": lda, "PEC": pec, "CRCD": "", "UPMJ": upmj, "UPMT": upmt})
         next_aid += 1
     return rows
 
@@ -270,39 +232,19 @@ def build_address_book(rng, size, anchor, accounts):
         bu = rng.choice(units)
         upmj, upmt = _stamp(rng, anchor)
         tax = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
-        address_book.append(
-            {"AN8": an8, "ALPH": name[:40], "AT1": "V", "TAX": tax, "MCU": pad_mcu(bu), "UPMJ": upmj, "UPMT": upmt}
-        )
+        address_book.append({"AN8": an8, "ALPH": name[:40], "AT1": "V", "TAX": tax, "MCU": pad_mcu(bu),
+                             "UPMJ": upmj, "UPMT": upmt})
         account = by_key.get(account_key(bu, obj))
-        suppliers.append(
-            {
-                "AN8": an8,
-                "MCUP": pad_mcu(bu),
-                "OBAP": obj,
-                "AIDP": account["AID"] if account else "",
-                "CRRP": rng.choice(SUPPLIER_CURRENCIES),
-                "TRAP": rng.choice(PAY_TERMS),
-                "PYIN": rng.choice(PAYMENT_INSTRUMENTS),
-                "HDPY": "Y" if rng.random() < 0.1 else "N",
-                "UPMJ": upmj,
-                "UPMT": upmt,
-            }
-        )
+        suppliers.append({"AN8": an8, "MCUP": pad_mcu(bu), "OBAP": obj, "AIDP": account["AID"] if account else "",
+                          "CRRP": rng.choice(SUPPLIER_CURRENCIES), "TRAP": rng.choice(PAY_TERMS),
+                          "PYIN": rng.choice(PAYMENT_INSTRUMENTS), "HDPY": "Y" if rng.random() < 0.1 else "N",
+                          "UPMJ": upmj, "UPMT": upmt})
     employee_an8 = 7000
     for name in EMPLOYEE_NAMES:
         employee_an8 += rng.randint(1, 5)
         upmj, upmt = _stamp(rng, anchor)
-        address_book.append(
-            {
-                "AN8": employee_an8,
-                "ALPH": name,
-                "AT1": "E",
-                "TAX": "",
-                "MCU": pad_mcu(rng.choice(units)),
-                "UPMJ": upmj,
-                "UPMT": upmt,
-            }
-        )
+        address_book.append({"AN8": employee_an8, "ALPH": name, "AT1": "E", "TAX": "", "MCU": pad_mcu(rng.choice(units)),
+                             "UPMJ": upmj, "UPMT": upmt})
     return address_book, suppliers
 
 

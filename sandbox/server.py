@@ -44,12 +44,8 @@ def _find_fake_class(module, name):
     if inspect.isclass(explicit) and getattr(explicit, "name", None) == name:
         return explicit
     for _, obj in inspect.getmembers(module, inspect.isclass):
-        if (
-            obj.__module__ == module.__name__
-            and getattr(obj, "name", None) == name
-            and callable(getattr(obj, "handle", None))
-            and callable(getattr(obj, "endpoint", None))
-        ):
+        if (obj.__module__ == module.__name__ and getattr(obj, "name", None) == name
+                and callable(getattr(obj, "handle", None)) and callable(getattr(obj, "endpoint", None))):
             return obj
     return None
 
@@ -238,9 +234,8 @@ class Sandbox:
         if self._server is not None:
             return self
         self._server = self._make_server(host, port)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"sandbox {self.url}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"sandbox {self.url}", daemon=True)
         self._thread.start()
         return self
 
@@ -285,7 +280,8 @@ class Sandbox:
                 return control_api.handle(self, req, rest.lstrip("/"))
             fake = self.fakes.get(head)
             if fake is None:
-                return json_response({"error": f"no system {head!r} in this sandbox", "systems": sorted(self.fakes)}, 404)
+                return json_response({"error": f"no system {head!r} in this sandbox",
+                                      "systems": sorted(self.fakes)}, 404)
             req.path = rest
             return self._dispatch_fake(head, fake, req)
         except DropConnection:

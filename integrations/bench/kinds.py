@@ -39,14 +39,8 @@ def setup_for(kind):
 def _expensify_to_jde(sandbox, *, slug, page_size, progress):
     from ..demo import setup_demo
 
-    _, (flow,) = setup_demo(
-        sandbox,
-        progress=progress,
-        slug=slug,
-        name=f"Benchmark {slug}",
-        rate_limit=NO_LIMIT,
-        flow_options={"page_size": page_size},
-    )
+    _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                            flow_options={"page_size": page_size})
     return flow
 
 
@@ -59,14 +53,11 @@ def _forget_jde_tokens():
     clear_token_cache()
 
 
-register(
-    "expensify_to_jde",
-    KindSetup(
-        setup=_expensify_to_jde,
-        write_system="jde",
-        write_endpoint="orchestrator",
-        # Journals are written by the orchestration; the v3 login/session calls share its path prefix.
-        is_write=lambda method, url: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
-        before_cycle=_forget_jde_tokens,
-    ),
-)
+register("expensify_to_jde", KindSetup(
+    setup=_expensify_to_jde,
+    write_system="jde",
+    write_endpoint="orchestrator",
+    # Journals are written by the orchestration; the v3 login/session calls share its path prefix.
+    is_write=lambda method, url: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
+    before_cycle=_forget_jde_tokens,
+))

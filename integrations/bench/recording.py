@@ -56,17 +56,9 @@ class Recorder:
         content = None
         if response is not None and int(response.headers.get("Content-Length") or SMALL_BODY + 1) <= SMALL_BODY:
             content = response.content
-        item = Sent(
-            request.method,
-            request.url,
-            dict(request.headers),
-            body,
-            response.status_code if response is not None else None,
-            started,
-            ended,
-            content,
-            response.headers.get("Content-Type", "") if response is not None else "",
-        )
+        item = Sent(request.method, request.url, dict(request.headers), body,
+                    response.status_code if response is not None else None, started, ended, content,
+                    response.headers.get("Content-Type", "") if response is not None else "")
         with self._lock:
             self.sent.append(item)
 

@@ -94,14 +94,8 @@ def replay(recorded, concurrency, timeout=(5.0, 60.0)):
         session = getattr(local, "session", None) or _new_session(local)
         headers = {k: swaps.text(v) for k, v in item.headers.items()}
         try:
-            return session.request(
-                item.method,
-                swaps.text(item.url),
-                headers=headers,
-                data=swaps.body(item.body),
-                timeout=timeout,
-                allow_redirects=False,
-            )
+            return session.request(item.method, swaps.text(item.url), headers=headers, data=swaps.body(item.body),
+                                   timeout=timeout, allow_redirects=False)
         except requests.RequestException:
             return None
 
@@ -123,9 +117,7 @@ def replay(recorded, concurrency, timeout=(5.0, 60.0)):
         answers += [(sent, future.result()) for sent, future in in_flight]
     seconds = time.perf_counter() - started
     return Replayed(
-        requests=len(answers),
-        seconds=seconds,
-        concurrency=max(1, concurrency),
+        requests=len(answers), seconds=seconds, concurrency=max(1, concurrency),
         status_mismatches=sum(1 for sent, r in answers if r is not None and r.status_code != sent.status),
         no_answer=sum(1 for _, r in answers if r is None),
     )

@@ -34,10 +34,8 @@ def size_entry(run):
         "queries_other_threads": run["queries_other_threads"],
         "peak_rss_mb": _r(run["peak_rss_kb"] / 1024, 1),
         "requests_recorded": run["requests"],
-        "replay": {
-            **{k: (_r(v) if k == "seconds" else v) for k, v in replayed.items() if k != "calls"},
-            "same_calls_per_endpoint": replayed["calls"] == run["calls"],
-        },
+        "replay": {**{k: (_r(v) if k == "seconds" else v) for k, v in replayed.items() if k != "calls"},
+                   "same_calls_per_endpoint": replayed["calls"] == run["calls"]},
         "overhead_ratio": _ratio(run["seconds"], replayed["seconds"]),
         # The portal's own time beyond the calls it has to make: the sandbox's answers slow down as its
         # tables grow, and this part of the cost per record does not include that.
@@ -62,10 +60,8 @@ def latency_entry(run):
 def _limit_errors(runs):
     # The sandbox counts calls, not answers: the limit errors are counted from the recorded answers
     # (HTTP 429 or an in-body 429) and, from the portal's own view, batches failed as RATE-LIMITED.
-    return {
-        "answered": sum(r["vendor_limited_answers"] for r in runs),
-        "batches_rate_limited": sum(r["batches_rate_limited"] for r in runs),
-    }
+    return {"answered": sum(r["vendor_limited_answers"] for r in runs),
+            "batches_rate_limited": sum(r["batches_rate_limited"] for r in runs)}
 
 
 def kind_object(kind, database, size_runs, latency_runs, latency_ms):

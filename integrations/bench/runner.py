@@ -19,9 +19,8 @@ WORKER_ENV = "MLC_BENCH_WORKER"
 
 
 class Bench:
-    def __init__(
-        self, *, root, say, sizes, latency_ms, latency_reports, concurrencies=(1, 8), seed=11, page_size=500, server_url=None
-    ):
+    def __init__(self, *, root, say, sizes, latency_ms, latency_reports, concurrencies=(1, 8), seed=11, page_size=500,
+                 server_url=None):
         self.root, self.say = Path(root), say
         self.sizes, self.seed, self.page_size = sizes, seed, page_size
         self.latency_ms, self.concurrencies = latency_ms, concurrencies
@@ -58,39 +57,28 @@ class Bench:
             plan += [dict(reports=self.latency_reports, latency_ms=self.latency_ms, concurrency=c) for c in self.concurrencies]
         runs = []
         for number, step in enumerate(plan, start=1):
-            what = f"{step['reports']} reports" + (
-                f", {self.latency_ms} ms on each post, concurrency {step['concurrency']}" if step.get("latency_ms") else ""
-            )
+            what = f"{step['reports']} reports" + (f", {self.latency_ms} ms on each post, concurrency {step['concurrency']}"
+                                                   if step.get("latency_ms") else "")
             self.say(f"== {kind} run {number}/{len(plan)}: {what}")
             run = self.worker(kind, step, scratch.clone())
             if run["state"] != "done" or run["more_work"]:  # the figures of a cut-short cycle measure less work
-                self.say(
-                    f"WARNING: {kind} run {number} ended {run['state']}"
-                    f"{' with work left' if run['more_work'] else ''}: {run['message']}"
-                )
+                self.say(f"WARNING: {kind} run {number} ended {run['state']}"
+                         f"{' with work left' if run['more_work'] else ''}: {run['message']}")
             runs.append(run)
-        size_runs, latency_runs = runs[: len(self.sizes)], runs[len(self.sizes) :]
+        size_runs, latency_runs = runs[:len(self.sizes)], runs[len(self.sizes):]
         return kind_object(kind, scratch.vendor, size_runs, latency_runs, self.latency_ms)
 
     def worker(self, kind, step, database_url):
         label = f"{kind}-{step['reports']}" + (f"-c{step['concurrency']}" if step.get("concurrency") else "")
-        spec = {
-            "kind": kind,
-            "seed": self.seed,
-            "anchor": self.anchor,
-            "sandbox_url": self.box_url,
-            "page_size": self.page_size,
-            "label": label.replace("_", "-"),
-            **step,
-        }
+        spec = {"kind": kind, "seed": self.seed, "anchor": self.anchor, "sandbox_url": self.box_url,
+                "page_size": self.page_size, "label": label.replace("_", "-"), **step}
         with tempfile.TemporaryDirectory(prefix="mlc-bench-run-") as tmp:
             spec["out"] = str(Path(tmp) / "result.json")
             spec_path = Path(tmp) / "spec.json"
             spec_path.write_text(json.dumps(spec))
             env = {**os.environ, "DATABASE_URL": database_url, WORKER_ENV: "1", "PYTHONUNBUFFERED": "1"}
-            done = subprocess.run(
-                [sys.executable, "manage.py", "bench", "--worker", str(spec_path)], cwd=self.root, env=env, stdout=_stderr_fd()
-            )
+            done = subprocess.run([sys.executable, "manage.py", "bench", "--worker", str(spec_path)], cwd=self.root,
+                                  env=env, stdout=_stderr_fd())
             if done.returncode:
                 raise RuntimeError(f"the {label} run failed (exit status {done.returncode}); its output is above")
             return json.loads(Path(spec["out"]).read_text())

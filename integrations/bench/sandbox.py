@@ -34,11 +34,7 @@ class SandboxProcess:
             port = _free_port()
             self.proc = subprocess.Popen(
                 [sys.executable, "manage.py", "sandbox", "--port", str(port), "--seed", str(seed), "--size", "10"],
-                cwd=root,
-                env={**env, "PYTHONUNBUFFERED": "1"},
-                stdout=subprocess.DEVNULL,
-                stderr=self.log,
-            )
+                cwd=root, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=self.log)
             self.url = f"http://127.0.0.1:{port}"
             if self._wait_ready():
                 progress(f"sandbox serving in process {self.proc.pid} at {self.url}")
@@ -96,15 +92,8 @@ class Control:
         """The same world every time: same seed, size and anchor date; limits lifted again (reset restores them)."""
         self._call("POST", "reset", json={"seed": seed, "size": size, "anchor": anchor})
         config = self._call("GET", "config")
-        self._call(
-            "POST",
-            "config",
-            json={
-                name: {"rate_limit": NO_LIMIT}
-                for name, values in config.items()
-                if isinstance(values, dict) and "rate_limit" in values
-            },
-        )
+        self._call("POST", "config", json={name: {"rate_limit": NO_LIMIT} for name, values in config.items()
+                                           if isinstance(values, dict) and "rate_limit" in values})
 
     def add_fault(self, **fault):
         return self._call("POST", "faults", json=fault)
@@ -114,3 +103,4 @@ class Control:
 
     def clear_calls(self):
         self._call("DELETE", "calls")
+

@@ -37,7 +37,8 @@ def with_database(url, name):
 
 def migrate(url, root, progress):
     env = {**os.environ, "DATABASE_URL": url}
-    done = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env,
+                          capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"migrate into the scratch database failed:\n{done.stdout}{done.stderr}")
     progress("scratch database migrated")

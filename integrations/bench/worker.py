@@ -27,9 +27,8 @@ def run(spec, say):
     world = (spec["seed"], spec["reports"], spec["anchor"])
     faults = []
     if spec.get("latency_ms"):
-        faults.append(
-            {"system": kind.write_system, "endpoint": kind.write_endpoint, "action": "latency", "latency_ms": spec["latency_ms"]}
-        )
+        faults.append({"system": kind.write_system, "endpoint": kind.write_endpoint, "action": "latency",
+                       "latency_ms": spec["latency_ms"]})
 
     box.reset(*world)
     for fault in faults:
@@ -85,14 +84,9 @@ def run(spec, say):
             box.add_fault(**fault)
         say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")
         again = replay(sent, out["concurrency"])
-        out["replay"] = {
-            "requests": again.requests,
-            "seconds": again.seconds,
-            "concurrency": again.concurrency,
-            "status_mismatches": again.status_mismatches,
-            "no_answer": again.no_answer,
-            "calls": box.calls(),
-        }
+        out["replay"] = {"requests": again.requests, "seconds": again.seconds, "concurrency": again.concurrency,
+                         "status_mismatches": again.status_mismatches, "no_answer": again.no_answer,
+                         "calls": box.calls()}
         say(f"replay done in {again.seconds:.1f} s")
     return out
 

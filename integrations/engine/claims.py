@@ -33,17 +33,8 @@ def claim_group(ctx, batches):
         f"AND {q('lease_until')} > %s) RETURNING {q('id')}"
     )
     stamp = _prep(Batch, "last_sent_at", now)
-    params = [
-        S.POSTING.value,
-        _prep(Batch, "claimed_by", ctx.lease.owner),
-        stamp,
-        stamp,
-        *[b.pk for b in batches],
-        S.READY.value,
-        ctx.flow.pk,
-        _prep(Flow, "lease_owner", ctx.lease.owner),
-        _prep(Flow, "lease_until", now),
-    ]
+    params = [S.POSTING.value, _prep(Batch, "claimed_by", ctx.lease.owner), stamp, stamp, *[b.pk for b in batches],
+              S.READY.value, ctx.flow.pk, _prep(Flow, "lease_owner", ctx.lease.owner), _prep(Flow, "lease_until", now)]
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

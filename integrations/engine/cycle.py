@@ -117,13 +117,8 @@ def _begin(flow, trigger, wait, result, actor):
             return None
         if not waited:
             waited = True
-            audit.record(
-                flow.tenant_id,
-                "cycle.waiting",
-                flow_id=flow.pk,
-                actor=actor,
-                message=f"waiting: another cycle of this flow is running{since}",
-            )
+            audit.record(flow.tenant_id, "cycle.waiting", flow_id=flow.pk, actor=actor,
+                         message=f"waiting: another cycle of this flow is running{since}")
         time.sleep(0.2)
 
 
@@ -134,14 +129,8 @@ def _open_cycle(flow, trigger, owner, actor):
             SyncCycle.objects.filter(pk=stale.pk, state=SyncCycle.RUNNING).update(
                 state=SyncCycle.FAILED, finished_at=timezone.now(), message="abandoned: its worker stopped renewing the lease"
             )
-            audit.record(
-                flow.tenant_id,
-                "cycle.abandoned",
-                flow_id=flow.pk,
-                action_id=stale.cycle_id.hex,
-                actor=actor,
-                message="a cycle stopped without finishing; its batches in 'posting' will be reconciled",
-            )
+            audit.record(flow.tenant_id, "cycle.abandoned", flow_id=flow.pk, action_id=stale.cycle_id.hex, actor=actor,
+                         message="a cycle stopped without finishing; its batches in 'posting' will be reconciled")
         try:
             return SyncCycle.objects.create(flow=flow, trigger=trigger, cycle_id=owner, heartbeat_at=timezone.now())
         except IntegrityError:  # pragma: no cover - the lease makes this unreachable
@@ -187,9 +176,8 @@ class Cycle:
                 ctx.handler.after_store(page)
                 self.mapper.map_batches(batches)
                 self.poster.post_batches([b for b in batches if b.state == S.READY])
-                self.progress(
-                    f"page {self.pages}: {len(page.records)} records; {ctx.result.posted} posted, {ctx.result.held} held so far"
-                )
+                self.progress(f"page {self.pages}: {len(page.records)} records; "
+                              f"{ctx.result.posted} posted, {ctx.result.held} held so far")
                 if ctx.out_of_time():
                     return
         finally:
@@ -200,16 +188,9 @@ class Cycle:
         ctx = self.ctx
         for batch in ctx.batches(state=S.POSTING):
             ctx.result.in_doubt += 1
-            ctx.move(
-                batch,
-                "batch.in_doubt",
-                "found in 'posting' after an interrupted cycle: reconcile after the settle window before any re-post",
-                expect=[S.POSTING],
-                state=S.IN_DOUBT,
-                last_sent_at=timezone.now(),
-                error_code="INTERRUPTED",
-                last_error="the cycle that was posting it stopped before the answer",
-            )
+            ctx.move(batch, "batch.in_doubt", "found in 'posting' after an interrupted cycle: reconcile after the settle "
+                     "window before any re-post", expect=[S.POSTING], state=S.IN_DOUBT, last_sent_at=timezone.now(),
+                     error_code="INTERRUPTED", last_error="the cycle that was posting it stopped before the answer")
 
     def requeue_due_failures(self):
         ctx = self.ctx
@@ -253,15 +234,12 @@ class Cycle:
             r = ctx.result
             counts = r.summary()
             SyncCycle.objects.filter(pk=ctx.cycle.pk, state=SyncCycle.RUNNING).update(
-                state=r.state,
-                finished_at=timezone.now(),
-                heartbeat_at=timezone.now(),
-                counts=counts,
-                message=r.message[:2000],
-                progress="finished" if r.state == SyncCycle.DONE else r.state,
+                state=r.state, finished_at=timezone.now(), heartbeat_at=timezone.now(), counts=counts,
+                message=r.message[:2000], progress="finished" if r.state == SyncCycle.DONE else r.state,
             )
             ctx.lease.release()
-            ctx.audit_now("cycle.finished" if r.state == SyncCycle.DONE else f"cycle.{r.state}", message=r.message, after=counts)
+            ctx.audit_now("cycle.finished" if r.state == SyncCycle.DONE else f"cycle.{r.state}", message=r.message,
+                          after=counts)
             ctx.say(f"cycle finished: {json.dumps(counts)}")
 
     def send_digest(self):
@@ -276,11 +254,6 @@ class Cycle:
             logger.warning("held-batch digest for flow %s not sent: %s", ctx.flow.pk, exc)
             return
         if sent:
-            audit.record(
-                ctx.flow.tenant_id,
-                "alert.held_digest",
-                flow_id=ctx.flow.pk,
-                actor=ctx.actor,
-                action_id=ctx.action_id,
-                message=f"digest of {len(ctx.newly_held)} held batch(es) sent to {', '.join(ctx.flow.tenant.alert_email_list)}",
-            )
+            audit.record(ctx.flow.tenant_id, "alert.held_digest", flow_id=ctx.flow.pk, actor=ctx.actor,
+                         action_id=ctx.action_id, message=f"digest of {len(ctx.newly_held)} held batch(es) sent to "
+                         f"{', '.join(ctx.flow.tenant.alert_email_list)}")

@@ -29,12 +29,8 @@ UNSTORABLE = Hold(
 def problem_hold(problems):
     code = problems[0][0]
     message = "; ".join(text for _, text in problems)[:2000]
-    return Hold(
-        message,
-        code=code,
-        help="Correct the record in the source system; the corrected version is fetched "
-        "and posted when it changes there. Or skip the batch.",
-    )
+    return Hold(message, code=code, help="Correct the record in the source system; the corrected version is fetched "
+                "and posted when it changes there. Or skip the batch.")
 
 
 class Intake:
@@ -64,12 +60,9 @@ class Intake:
                 updates.extend(self._changed(batch, payload, notes, problems))
             elif handler.external_ref(record.id) in elsewhere:
                 ctx.result.skipped += 1
-                ctx.audit(
-                    "record.owned_elsewhere",
-                    source_ref=f"{kind}:{record.id}",
-                    message=f"{handler.external_ref(record.id)} is already a batch of another flow on this target: "
-                    "left to that flow, never posted twice",
-                )
+                ctx.audit("record.owned_elsewhere", source_ref=f"{kind}:{record.id}",
+                          message=f"{handler.external_ref(record.id)} is already a batch of another flow on this target: "
+                          "left to that flow, never posted twice")
             else:
                 new.append(self._new_batch(record.id, payload, notes, problems))
         created = self._write(new, updates, page.cursor)
@@ -111,53 +104,25 @@ class Intake:
         if batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):
             self.ctx.result.held += 1
             self.ctx.newly_held.append(batch)
-            return [
-                self._update(
-                    batch,
-                    "batch.correction_held",
-                    "the source record changed after it was posted; it is not posted again",
-                    state=S.HELD,
-                    correction_payload=payload,
-                    error_code="SRC-CHANGED-AFTER-POST",
-                    last_error=f"{batch.source_kind} {batch.source_id} changed at the source after it was "
-                    f"posted as {batch.target_document_id or batch.external_ref}",
-                    error_help="Compare the posted document with the new version (Correction payload). Post "
-                    "an adjusting entry in the target if needed, then choose 'Accept correction' to close "
-                    "this batch.",
-                )
-            ]
+            return [self._update(batch, "batch.correction_held", "the source record changed after it was posted; it is "
+                                 "not posted again", state=S.HELD, correction_payload=payload,
+                                 error_code="SRC-CHANGED-AFTER-POST",
+                                 last_error=f"{batch.source_kind} {batch.source_id} changed at the source after it was "
+                                 f"posted as {batch.target_document_id or batch.external_ref}",
+                                 error_help="Compare the posted document with the new version (Correction payload). Post "
+                                 "an adjusting entry in the target if needed, then choose 'Accept correction' to close "
+                                 "this batch.")]
         if batch.state == S.HELD and batch.last_sent_at:
             # It was sent before and may be in the target (e.g. held because reconcile found a different copy):
             # the new version waits beside it for a person; Retry reconciles first.
-            return [
-                self._update(
-                    batch,
-                    "batch.source_changed_held",
-                    "the source record changed while held after a send; kept as a correction, not posted",
-                    correction_payload=payload,
-                )
-            ]
+            return [self._update(batch, "batch.source_changed_held", "the source record changed while held after a "
+                                 "send; kept as a correction, not posted", correction_payload=payload)]
         if batch.state == S.SKIPPED:  # an operator excluded it: keep the new version, stay excluded
-            return [
-                self._update(
-                    batch,
-                    "batch.source_changed",
-                    "the source record changed; the batch stays skipped",
-                    payload=payload,
-                    payload_hash=digest,
-                    notes=notes,
-                )
-            ]
+            return [self._update(batch, "batch.source_changed", "the source record changed; the batch stays skipped",
+                                 payload=payload, payload_hash=digest, notes=notes)]
         if batch.state in (S.NEW, S.READY, S.HELD, S.FAILED):
-            fields = {
-                "payload": payload,
-                "payload_hash": digest,
-                "notes": notes,
-                "error_code": "",
-                "last_error": "",
-                "error_help": "",
-                "state": S.NEW,
-            }
+            fields = {"payload": payload, "payload_hash": digest, "notes": notes, "error_code": "", "last_error": "",
+                      "error_help": "", "state": S.NEW}
             if problems:
                 error = problem_hold(problems)
                 fields.update(state=S.HELD, error_code=error.code, last_error=error.message, error_help=error.help)
@@ -165,20 +130,11 @@ class Intake:
                 self.ctx.newly_held.append(batch)
             else:
                 fields["amount"], fields["currency"] = handler.source_amount(payload)
-            return [
-                self._update(
-                    batch, "batch.source_changed", "the source record changed before it was posted: mapped again", **fields
-                )
-            ]
+            return [self._update(batch, "batch.source_changed", "the source record changed before it was posted: "
+                                 "mapped again", **fields)]
         # posting / in_doubt: its outcome decides first; the change is kept for a person
-        return [
-            self._update(
-                batch,
-                "batch.source_changed_in_doubt",
-                "the source record changed while its post is in doubt",
-                correction_payload=payload,
-            )
-        ]
+        return [self._update(batch, "batch.source_changed_in_doubt", "the source record changed while its post is in "
+                             "doubt", correction_payload=payload)]
 
     def _update(self, batch, event, message, **fields):
         before = batch.state
@@ -213,11 +169,8 @@ class Intake:
             return batch
         except IntegrityError:
             self.ctx.result.skipped += 1
-            self.ctx.audit(
-                "record.owned_elsewhere",
-                source_ref=f"{batch.source_kind}:{batch.source_id}",
-                message=f"{batch.external_ref} was stored by another flow on this target meanwhile",
-            )
+            self.ctx.audit("record.owned_elsewhere", source_ref=f"{batch.source_kind}:{batch.source_id}",
+                           message=f"{batch.external_ref} was stored by another flow on this target meanwhile")
             return None
         except DataError:
             batch.pk = None
@@ -235,12 +188,8 @@ class Intake:
         for batch, fields in updates:
             Batch.objects.filter(pk=batch.pk).update(**fields)
         for batch in created:
-            ctx.audit(
-                "batch.recorded",
-                batch,
-                after={"state": batch.state, "payload_hash": batch.payload_hash},
-                message=f"[{batch.error_code}] {batch.last_error}" if batch.state == S.HELD else "",
-            )
+            ctx.audit("batch.recorded", batch, after={"state": batch.state, "payload_hash": batch.payload_hash},
+                      message=f"[{batch.error_code}] {batch.last_error}" if batch.state == S.HELD else "")
         ctx.flush_audit()
         if cursor:
             merged = {**(ctx.flow.cursor or {}), **cursor}

@@ -66,21 +66,15 @@ class Mapper:
         batch.state, batch.posting = S.READY, posting.to_json()
         batch.amount, batch.currency = posting.source_total or posting.debit_total, posting.currency
         batch.error_code = batch.last_error = batch.error_help = ""
-        ctx.audit(
-            "batch.ready",
-            batch,
-            message=f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
-            before={"state": before},
-            after={"state": S.READY},
-        )
+        ctx.audit("batch.ready", batch, message=f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
+                  before={"state": before}, after={"state": S.READY})
 
     def _set_held(self, batch, hold):
         batch.state, batch.error_code, batch.last_error, batch.error_help = S.HELD, hold.code, hold.message, hold.help
         self.ctx.result.held += 1
         self.ctx.newly_held.append(batch)
-        self.ctx.audit(
-            "batch.held", batch, message=f"[{hold.code}] {hold.message}", before={"state": S.NEW}, after={"state": S.HELD}
-        )
+        self.ctx.audit("batch.held", batch, message=f"[{hold.code}] {hold.message}", before={"state": S.NEW},
+                       after={"state": S.HELD})
 
     def _write(self, batches):
         if not batches:
@@ -93,6 +87,5 @@ class Mapper:
             ctx.lease.fence()
             # One statement for the page (a CASE per field); a batch a person moved meanwhile is left alone.
             Batch.objects.filter(pk__in=[b.pk for b in batches], state=S.NEW).update(
-                **{name: case_for(name, moves) for name in FIELDS}
-            )
+                **{name: case_for(name, moves) for name in FIELDS})
             ctx.flush_audit()

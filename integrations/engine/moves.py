@@ -61,5 +61,6 @@ def apply_claimed(ctx, moves):
             before = move.batch.state
             for name, value in move.fields.items():
                 setattr(move.batch, name, value)
-            ctx.audit(move.event, move.batch, message=move.message, before={"state": before}, after={"state": move.batch.state})
+            ctx.audit(move.event, move.batch, message=move.message, before={"state": before},
+                      after={"state": move.batch.state})
         ctx.flush_audit()

@@ -28,35 +28,19 @@ def begin_or_extend(flow, error, *, actor, action_id):
     fresh = not flow.outage_code
     cycles = 1 if fresh else flow.outage_cycles + 1
     pause = BACKOFF[min(cycles, len(BACKOFF)) - 1]
-    fields = {
-        "outage_code": error.code,
-        "outage_message": error.message[:2000],
-        "outage_cycles": cycles,
-        "paused_until": now + timedelta(seconds=pause),
-    }
+    fields = {"outage_code": error.code, "outage_message": error.message[:2000], "outage_cycles": cycles,
+              "paused_until": now + timedelta(seconds=pause)}
     if fresh:
         fields["outage_since"] = now
     Flow.objects.filter(pk=flow.pk).update(**fields)
     for key, value in fields.items():
         setattr(flow, key, value)
-    audit.record(
-        flow.tenant_id,
-        "flow.paused",
-        flow_id=flow.pk,
-        actor=actor,
-        action_id=action_id,
-        message=f"[{error.code}] {error.message}; scheduled cycles paused for {pause}s",
-    )
+    audit.record(flow.tenant_id, "flow.paused", flow_id=flow.pk, actor=actor, action_id=action_id,
+                 message=f"[{error.code}] {error.message}; scheduled cycles paused for {pause}s")
     if fresh:
         _alert(flow, error)
-        audit.record(
-            flow.tenant_id,
-            "alert.outage",
-            flow_id=flow.pk,
-            actor=actor,
-            action_id=action_id,
-            message=f"outage alert sent: [{error.code}]",
-        )
+        audit.record(flow.tenant_id, "alert.outage", flow_id=flow.pk, actor=actor, action_id=action_id,
+                     message=f"outage alert sent: [{error.code}]")
     return fresh
 
 
@@ -64,17 +48,10 @@ def end(flow, *, actor, action_id):
     if not flow.outage_code:
         return
     since = flow.outage_since
-    Flow.objects.filter(pk=flow.pk).update(
-        outage_code="", outage_message="", outage_since=None, outage_cycles=0, paused_until=None
-    )
-    audit.record(
-        flow.tenant_id,
-        "flow.recovered",
-        flow_id=flow.pk,
-        actor=actor,
-        action_id=action_id,
-        message=f"the connection works again (outage [{flow.outage_code}] since {since:%Y-%m-%d %H:%M})",
-    )
+    Flow.objects.filter(pk=flow.pk).update(outage_code="", outage_message="", outage_since=None, outage_cycles=0,
+                                           paused_until=None)
+    audit.record(flow.tenant_id, "flow.recovered", flow_id=flow.pk, actor=actor, action_id=action_id,
+                 message=f"the connection works again (outage [{flow.outage_code}] since {since:%Y-%m-%d %H:%M})")
     flow.outage_code, flow.outage_message, flow.outage_since, flow.outage_cycles, flow.paused_until = "", "", None, 0, None
 
 
@@ -87,16 +64,14 @@ def _alert(flow, error):
     if not recipients:
         return
     subject = f"[ml-connector] {flow.name} is paused: [{error.code}]"
-    body = "\n".join(
-        [
-            f'Flow "{flow.name}" stopped because a connection refused it: [{error.code}] {error.message}',
-            "",
-            f"How to fix: {error.help}",
-            "",
-            "No record is lost and nothing is held for this: the waiting records post on the first cycle after the",
-            "connection works again. You get this e-mail once per outage.",
-        ]
-    )
+    body = "\n".join([
+        f'Flow "{flow.name}" stopped because a connection refused it: [{error.code}] {error.message}',
+        "",
+        f"How to fix: {error.help}",
+        "",
+        "No record is lost and nothing is held for this: the waiting records post on the first cycle after the",
+        "connection works again. You get this e-mail once per outage.",
+    ])
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     except Exception:  # a mail outage must not hide the connection outage; it is audited and shown on the flow

@@ -33,10 +33,8 @@ S = BatchState
 # Backoff for retryable failures, by attempt number (seconds); the last value repeats.
 RETRY_DELAYS = [60, 300, 900, 3600]
 MIN_GROUP = 8
-IN_DOUBT_HELP = (
-    "The target may have written it. The portal searches for it after the settle window and records it "
-    "as posted if found; nothing is re-posted before that."
-)
+IN_DOUBT_HELP = ("The target may have written it. The portal searches for it after the settle window and records it "
+                 "as posted if found; nothing is re-posted before that.")
 
 
 class Poster:
@@ -54,7 +52,7 @@ class Poster:
         for start in range(0, len(ready), self.group_size):
             if self.ctx.out_of_time():
                 return
-            self.post_group(ready[start : start + self.group_size])
+            self.post_group(ready[start:start + self.group_size])
 
     def post_group(self, group):
         ctx = self.ctx
@@ -70,33 +68,20 @@ class Poster:
             elif outcome.kind == UNKNOWN:
                 moves.append(self.in_doubt_move(batch, outcome.error.code, outcome.error.message))
             elif outcome.kind == DEFECT:
-                moves.append(
-                    self.in_doubt_move(batch, "INTERNAL-ERROR", f"internal error while posting: {type(outcome.error).__name__}")
-                )
+                moves.append(self.in_doubt_move(batch, "INTERNAL-ERROR",
+                                                f"internal error while posting: {type(outcome.error).__name__}"))
             elif outcome.kind == REFUSED:
                 refused = refused or outcome.error
-                moves.append(
-                    Move(
-                        batch,
-                        "batch.unclaimed",
-                        f"[{outcome.error.code}] refused for the connection; stays ready",
-                        {"state": S.READY, "attempts": batch.attempts - 1},
-                    )
-                )
+                moves.append(Move(batch, "batch.unclaimed", f"[{outcome.error.code}] refused for the connection; stays "
+                                  "ready", {"state": S.READY, "attempts": batch.attempts - 1}))
             elif outcome.kind == FAILED:
                 moves.append(self.failed_move(batch, outcome.error))
             elif outcome.kind == NOT_SENT:
                 # Never sent: give the claim back (still conditional on it being ours) so whoever holds the
                 # flow now posts it without waiting out a settle window.
                 unsent = True
-                moves.append(
-                    Move(
-                        batch,
-                        "batch.unclaimed",
-                        "not sent: this cycle's lease ran out first",
-                        {"state": S.READY, "attempts": batch.attempts - 1},
-                    )
-                )
+                moves.append(Move(batch, "batch.unclaimed", "not sent: this cycle's lease ran out first",
+                                  {"state": S.READY, "attempts": batch.attempts - 1}))
         apply_claimed(ctx, moves)
         self.count(moves)
         for batch in existing:  # the target refused a second copy and named the one it has: is it ours?
@@ -108,63 +93,31 @@ class Poster:
 
     # -- one batch's result -------------------------------------------------------------
     def posted_move(self, batch, result, *, event="batch.posted", message=""):
-        fields = {
-            "state": S.POSTED,
-            "target_document_id": str(result.document_id)[:120],
-            "posted_at": timezone.now(),
-            "error_code": "",
-            "last_error": "",
-            "error_help": "",
-            "next_attempt_at": None,
-            "found_in_target": None,
-        }
+        fields = {"state": S.POSTED, "target_document_id": str(result.document_id)[:120], "posted_at": timezone.now(),
+                  "error_code": "", "last_error": "", "error_help": "", "next_attempt_at": None, "found_in_target": None}
         if result.details:
             fields["posting"] = {**(batch.posting or {}), "target": result.details}
         return Move(batch, event, message or f"posted as {result.document_id}", fields)
 
     def in_doubt_move(self, batch, code, message):
-        return Move(
-            batch,
-            "batch.in_doubt",
-            f"[{code}] {message}: reconcile after the settle window, never a blind re-post",
-            {
-                "state": S.IN_DOUBT,
-                "error_code": code,
-                "last_error": message,
-                "error_help": IN_DOUBT_HELP,
-                "last_sent_at": timezone.now(),
-            },
-        )
+        return Move(batch, "batch.in_doubt", f"[{code}] {message}: reconcile after the settle window, never a blind re-post",
+                    {"state": S.IN_DOUBT, "error_code": code, "last_error": message, "error_help": IN_DOUBT_HELP,
+                     "last_sent_at": timezone.now()})
 
     def failed_move(self, batch, exc):
         if exc.retryable and batch.attempts < self.ctx.max_attempts:
             delay = RETRY_DELAYS[min(batch.attempts, len(RETRY_DELAYS)) - 1]
             if exc.retry_after:
                 delay = max(delay, int(exc.retry_after))
-            return Move(
-                batch,
-                "batch.failed",
-                f"[{exc.code}] {exc.message}; retry in {delay}s",
-                {
-                    "state": S.FAILED,
-                    "error_code": exc.code,
-                    "last_error": exc.message,
-                    "error_help": exc.help,
-                    "next_attempt_at": timezone.now() + timedelta(seconds=delay),
-                },
-            )
+            return Move(batch, "batch.failed", f"[{exc.code}] {exc.message}; retry in {delay}s",
+                        {"state": S.FAILED, "error_code": exc.code, "last_error": exc.message, "error_help": exc.help,
+                         "next_attempt_at": timezone.now() + timedelta(seconds=delay)})
         if exc.retryable:
-            exc = IntegrationError(
-                f"{exc.message} (gave up after {batch.attempts} attempts)",
-                code=exc.code,
-                help=exc.help or "Check that the target system is up, then retry the batch.",
-            )
-        return Move(
-            batch,
-            "batch.held",
-            f"[{exc.code}] {exc.message}",
-            {"state": S.HELD, "error_code": exc.code, "last_error": exc.message, "error_help": exc.help, "next_attempt_at": None},
-        )
+            exc = IntegrationError(f"{exc.message} (gave up after {batch.attempts} attempts)", code=exc.code,
+                                   help=exc.help or "Check that the target system is up, then retry the batch.")
+        return Move(batch, "batch.held", f"[{exc.code}] {exc.message}",
+                    {"state": S.HELD, "error_code": exc.code, "last_error": exc.message, "error_help": exc.help,
+                     "next_attempt_at": None})
 
     def count(self, moves):
         result = self.ctx.result

@@ -89,15 +89,8 @@ class Reconciler:
         found = self._search(batch)
         if found is None:  # cannot tell: in doubt, reconciled later
             self.ctx.result.in_doubt += 1
-            self.ctx.move(
-                batch,
-                "batch.in_doubt",
-                "the target reports an existing copy that could not be read back",
-                expect=[S.POSTING],
-                claimed=True,
-                state=S.IN_DOUBT,
-                last_sent_at=timezone.now(),
-            )
+            self.ctx.move(batch, "batch.in_doubt", "the target reports an existing copy that could not be read back",
+                          expect=[S.POSTING], claimed=True, state=S.IN_DOUBT, last_sent_at=timezone.now())
             return
         self._judge(batch, found, expect=[S.POSTING], claimed=True)
 
@@ -106,7 +99,8 @@ class Reconciler:
         posting = Posting.from_json(batch.posting)
         if len(found) > 1:
             error = Hold(
-                f"{batch.external_ref} is in the target {len(found)} times: " + ", ".join(doc.document_id for doc in found),
+                f"{batch.external_ref} is in the target {len(found)} times: "
+                + ", ".join(doc.document_id for doc in found),
                 code="RECON-DUPLICATE",
                 help="Reverse the extra copies in the target (keep one), then choose 'Accept correction' or retry.",
             )
@@ -141,12 +135,8 @@ class Reconciler:
             raise Paused(exc) from exc
         except IntegrationError as exc:
             ctx.result.in_doubt += 1
-            ctx.audit_now(
-                "batch.reconcile_failed",
-                batch,
-                message=f"absent from the target, but the source could not "
-                f"be read to check it is unchanged ([{exc.code}] {exc.message}): stays in doubt",
-            )
+            ctx.audit_now("batch.reconcile_failed", batch, message=f"absent from the target, but the source could not "
+                          f"be read to check it is unchanged ([{exc.code}] {exc.message}): stays in doubt")
             return
         if changed is None and batch.correction_payload:
             changed = batch.correction_payload

@@ -49,13 +49,8 @@ class FoundDocument:
     details: dict = field(default_factory=dict)
 
     def as_dict(self):
-        return {
-            "document_id": self.document_id,
-            "total": str(self.total),
-            "line_count": self.line_count,
-            "currency": self.currency,
-            **self.details,
-        }
+        return {"document_id": self.document_id, "total": str(self.total), "line_count": self.line_count,
+                "currency": self.currency, **self.details}
 
     def as_result(self):
         return PostResult(document_id=self.document_id, details={**self.details, "found_by_reconcile": True})

@@ -56,9 +56,8 @@ def check_report(report):
     if problem:
         problems.append(problem)
     elif report["total"] < 0:
-        problems.append(
-            ("SRC-NEGATIVE-TOTAL", f"report {report_id} totals {report['total']} (negative): a credit report needs a person")
-        )
+        problems.append(("SRC-NEGATIVE-TOTAL", f"report {report_id} totals {report['total']} (negative): a credit report "
+                         "needs a person"))
     expenses = report.get("transactions")
     if not isinstance(expenses, list) or not expenses:
         problems.append(("SRC-EMPTY-REPORT", f"report {report_id} has no expenses"))

@@ -40,9 +40,6 @@ class ExpensifyReports:
         # Exports exclude this label and each stored page gets it. It is the confirm label unless set
         # otherwise, so a report any flow took is never offered to another flow (or a re-created one).
         self.fetch_label = self.options.get("fetch_label") or self.confirm_label
-        # Read the connection again for every cycle: rotated credentials take effect without a restart,
-        # even in a worker that keeps the flow object between cycles.
-        self.flow.source.refresh_from_db(fields=["base_url", "credentials", "options"])
         self.expensify = ExpensifyClient(self.flow.source)
         self.policy_tags = {}  # policyID -> tag level names, fetched once per cycle per policy
 
@@ -65,7 +62,7 @@ class ExpensifyReports:
             fresh = [r for r in reports if str(r["reportID"]) not in seen]
             if reports and not fresh:
                 if not waiter.wait():
-                    self.log(f'Expensify has not applied the label "{self.fetch_label}" yet; the next cycle carries on')
+                    self.log(f"Expensify has not applied the label \"{self.fetch_label}\" yet; the next cycle carries on")
                     return
                 continue
             waiter.reset()
@@ -76,9 +73,8 @@ class ExpensifyReports:
             if complete and newest:
                 # One day of overlap: Expensify's approvedAfter drops reports approved on the day itself.
                 page_cursor = {"approved_after": max(approved_after, newest - timedelta(days=1)).isoformat()}
-            yield Page(
-                records=[SourceRecord(id=str(r["reportID"]), payload=self._snapshot(r)) for r in fresh], cursor=page_cursor
-            )
+            yield Page(records=[SourceRecord(id=str(r["reportID"]), payload=self._snapshot(r)) for r in fresh],
+                       cursor=page_cursor)
             if complete:
                 return
 

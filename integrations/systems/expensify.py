@@ -73,11 +73,9 @@ MAX_SAFE_INTEGER = 2**53 - 1  # beyond it a JSON number is not exact everywhere 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 NON_SCALAR = "(not a scalar value)"  # what the template emits for a list or hash where a value belongs
-CREDENTIALS_HELP = (
-    "Check the partnerUserID and partnerUserSecret on this connection. They are issued at "
-    "expensify.com/tools/integrations; generating a new pair there revokes the old secret, so "
-    "paste the new pair into the connection and run 'Check connection'."
-)
+CREDENTIALS_HELP = ("Check the partnerUserID and partnerUserSecret on this connection. They are issued at "
+                    "expensify.com/tools/integrations; generating a new pair there revokes the old secret, so "
+                    "paste the new pair into the connection and run 'Check connection'.")
 
 
 def _value(expr, number=None):
@@ -85,12 +83,10 @@ def _value(expr, number=None):
     ``?c`` on a string or ``?json_string`` on a number would be a template error, and one
     template error fails the whole export, so every type gets its own branch."""
     number = number or f"${{{expr}?c}}"
-    return (
-        f"<#if {expr}??><#if {expr}?is_number>{number}"
-        f'<#elseif {expr}?is_string>"${{{expr}?json_string}}"'
-        f'<#elseif {expr}?is_boolean>${{{expr}?string("true","false")}}'
-        f'<#else>"{NON_SCALAR}"</#if><#else>null</#if>'
-    )
+    return (f"<#if {expr}??><#if {expr}?is_number>{number}"
+            f'<#elseif {expr}?is_string>"${{{expr}?json_string}}"'
+            f'<#elseif {expr}?is_boolean>${{{expr}?string("true","false")}}'
+            f'<#else>"{NON_SCALAR}"</#if><#else>null</#if>')
 
 
 def _ident(expr):
@@ -99,34 +95,14 @@ def _ident(expr):
 
 
 REPORT_FIELDS = [
-    ("reportID", _ident),
-    ("reportName", _value),
-    ("status", _value),
-    ("currency", _value),
-    ("total", _value),
-    ("created", _value),
-    ("submitted", _value),
-    ("approved", _value),
-    ("policyID", _ident),
-    ("policyName", _value),
-    ("accountEmail", _value),
-    ("managerEmail", _value),
+    ("reportID", _ident), ("reportName", _value), ("status", _value), ("currency", _value), ("total", _value),
+    ("created", _value), ("submitted", _value), ("approved", _value), ("policyID", _ident), ("policyName", _value),
+    ("accountEmail", _value), ("managerEmail", _value),
 ]
 EXPENSE_FIELDS = [
-    ("transactionID", _ident),
-    ("merchant", _value),
-    ("amount", _value),
-    ("convertedAmount", _value),
-    ("currency", _value),
-    ("category", _value),
-    ("categoryGlCode", _value),
-    ("tag", _value),
-    ("comment", _value),
-    ("created", _value),
-    ("reimbursable", _value),
-    ("cardID", _ident),
-    ("bank", _value),
-    ("cardNumber", _value),
+    ("transactionID", _ident), ("merchant", _value), ("amount", _value), ("convertedAmount", _value),
+    ("currency", _value), ("category", _value), ("categoryGlCode", _value), ("tag", _value), ("comment", _value),
+    ("created", _value), ("reimbursable", _value), ("cardID", _ident), ("bank", _value), ("cardNumber", _value),
     ("mcc", _ident),
 ]
 
@@ -139,20 +115,16 @@ def _object(var, fields, extra=""):
 EXPORT_TEMPLATE = (
     "<#-- ml-connector export: one JSON array, money in integer cents -->\n"
     "[<#list reports as report>"
-    + _object(
-        "report",
-        REPORT_FIELDS,
-        ',"transactions":[<#list report.transactionList as expense>'
-        + _object("expense", EXPENSE_FIELDS)
-        + "<#sep>,</#sep></#list>]",
-    )
+    + _object("report", REPORT_FIELDS, ',"transactions":[<#list report.transactionList as expense>'
+              + _object("expense", EXPENSE_FIELDS) + "<#sep>,</#sep></#list>]")
     + "<#sep>,</#sep></#list>]"
 )
 MARK_TEMPLATE = "${reports?size}"
 
 REPORT_TEXT_FIELDS = ("reportName", "status", "policyID", "policyName", "accountEmail", "managerEmail")
 REPORT_DATE_FIELDS = ("created", "submitted", "approved")
-STRING_EXPENSE_FIELDS = ("merchant", "category", "categoryGlCode", "tag", "comment", "cardID", "bank", "cardNumber", "mcc")
+STRING_EXPENSE_FIELDS = ("merchant", "category", "categoryGlCode", "tag", "comment", "cardID", "bank", "cardNumber",
+                         "mcc")
 
 
 class ExpensifyClient(HttpClient):
@@ -163,11 +135,8 @@ class ExpensifyClient(HttpClient):
         self.partner_user_id = str(self.credentials.get("partnerUserID") or "")
         self._secret = str(self.credentials.get("partnerUserSecret") or "")
         if not self.partner_user_id or not self._secret:
-            raise AuthError(
-                "The Expensify connection has no partnerUserID or partnerUserSecret.",
-                code="EXPENSIFY-AUTH-MISSING",
-                help=CREDENTIALS_HELP,
-            )
+            raise AuthError("The Expensify connection has no partnerUserID or partnerUserSecret.",
+                            code="EXPENSIFY-AUTH-MISSING", help=CREDENTIALS_HELP)
         windows = self.options.get("rate_limit", DEFAULT_RATE_LIMIT)
         if windows:
             self.limiter = RateLimiter(f"expensify:{self.base_url}:{self.partner_user_id}", windows)
@@ -179,17 +148,8 @@ class ExpensifyClient(HttpClient):
         return f"<ExpensifyClient {self.base_url} partnerUserID={self.partner_user_id!r}>"
 
     # -- public API ----------------------------------------------------------------------
-    def export_reports(
-        self,
-        *,
-        states=("APPROVED", "REIMBURSED"),
-        approved_after=None,
-        start_date=None,
-        exclude_label=None,
-        report_ids=None,
-        policy_ids=None,
-        limit=500,
-    ):
+    def export_reports(self, *, states=("APPROVED", "REIMBURSED"), approved_after=None, start_date=None,
+                       exclude_label=None, report_ids=None, policy_ids=None, limit=500):
         """One ``file`` job plus one ``download`` (polled until the file is ready); returns
         normalized report dicts, each with its ``problems``, in the order the file holds
         them. Expensify promises no order, so do not assume approval order.
@@ -212,12 +172,8 @@ class ExpensifyClient(HttpClient):
         job = {
             "type": "file",
             "onReceive": {"immediateResponse": ["returnRandomFileName"]},
-            "inputSettings": {
-                "type": "combinedReportData",
-                "reportState": ",".join(states or ALL_STATES),
-                "limit": str(int(limit)),
-                "filters": filters,
-            },
+            "inputSettings": {"type": "combinedReportData", "reportState": ",".join(states or ALL_STATES),
+                              "limit": str(int(limit)), "filters": filters},
             "outputSettings": {"fileExtension": "json", "fileBasename": "mlconnector"},
         }
         file_name = self._file_name(self._job(job, template=EXPORT_TEMPLATE))
@@ -225,7 +181,8 @@ class ExpensifyClient(HttpClient):
         reports = [self._normalize_report(row) for row in rows]
         self.skipped_without_id = reports.count(None)
         if self.skipped_without_id:
-            log.warning("Expensify export %s: skipped %d report(s) without a reportID", file_name, self.skipped_without_id)
+            log.warning("Expensify export %s: skipped %d report(s) without a reportID", file_name,
+                        self.skipped_without_id)
         return [r for r in reports if r is not None]
 
     def mark_exported(self, report_ids, label):
@@ -235,15 +192,12 @@ class ExpensifyClient(HttpClient):
         if not label:
             raise ValueError("mark_exported needs a label")
         for start in range(0, len(ids), MARK_CHUNK):
-            chunk = ids[start : start + MARK_CHUNK]
+            chunk = ids[start:start + MARK_CHUNK]
             job = {
                 "type": "file",
                 "onReceive": {"immediateResponse": ["returnRandomFileName"]},
-                "inputSettings": {
-                    "type": "combinedReportData",
-                    "reportState": ",".join(ALL_STATES),
-                    "filters": {"reportIDList": ",".join(chunk)},
-                },
+                "inputSettings": {"type": "combinedReportData", "reportState": ",".join(ALL_STATES),
+                                  "filters": {"reportIDList": ",".join(chunk)}},
                 "outputSettings": {"fileExtension": "txt", "fileBasename": "mlconnectormark"},
                 "onFinish": [{"actionName": "markAsExported", "label": label}],
             }
@@ -304,57 +258,42 @@ class ExpensifyClient(HttpClient):
         message = self.scrub(message)
         said = f" ({message})" if message else ""
         if code == 429 or status == 429:
-            return RateLimited(
-                f"Expensify rate-limited partnerUserID {self.partner_user_id}{said}",
-                code="EXPENSIFY-RATE-LIMITED",
-                retry_after=retry_after or RATE_LIMIT_BACKOFF,
-                status=status,
-                help="Expensify allows about 5 requests per 10 seconds per credential; the "
-                "connector waits and retries. Lower the connection's rate_limit option "
-                "if this keeps happening.",
-            )
+            return RateLimited(f"Expensify rate-limited partnerUserID {self.partner_user_id}{said}",
+                               code="EXPENSIFY-RATE-LIMITED", retry_after=retry_after or RATE_LIMIT_BACKOFF,
+                               status=status,
+                               help="Expensify allows about 5 requests per 10 seconds per credential; the "
+                                    "connector waits and retries. Lower the connection's rate_limit option "
+                                    "if this keeps happening.")
         if code in (401, 403) or (code >= 500 and "not authorized to authenticate" in message.lower()):
-            return AuthError(
-                f"Expensify refused the credentials of partnerUserID {self.partner_user_id}"
-                f" (responseCode {code}{': ' + message if message else ''})",
-                code="EXPENSIFY-AUTH",
-                help=CREDENTIALS_HELP,
-                status=status,
-            )
+            return AuthError(f"Expensify refused the credentials of partnerUserID {self.partner_user_id}"
+                             f" (responseCode {code}{': ' + message if message else ''})",
+                             code="EXPENSIFY-AUTH", help=CREDENTIALS_HELP, status=status)
         if code == 404:
-            return NotFound(
-                f"Expensify: not found (responseCode 404{': ' + message if message else ''})",
-                code="EXPENSIFY-NOT-FOUND",
-                status=status,
-                help="Check that the policy or file exists and that this partnerUserID can see it.",
-            )
+            return NotFound(f"Expensify: not found (responseCode 404{': ' + message if message else ''})",
+                            code="EXPENSIFY-NOT-FOUND", status=status,
+                            help="Check that the policy or file exists and that this partnerUserID can see it.")
         if 400 <= code < 500:
-            return ValidationRejected(
-                f"Expensify rejected the request (responseCode {code}{': ' + message if message else ''})",
-                code=f"EXPENSIFY-{code}",
-                status=status,
-            )
+            return ValidationRejected(f"Expensify rejected the request (responseCode {code}"
+                                      f"{': ' + message if message else ''})",
+                                      code=f"EXPENSIFY-{code}", status=status)
         if code >= 500 and "template" in message.lower():
-            return IntegrationError(
-                f"Expensify could not render the export template (responseCode {code}: {message})",
-                code="EXPENSIFY-TEMPLATE",
-                status=status,
-                help="The connector's export template was refused; report this to support.",
-            )
+            return IntegrationError(f"Expensify could not render the export template (responseCode {code}: "
+                                    f"{message})", code="EXPENSIFY-TEMPLATE", status=status,
+                                    help="The connector's export template was refused; report this to support.")
         if code >= 500:
             text = f"Expensify answered responseCode {code}{said}"
             if idempotent:
                 return Unavailable(text, code=f"EXPENSIFY-{code}", retry_after=retry_after, status=status)
             return OutcomeUnknown(text + "; the request may have been applied", code=f"EXPENSIFY-{code}", status=status)
-        return IntegrationError(f"Expensify answered responseCode {code}{said}", code=f"EXPENSIFY-{code}", status=status)
+        return IntegrationError(f"Expensify answered responseCode {code}{said}", code=f"EXPENSIFY-{code}",
+                                status=status)
 
     def _json(self, response):
         try:
             body = response.json()
         except ValueError:
-            raise IntegrationError(
-                "Expensify answered something that is not JSON", code="EXPENSIFY-BAD-ANSWER", status=response.status_code
-            )
+            raise IntegrationError("Expensify answered something that is not JSON", code="EXPENSIFY-BAD-ANSWER",
+                                   status=response.status_code)
         if not isinstance(body, dict):
             raise IntegrationError("Expensify answered an unexpected JSON shape", code="EXPENSIFY-BAD-ANSWER")
         return body
@@ -386,11 +325,9 @@ class ExpensifyClient(HttpClient):
                 return response
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise Unavailable(
-                    f"Expensify's export file {file_name} was not ready after {self.download_wait_seconds:g} s",
-                    code="EXPENSIFY-FILE-NOT-READY",
-                    help="Expensify was slow to write the export; the next run asks again.",
-                )
+                raise Unavailable(f"Expensify's export file {file_name} was not ready after "
+                                  f"{self.download_wait_seconds:g} s", code="EXPENSIFY-FILE-NOT-READY",
+                                  help="Expensify was slow to write the export; the next run asks again.")
             time.sleep(min(pause, remaining))
             pause = min(pause * DOWNLOAD_POLL_GROWTH, DOWNLOAD_POLL_MAX_SECONDS)
 
@@ -399,7 +336,8 @@ class ExpensifyClient(HttpClient):
         try:
             return json.loads(content)
         except (ValueError, RecursionError) as exc:
-            raise IntegrationError(f"Expensify's export file {file_name} is not valid JSON ({exc})", code="EXPENSIFY-BAD-EXPORT")
+            raise IntegrationError(f"Expensify's export file {file_name} is not valid JSON ({exc})",
+                                   code="EXPENSIFY-BAD-EXPORT")
 
     # -- normalization -------------------------------------------------------------------------
     def _normalize_report(self, row):

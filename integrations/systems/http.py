@@ -11,7 +11,6 @@ A client subclass adds its auth lifecycle and ``classify`` for its error shapes.
 import hashlib
 import logging
 import os
-import random
 from urllib.parse import urlsplit
 
 import requests
@@ -76,18 +75,15 @@ def _never_reached_server(exc):
 class _WaitRetryAfter(tenacity.wait.wait_base):
     """Wait what the server asked for, else exponential backoff with jitter."""
 
-    def __init__(self, initial, maximum, retry_after_jitter=0.0):
+    def __init__(self, initial, maximum):
         self.backoff = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
         self.maximum = maximum
-        self.retry_after_jitter = retry_after_jitter
 
     def __call__(self, retry_state):
         exc = retry_state.outcome.exception()
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            # Jitter on top of what the server asked, so workers told the same Retry-After do not return together.
-            spread = float(retry_after) * random.uniform(0.0, self.retry_after_jitter) if self.retry_after_jitter else 0.0
-            return min(float(retry_after) + spread, self.maximum)
+            return min(float(retry_after), self.maximum)
         return self.backoff(retry_state)
 
 
@@ -98,7 +94,6 @@ class HttpClient:
     max_attempts = 5
     backoff_initial = 0.5
     backoff_max = 30.0
-    retry_after_jitter = 0.0  # fraction of a Retry-After added at random (0: wait exactly what was asked)
 
     def __init__(self, connection, *, system=None):
         self.connection = connection
@@ -118,9 +113,8 @@ class HttpClient:
         self.concurrency = max(1, int(self.options.get("concurrency") or DEFAULT_CONCURRENCY.get(self.system, 1)))
         # The lease outlasts a call that uses its connect and read timeouts in full, so in practice only a dead
         # holder's slot runs out (the read timeout bounds each wait for bytes, not a body trickling in).
-        self.slots = ConcurrencyLimiter(
-            self.concurrency_key(), self.concurrency, ttl=self.connect_timeout + self.read_timeout + 30
-        )
+        self.slots = ConcurrencyLimiter(self.concurrency_key(), self.concurrency,
+                                        ttl=self.connect_timeout + self.read_timeout + 30)
         self._proxies = {}  # origin -> proxies, read from the environment once per client
         self.session = self._make_session()
 
@@ -209,7 +203,7 @@ class HttpClient:
         if self._retrying is None:
             self._retrying = tenacity.Retrying(
                 stop=tenacity.stop_after_attempt(self.max_attempts),
-                wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max, self.retry_after_jitter),
+                wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max),
                 retry=tenacity.retry_if_exception(lambda e: isinstance(e, IntegrationError) and e.retryable),
                 before_sleep=self._log_retry,
                 reraise=True,

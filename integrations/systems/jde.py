@@ -108,21 +108,8 @@ AMOUNT_DIGITS = 15
 LIST_CHUNK = 100  # values per LIST condition
 MAX_REQUERIES = 2  # expired result sets re-run per browse
 # Minor-unit digits (ISO 4217) where they are not 2; the currency table in JDE decides in the end.
-CURRENCY_EXPONENTS = {
-    "JPY": 0,
-    "KRW": 0,
-    "CLP": 0,
-    "ISK": 0,
-    "VND": 0,
-    "HUF": 2,
-    "BHD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "TND": 3,
-    "LYD": 3,
-    "IQD": 3,
-}
+CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "HUF": 2, "BHD": 3, "JOD": 3, "KWD": 3,
+                      "OMR": 3, "TND": 3, "LYD": 3, "IQD": 3}
 DEFAULT_ORDER = {
     "F0901": ("AID",),
     "F0101": ("AN8",),
@@ -131,37 +118,21 @@ DEFAULT_ORDER = {
     "F0911": ("KCO", "DCT", "DOC", "DGJ", "JELN", "LT"),
     "F0411Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
 }
-OPERATOR_ALIASES = {
-    "=": "EQUAL",
-    "==": "EQUAL",
-    "!=": "NOT_EQUAL",
-    "<": "LESS",
-    "<=": "LESS_EQUAL",
-    ">": "GREATER",
-    ">=": "GREATER_EQUAL",
-    "EQ": "EQUAL",
-    "NE": "NOT_EQUAL",
-    "LT": "LESS",
-    "LE": "LESS_EQUAL",
-    "GT": "GREATER",
-    "GE": "GREATER_EQUAL",
-    "IN": "LIST",
-}
+OPERATOR_ALIASES = {"=": "EQUAL", "==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", "<=": "LESS_EQUAL", ">": "GREATER",
+                    ">=": "GREATER_EQUAL", "EQ": "EQUAL", "NE": "NOT_EQUAL", "LT": "LESS", "LE": "LESS_EQUAL",
+                    "GT": "GREATER", "GE": "GREATER_EQUAL", "IN": "LIST"}
 
 HOSTS_MESSAGE = (
     "The JD Edwards AIS Server refused the connector with HTTP 405 (Allowed Hosts). Add the connector's egress IP "
     "addresses to the AIS Server's allowedHosts list, and check the HTML server's Allowed Hosts setting: it must "
-    "accept requests from the AIS Server."
-)
+    "accept requests from the AIS Server.")
 HOSTS_HELP = (
     "Ask your JD Edwards administrator to (1) add ml-connector's egress IP addresses to allowedHosts in the AIS "
     "Server configuration, and (2) make sure the HTML server's Allowed Hosts setting accepts requests from the AIS "
-    "Server (Oracle documents HTTP 405 for that case). Then run 'Check connection' and retry the held batches."
-)
+    "Server (Oracle documents HTTP 405 for that case). Then run 'Check connection' and retry the held batches.")
 AUTH_HELP = (
     "Check the username, password, environment and role on this connection: the JD Edwards user must be active, "
-    "its password current, and it must be allowed that environment and role. Then run 'Check connection'."
-)
+    "its password current, and it must be allowed that environment and role. Then run 'Check connection'.")
 
 
 # -- data ----------------------------------------------------------------------------------------------------
@@ -299,11 +270,11 @@ class JdeClient(HttpClient):
         self._password = str(self.credentials.get("password") or "")
         self.environment = str(self.credentials.get("environment") or "").strip()
         self.role = str(self.credentials.get("role") or "").strip() or "*ALL"
-        missing = [
-            k for k, v in (("username", self.username), ("password", self._password), ("environment", self.environment)) if not v
-        ]
+        missing = [k for k, v in (("username", self.username), ("password", self._password),
+                                  ("environment", self.environment)) if not v]
         if missing:
-            raise AuthError(f"The JD Edwards connection has no {', '.join(missing)}.", code="JDE-AUTH-MISSING", help=AUTH_HELP)
+            raise AuthError(f"The JD Edwards connection has no {', '.join(missing)}.", code="JDE-AUTH-MISSING",
+                            help=AUTH_HELP)
         self.orchestration = str(self.options.get("orchestration") or DEFAULT_ORCHESTRATION)
         self.token_lifetime = float(self.options.get("token_lifetime") or DEFAULT_TOKEN_LIFETIME)
         self.device_name = str(self.options.get("device_name") or "ml-connector")
@@ -315,7 +286,8 @@ class JdeClient(HttpClient):
         if windows:
             self.limiter = RateLimiter(f"jde:{self.root}:{self.username}", windows)
         fingerprint = hashlib.sha256(self._password.encode()).hexdigest()
-        self._key = (self.root, self.username.upper(), self.environment.upper(), self.role.upper(), self.device_name, fingerprint)
+        self._key = (self.root, self.username.upper(), self.environment.upper(), self.role.upper(), self.device_name,
+                     fingerprint)
         self.token_requests = 0  # token requests this client sent
 
     def __repr__(self):
@@ -355,30 +327,20 @@ class JdeClient(HttpClient):
                 del _tokens[self._key]
 
     def _request_token(self):
-        body = {
-            "username": self.username,
-            "password": self._password,
-            "environment": self.environment,
-            "role": self.role,
-            "deviceName": self.device_name,
-        }
+        body = {"username": self.username, "password": self._password, "environment": self.environment,
+                "role": self.role, "deviceName": self.device_name}
         self.token_requests += 1
         try:
             response = self.request("POST", self._url("tokenrequest"), idempotent=True, json=body)
         except TokenRejected as exc:
-            raise AuthError(
-                f"JD Edwards refused the sign-in of user {self.username} (HTTP 444)",
-                code="JDE-403-AUTH",
-                help=AUTH_HELP,
-                status=exc.status,
-            ) from None
+            raise AuthError(f"JD Edwards refused the sign-in of user {self.username} (HTTP 444)", code="JDE-403-AUTH",
+                            help=AUTH_HELP, status=exc.status) from None
         data = self._json(response)
         info = data.get("userInfo") if isinstance(data.get("userInfo"), dict) else {}
         token = info.get("token") or data.get("token")
         if not token:
-            raise IntegrationError(
-                "JD Edwards answered the token request without a token", code="JDE-BAD-ANSWER", status=response.status_code
-            )
+            raise IntegrationError("JD Edwards answered the token request without a token", code="JDE-BAD-ANSWER",
+                                   status=response.status_code)
         _remember(token)
         return str(token), {k: v for k, v in info.items() if k != "token"}
 
@@ -389,13 +351,8 @@ class JdeClient(HttpClient):
             return
         self._forget_token(cached.value)
         try:
-            self.request(
-                "POST",
-                self._url("tokenrequest/logout"),
-                idempotent=True,
-                json={"token": cached.value},
-                headers=self._auth_headers(cached.value),
-            )
+            self.request("POST", self._url("tokenrequest/logout"), idempotent=True, json={"token": cached.value},
+                         headers=self._auth_headers(cached.value))
         except IntegrationError:
             pass
 
@@ -414,14 +371,11 @@ class JdeClient(HttpClient):
             except TokenRejected as exc:
                 self._forget_token(token)
                 if attempt == 2:
-                    raise AuthError(
-                        "JD Edwards rejected a freshly issued token (HTTP 444 twice in a row)",
-                        code="JDE-444-TOKEN",
-                        status=exc.status,
-                        help="The AIS Server invalidates tokens at once, or binds them to another "
-                        "device or address; check its session settings and the connector's "
-                        "device_name option, then run 'Check connection'.",
-                    ) from None
+                    raise AuthError("JD Edwards rejected a freshly issued token (HTTP 444 twice in a row)",
+                                    code="JDE-444-TOKEN", status=exc.status,
+                                    help="The AIS Server invalidates tokens at once, or binds them to another "
+                                         "device or address; check its session settings and the connector's "
+                                         "device_name option, then run 'Check connection'.") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- error mapping --------------------------------------------------------------------------------------
@@ -436,92 +390,58 @@ class JdeClient(HttpClient):
         signing_in = ("tokenrequest" in url and "/logout" not in url and "/validate" not in url) or "jde-login" in url
         orchestration = "/orchestrator/" in url and not signing_in
         if status == 444:
-            return TokenRejected(
-                f"JD Edwards answered HTTP 444 (invalid or expired token){suffix}", code="JDE-444-TOKEN", status=status
-            )
+            return TokenRejected(f"JD Edwards answered HTTP 444 (invalid or expired token){suffix}",
+                                 code="JDE-444-TOKEN", status=status)
         if status == 405:
-            return HostNotAllowed(
-                HOSTS_MESSAGE + (f" (JD Edwards said: {said})" if said else ""),
-                code="JDE-405-ALLOWED-HOSTS",
-                help=HOSTS_HELP,
-                status=status,
-            )
+            return HostNotAllowed(HOSTS_MESSAGE + (f" (JD Edwards said: {said})" if said else ""),
+                                  code="JDE-405-ALLOWED-HOSTS", help=HOSTS_HELP, status=status)
         if status in (401, 403, 445, 446):
             if signing_in:
-                return AuthError(
-                    f"JD Edwards refused the sign-in of user {self.username} to environment "
-                    f"{self.environment} with role {self.role} (HTTP {status}){suffix}",
-                    code="JDE-403-AUTH",
-                    help=AUTH_HELP,
-                    status=status,
-                )
-            return AuthError(
-                f"JD Edwards user {self.username} is not allowed this call (HTTP {status}){suffix}",
-                code="JDE-403-FORBIDDEN",
-                status=status,
-                help="Ask your JD Edwards administrator to grant the connector's user access to the "
-                "orchestration and tables it uses (security workbench), then retry.",
-            )
+                return AuthError(f"JD Edwards refused the sign-in of user {self.username} to environment "
+                                 f"{self.environment} with role {self.role} (HTTP {status}){suffix}",
+                                 code="JDE-403-AUTH", help=AUTH_HELP, status=status)
+            return AuthError(f"JD Edwards user {self.username} is not allowed this call (HTTP {status}){suffix}",
+                             code="JDE-403-FORBIDDEN", status=status,
+                             help="Ask your JD Edwards administrator to grant the connector's user access to the "
+                                  "orchestration and tables it uses (security workbench), then retry.")
         if status == 429:
-            return RateLimited(
-                f"JD Edwards asked the connector to slow down (HTTP 429){suffix}",
-                code="JDE-429",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=status,
-            )
+            return RateLimited(f"JD Edwards asked the connector to slow down (HTTP 429){suffix}", code="JDE-429",
+                               retry_after=parse_retry_after(response.headers.get("Retry-After")), status=status)
         if status == 404:
             if orchestration:
-                return NotFound(
-                    f"JD Edwards has no orchestration {self.orchestration} for user {self.username} (HTTP 404){suffix}",
-                    code="JDE-ORCHESTRATION-MISSING",
-                    status=status,
-                    help="Deploy the orchestration in Orchestrator Studio and grant the connector's "
-                    "user access, or set the connection's 'orchestration' option to its name.",
-                )
-            return NotFound(
-                f"JD Edwards: not found (HTTP 404){suffix}",
-                code="JDE-404",
-                status=status,
-                help="Check the connection's base URL: it must point at the AIS Server.",
-            )
+                return NotFound(f"JD Edwards has no orchestration {self.orchestration} for user {self.username} "
+                                f"(HTTP 404){suffix}", code="JDE-ORCHESTRATION-MISSING", status=status,
+                                help="Deploy the orchestration in Orchestrator Studio and grant the connector's "
+                                     "user access, or set the connection's 'orchestration' option to its name.")
+            return NotFound(f"JD Edwards: not found (HTTP 404){suffix}", code="JDE-404", status=status,
+                            help="Check the connection's base URL: it must point at the AIS Server.")
         if status < 500:
-            return ValidationRejected(
-                f"JD Edwards refused the request (HTTP {status}){suffix}", code=f"JDE-{status}", status=status
-            )
+            return ValidationRejected(f"JD Edwards refused the request (HTTP {status}){suffix}", code=f"JDE-{status}",
+                                      status=status)
         user_text = self.scrub(str(body.get("userDefinedErrorText") or "").strip()) if isinstance(body, dict) else ""
         if user_text:
-            return ValidationRejected(
-                f"JD Edwards rejected it: {user_text}",
-                code="JDE-REJECTED",
-                status=status,
-                help="Correct what JD Edwards names (mapping, account, amounts or date), then retry the batch.",
-            )
+            return ValidationRejected(f"JD Edwards rejected it: {user_text}", code="JDE-REJECTED", status=status,
+                                      help="Correct what JD Edwards names (mapping, account, amounts or date), "
+                                           "then retry the batch.")
         if "JAS_MSG347" in said:
-            return ResultSetExpired(f"JD Edwards closed the query's result set{suffix}", code="JDE-RESULT-EXPIRED", status=status)
+            return ResultSetExpired(f"JD Edwards closed the query's result set{suffix}", code="JDE-RESULT-EXPIRED",
+                                    status=status)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if idempotent:
-            return Unavailable(
-                f"JD Edwards answered HTTP {status}{suffix}", code=f"JDE-{status}", retry_after=retry_after, status=status
-            )
-        return OutcomeUnknown(
-            f"JD Edwards answered HTTP {status} after the journal was sent{suffix}; it may or may not have been written",
-            code="JDE-OUTCOME-UNKNOWN",
-            status=status,
-        )
+            return Unavailable(f"JD Edwards answered HTTP {status}{suffix}", code=f"JDE-{status}",
+                               retry_after=retry_after, status=status)
+        return OutcomeUnknown(f"JD Edwards answered HTTP {status} after the journal was sent{suffix}; it may or may not "
+                              "have been written", code="JDE-OUTCOME-UNKNOWN", status=status)
 
     def _json(self, response):
         try:
             body = json.loads(response.content or b"null", parse_float=Decimal)
         except ValueError:
-            raise IntegrationError(
-                f"JD Edwards answered something that is not JSON (HTTP {response.status_code})",
-                code="JDE-BAD-ANSWER",
-                status=response.status_code,
-            ) from None
+            raise IntegrationError(f"JD Edwards answered something that is not JSON (HTTP {response.status_code})",
+                                   code="JDE-BAD-ANSWER", status=response.status_code) from None
         if not isinstance(body, dict):
-            raise IntegrationError(
-                "JD Edwards answered an unexpected JSON shape", code="JDE-BAD-ANSWER", status=response.status_code
-            )
+            raise IntegrationError("JD Edwards answered an unexpected JSON shape", code="JDE-BAD-ANSWER",
+                                   status=response.status_code)
         return body
 
     # -- data service ------------------------------------------------------------------------------------------
@@ -536,22 +456,12 @@ class JdeClient(HttpClient):
         already delivered.
         """
         table = str(table).upper()
-        body = {
-            "targetName": table,
-            "targetType": "table",
-            "dataServiceType": "BROWSE",
-            "outputType": "GRID_DATA",
-            "findOnEntry": "TRUE",
-            "returnControlIDs": "|".join(_qualify(table, c) for c in columns),
-            "maxPageSize": str(int(page_size)),
-            "enableNextPageProcessing": True,
-        }
+        body = {"targetName": table, "targetType": "table", "dataServiceType": "BROWSE", "outputType": "GRID_DATA",
+                "findOnEntry": "TRUE", "returnControlIDs": "|".join(_qualify(table, c) for c in columns),
+                "maxPageSize": str(int(page_size)), "enableNextPageProcessing": True}
         if conditions:
-            body["query"] = {
-                "autoFind": True,
-                "matchType": "MATCH_ANY" if match_any else "MATCH_ALL",
-                "condition": [self._condition(table, c) for c in conditions],
-            }
+            body["query"] = {"autoFind": True, "matchType": "MATCH_ANY" if match_any else "MATCH_ALL",
+                             "condition": [self._condition(table, c) for c in conditions]}
         order = list(order_by) if order_by is not None else list(DEFAULT_ORDER.get(table, ()))
         if order:
             body["aggregation"] = {"orderBy": [_order_item(table, o) for o in order]}
@@ -576,23 +486,15 @@ class JdeClient(HttpClient):
             form = data.get(f"fs_DATABROWSE_{table}")
             if not isinstance(form, dict):
                 errors = data.get("sysErrors") or data.get("errors")
-                raise IntegrationError(
-                    f"JD Edwards answered no fs_DATABROWSE_{table}{': ' + self.scrub(str(errors)[:300]) if errors else ''}",
-                    code="JDE-BAD-ANSWER",
-                    status=response.status_code,
-                )
+                raise IntegrationError(f"JD Edwards answered no fs_DATABROWSE_{table}"
+                                       f"{': ' + self.scrub(str(errors)[:300]) if errors else ''}",
+                                       code="JDE-BAD-ANSWER", status=response.status_code)
             grid = (form.get("data") or {}).get("gridData") or {}
             prefix = f"{table}_"
             for row in grid.get("rowset") or []:
-                yield {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in row.items()}
-            href = next(
-                (
-                    link.get("href")
-                    for link in data.get("links") or []
-                    if isinstance(link, dict) and link.get("rel") == "next" and link.get("href")
-                ),
-                None,
-            )
+                yield {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in row.items()}
+            href = next((link.get("href") for link in data.get("links") or []
+                         if isinstance(link, dict) and link.get("rel") == "next" and link.get("href")), None)
             if not href:
                 return
             response = self.call("POST", self._rebase(href), idempotent=True, json_body={})
@@ -606,11 +508,8 @@ class JdeClient(HttpClient):
             values = list(value)
         else:
             values = [value]
-        return {
-            "controlId": _qualify(table, column),
-            "operator": operator,
-            "value": [{"content": self._literal(v), "specialValueId": "LITERAL"} for v in values],
-        }
+        return {"controlId": _qualify(table, column), "operator": operator,
+                "value": [{"content": self._literal(v), "specialValueId": "LITERAL"} for v in values]}
 
     def _literal(self, value):
         if isinstance(value, dt.datetime):
@@ -634,29 +533,21 @@ class JdeClient(HttpClient):
     def accounts(self) -> list[Account]:
         """The chart of accounts (F0901)."""
         columns = ["AID", "CO", "MCU", "OBJ", "SUB", "DL01", "PEC", "LDA"]
-        return [
-            Account(
-                aid=_text(r.get("AID")),
-                company=_text(r.get("CO")),
-                business_unit=_text(r.get("MCU")),
-                object=_text(r.get("OBJ")),
-                subsidiary=_text(r.get("SUB")),
-                description=_text(r.get("DL01")),
-                posting_edit=_text(r.get("PEC")).upper(),
-                level_of_detail=_text(r.get("LDA")),
-            )
-            for r in self.browse("F0901", columns)
-        ]
+        return [Account(aid=_text(r.get("AID")), company=_text(r.get("CO")), business_unit=_text(r.get("MCU")),
+                        object=_text(r.get("OBJ")), subsidiary=_text(r.get("SUB")), description=_text(r.get("DL01")),
+                        posting_edit=_text(r.get("PEC")).upper(), level_of_detail=_text(r.get("LDA")))
+                for r in self.browse("F0901", columns)]
 
     def suppliers(self, changed_since=None) -> list[dict]:
         """Suppliers from F0401 joined with their F0101 names (only suppliers updated on or
         after ``changed_since`` when given: F0401.UPMJ)."""
         conditions = [("UPMJ", "GREATER_EQUAL", changed_since)] if changed_since else []
-        masters = list(self.browse("F0401", ["AN8", "MCUP", "OBAP", "AIDP", "CRRP", "TRAP", "PYIN", "HDPY", "UPMJ"], conditions))
+        masters = list(self.browse("F0401", ["AN8", "MCUP", "OBAP", "AIDP", "CRRP", "TRAP", "PYIN", "HDPY", "UPMJ"],
+                                   conditions))
         numbers = [_int(r.get("AN8")) for r in masters]
         names = {}
         for start in range(0, len(numbers), LIST_CHUNK):
-            chunk = numbers[start : start + LIST_CHUNK]
+            chunk = numbers[start:start + LIST_CHUNK]
             for row in self.browse("F0101", ["AN8", "ALPH", "AT1", "TAX"], [("AN8", "LIST", chunk)]):
                 names[_int(row.get("AN8"))] = row
         out = []
@@ -664,23 +555,15 @@ class JdeClient(HttpClient):
             number = _int(row.get("AN8"))
             book = names.get(number, {})
             business_unit, obj = _text(row.get("MCUP")), _text(row.get("OBAP"))
-            out.append(
-                {
-                    "address_number": number,
-                    "name": _text(book.get("ALPH")),
-                    "search_type": _text(book.get("AT1")),
-                    "tax_id": _text(book.get("TAX")),
-                    "business_unit": business_unit,
-                    "object": obj,
-                    "account_id": _text(row.get("AIDP")),
-                    "default_account": f"{business_unit}.{obj}" if business_unit and obj else "",
-                    "currency": _text(row.get("CRRP")),
-                    "payment_terms": _text(row.get("TRAP")),
-                    "payment_instrument": _text(row.get("PYIN")),
-                    "on_hold": _text(row.get("HDPY")).upper() == "Y",
-                    "updated": _date(row.get("UPMJ")),
-                }
-            )
+            out.append({
+                "address_number": number, "name": _text(book.get("ALPH")), "search_type": _text(book.get("AT1")),
+                "tax_id": _text(book.get("TAX")), "business_unit": business_unit, "object": obj,
+                "account_id": _text(row.get("AIDP")),
+                "default_account": f"{business_unit}.{obj}" if business_unit and obj else "",
+                "currency": _text(row.get("CRRP")), "payment_terms": _text(row.get("TRAP")),
+                "payment_instrument": _text(row.get("PYIN")), "on_hold": _text(row.get("HDPY")).upper() == "Y",
+                "updated": _date(row.get("UPMJ")),
+            })
         return out
 
     # -- journals --------------------------------------------------------------------------------------------
@@ -694,8 +577,7 @@ class JdeClient(HttpClient):
         exponent = _exponent(currency)
         quantum = Decimal(1).scaleb(-exponent)
         problems = _reference_problems(doc.reference) + _control_problems(
-            "the journal", {"Explanation": doc.explanation}
-        )  # (code, text) pairs
+            "the journal", {"Explanation": doc.explanation})  # (code, text) pairs
         if not doc.lines:
             problems.append((INVALID, "the journal has no lines"))
         lines, total = [], Decimal(0)
@@ -705,34 +587,19 @@ class JdeClient(HttpClient):
                 problems += line_problems
                 continue
             total += amount
-            lines.append(
-                {
-                    "LineNumber": number,
-                    "Account": str(line.account).strip(),
-                    "Amount": format(amount.quantize(quantum), "f"),
-                    "Explanation": str(line.explanation or "")[:TEXT_LENGTH],
-                    "Remark": str(line.remark or "")[:TEXT_LENGTH],
-                }
-            )
+            lines.append({"LineNumber": number, "Account": str(line.account).strip(),
+                          "Amount": format(amount.quantize(quantum), "f"),
+                          "Explanation": str(line.explanation or "")[:TEXT_LENGTH],
+                          "Remark": str(line.remark or "")[:TEXT_LENGTH]})
         if not problems and total != 0:
             problems.append((INVALID, f"the journal is out of balance by {total} {currency}"))
         if problems:
             code = min((c for c, _ in problems), key=CODE_PRIORITY.index)
-            raise ValidationRejected(
-                f"Journal {_printable(reference) or '(no reference)'} was not sent to JD Edwards: "
-                + "; ".join(text for _, text in problems),
-                code=code,
-                help=REFUSAL_HELP[code],
-            )
-        payload = {
-            "BatchReference": reference,
-            "DocumentType": str(doc.document_type or "JE"),
-            "Company": str(doc.company or "00001"),
-            "GLDate": doc.gl_date.isoformat(),
-            "Currency": currency,
-            "Explanation": str(doc.explanation or "")[:TEXT_LENGTH],
-            "Lines": lines,
-        }
+            raise ValidationRejected(f"Journal {_printable(reference) or '(no reference)'} was not sent to JD Edwards: "
+                                     + "; ".join(text for _, text in problems), code=code, help=REFUSAL_HELP[code])
+        payload = {"BatchReference": reference, "DocumentType": str(doc.document_type or "JE"),
+                   "Company": str(doc.company or "00001"), "GLDate": doc.gl_date.isoformat(), "Currency": currency,
+                   "Explanation": str(doc.explanation or "")[:TEXT_LENGTH], "Lines": lines}
         if self.batch_user:
             payload["User"] = str(self.batch_user)
         return payload
@@ -748,38 +615,25 @@ class JdeClient(HttpClient):
         try:
             body = self._json(response)
         except IntegrationError:
-            raise OutcomeUnknown(
-                f"JD Edwards answered the journal {payload['BatchReference']} with something that is "
-                "not JSON; it may or may not have been written",
-                code="JDE-OUTCOME-UNKNOWN",
-                status=response.status_code,
-            ) from None
+            raise OutcomeUnknown(f"JD Edwards answered the journal {payload['BatchReference']} with something that is "
+                                 "not JSON; it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
+                                 status=response.status_code) from None
         status = str(body.get("jde__status") or "SUCCESS").upper()
         batch, document = body.get("BatchNumber"), body.get("DocumentNumber")
         if batch not in (None, "") and status in ("SUCCESS", "WARNING"):
-            return JournalResult(
-                batch_number=_text(batch),
-                document_number=_document_number(document),
-                raw=body,
-                existing=_flag(body.get("Existing")),
-            )
+            return JournalResult(batch_number=_text(batch), document_number=_document_number(document), raw=body,
+                                 existing=_flag(body.get("Existing")))
         message = self.scrub(str(body.get("jde__simpleMessage") or body.get("message") or "").strip())
         if status in ("ERROR", "FAIL", "FAILED", "FAILURE"):
             # UNCONFIRMED: an orchestration reporting its own failure with HTTP 200. Ours validates
             # before it writes, so this is a definite rejection.
             return_text = message or f"jde__status {status}"
-            raise ValidationRejected(
-                f"JD Edwards rejected it: {return_text}",
-                code="JDE-REJECTED",
-                status=response.status_code,
-                help="Correct what JD Edwards names, then retry the batch.",
-            )
-        raise OutcomeUnknown(
-            f"JD Edwards answered the journal {payload['BatchReference']} without a batch number "
-            f"(jde__status {status}); it may or may not have been written",
-            code="JDE-OUTCOME-UNKNOWN",
-            status=response.status_code,
-        )
+            raise ValidationRejected(f"JD Edwards rejected it: {return_text}", code="JDE-REJECTED",
+                                     status=response.status_code,
+                                     help="Correct what JD Edwards names, then retry the batch.")
+        raise OutcomeUnknown(f"JD Edwards answered the journal {payload['BatchReference']} without a batch number "
+                             f"(jde__status {status}); it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
+                             status=response.status_code)
 
     def find_journals(self, reference, *, document_type=None, company=None) -> list[FoundJournal]:
         """Every journal document written for ``reference``, wherever it lives now.
@@ -811,27 +665,8 @@ class JdeClient(HttpClient):
 
     def _batch_rows(self, reference, narrowing=()):
         """F0911Z1 rows of ``reference`` (any VNEDSP), cleaned: text stripped, AA Decimal, DOC number, DGJ date."""
-        columns = [
-            "EDUS",
-            "EDBT",
-            "EDTN",
-            "EDLN",
-            "EDSP",
-            "DCT",
-            "DOC",
-            "KCO",
-            "CO",
-            "DGJ",
-            "ANI",
-            "AID",
-            "MCU",
-            "OBJ",
-            "SUB",
-            "AA",
-            "CRCD",
-            "EXA",
-            "EXR",
-        ]
+        columns = ["EDUS", "EDBT", "EDTN", "EDLN", "EDSP", "DCT", "DOC", "KCO", "CO", "DGJ", "ANI", "AID", "MCU", "OBJ",
+                   "SUB", "AA", "CRCD", "EXA", "EXR"]
         conditions = [("EDTN", "EQUAL", reference), *narrowing]
         rows = [_clean(row) for row in self.browse("F0911Z1", columns, conditions)]
         return [r for r in rows if r.get("EDTN") == reference]  # defensive: a server comparing loosely
@@ -860,11 +695,11 @@ CONTROL_CHARACTER = "JDE-CONTROL-CHARACTER"
 CODE_PRIORITY = (CONTROL_CHARACTER, TOO_LARGE, INVALID)
 REFUSAL_HELP = {
     INVALID: "The posting built from the source record cannot be a JD Edwards journal; correct the mapping or the "
-    "source record, then retry.",
+             "source record, then retry.",
     TOO_LARGE: "JD Edwards cannot store an amount that large. Check the source record for a mistyped amount and "
-    "correct it there, then retry.",
+               "correct it there, then retry.",
     CONTROL_CHARACTER: "A text bound for JD Edwards contains a control character (tab, line break, NUL...). Remove it "
-    "from the source record or the mapping, then retry.",
+                       "from the source record or the mapping, then retry.",
 }
 
 
@@ -882,7 +717,8 @@ def _reference_problems(raw):
     if not reference:
         problems.append((INVALID, "the journal has no reference"))
     elif len(reference) > MAX_REFERENCE:
-        problems.append((INVALID, f"reference {_printable(reference)} is longer than {MAX_REFERENCE} characters (VNEDTN)"))
+        problems.append((INVALID, f"reference {_printable(reference)} is longer than {MAX_REFERENCE} characters "
+                                  "(VNEDTN)"))
     return problems
 
 
@@ -893,12 +729,8 @@ def _control_problems(where, texts):
     for name, value in texts.items():
         for index, char in enumerate(str(value or "")):
             if unicodedata.category(char) == "Cc":
-                problems.append(
-                    (
-                        CONTROL_CHARACTER,
-                        f"{where}: {name} contains the control character U+{ord(char):04X} at position {index + 1}",
-                    )
-                )
+                problems.append((CONTROL_CHARACTER, f"{where}: {name} contains the control character "
+                                                    f"U+{ord(char):04X} at position {index + 1}"))
                 break
     return problems
 
@@ -906,7 +738,8 @@ def _control_problems(where, texts):
 def _line_problems(number, line, currency, exponent):
     """``(amount, problems)`` for one journal line; amount is None when it is not a number."""
     where = f"line {number}"
-    problems = _control_problems(where, {"Account": line.account, "Explanation": line.explanation, "Remark": line.remark})
+    problems = _control_problems(where, {"Account": line.account, "Explanation": line.explanation,
+                                         "Remark": line.remark})
     try:
         amount = Decimal(repr(line.amount)) if isinstance(line.amount, float) else Decimal(line.amount)
     except (InvalidOperation, TypeError, ValueError):
@@ -916,14 +749,9 @@ def _line_problems(number, line, currency, exponent):
     limit = max_amount(currency)
     # Size first: quantizing a huge amount would overflow the decimal context.
     if abs(amount) > limit:
-        problems.append(
-            (
-                TOO_LARGE,
-                f"{where}: amount {amount} {currency} is larger than JD Edwards accepts (at most "
-                f"{limit}: its amount column holds {AMOUNT_DIGITS} digits, {exponent} of them "
-                "decimals)",
-            )
-        )
+        problems.append((TOO_LARGE, f"{where}: amount {amount} {currency} is larger than JD Edwards accepts (at most "
+                                    f"{limit}: its amount column holds {AMOUNT_DIGITS} digits, {exponent} of them "
+                                    "decimals)"))
     elif amount != amount.quantize(Decimal(1).scaleb(-exponent)):
         problems.append((INVALID, f"{where}: {amount} has more decimals than {currency} allows ({exponent})"))
     if not re.fullmatch(r"[^.\s]+\.[^.\s]+(\.[^.\s]+)?", str(line.account or "").strip()):
@@ -971,16 +799,12 @@ def _found_journal(batch_rows, ledger_rows):
     amounts = [r.get("AA") or Decimal(0) for r in lines]
     where = "+".join(name for name, rows in (("F0911Z1", batch_rows), ("F0911", ledger_rows)) if rows)
     return FoundJournal(
-        document_number=first.get("DOC"),
-        document_type=first.get("DCT") or "",
+        document_number=first.get("DOC"), document_type=first.get("DCT") or "",
         company=first.get("KCO") or first.get("CO") or "",
         batch_number=batch_rows[0].get("EDBT", "") if batch_rows else ledger_rows[0].get("ICU", ""),
-        currency=first.get("CRCD") or "",
-        line_count=len(lines),
-        debit_total=sum((a for a in amounts if a > 0), Decimal(0)),
-        net=sum(amounts, Decimal(0)),
-        gl_date=first.get("DGJ"),
-        where=where,
+        currency=first.get("CRCD") or "", line_count=len(lines),
+        debit_total=sum((a for a in amounts if a > 0), Decimal(0)), net=sum(amounts, Decimal(0)),
+        gl_date=first.get("DGJ"), where=where,
         processed=bool(ledger_rows) or all(r.get("EDSP") == "1" for r in batch_rows),
     )
 
@@ -991,7 +815,7 @@ def _qualify(table, column):
     if "." in column:
         return column
     if column.upper().startswith(f"{table}_"):
-        column = column[len(table) + 1 :]
+        column = column[len(table) + 1:]
     return f"{table}.{column.upper()}"
 
 
@@ -1092,7 +916,7 @@ def _strftime_pattern(java_pattern):
         for token, code in _JAVA_DATE_PARTS.items():
             if rest.startswith(token):
                 out.append(code)
-                rest = rest[len(token) :]
+                rest = rest[len(token):]
                 break
         else:
             if rest[0].isalpha():

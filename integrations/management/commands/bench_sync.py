@@ -11,10 +11,8 @@ from ...querycount import count_queries
 
 
 class Command(BaseCommand):
-    help = (
-        "End-to-end benchmark: one Expensify -> JD Edwards cycle over real HTTP against an in-process sandbox. "
-        "Creates a throw-away tenant; run it on a scratch database (scripts/bench does)."
-    )
+    help = ("End-to-end benchmark: one Expensify -> JD Edwards cycle over real HTTP against an in-process sandbox. "
+            "Creates a throw-away tenant; run it on a scratch database (scripts/bench does).")
 
     def add_arguments(self, parser):
         parser.add_argument("--reports", type=int, default=3000, help="reports generated (about 70%% are approved)")
@@ -29,14 +27,8 @@ class Command(BaseCommand):
         box.config.setdefault("expensify", {})["rate_limit"] = [[100000, 1]]
         try:
             stamp = time.strftime("%Y%m%d%H%M%S")
-            _, (flow,) = setup_demo(
-                box,
-                progress=self.stderr.write,
-                slug=f"bench-{stamp}",
-                name=f"Benchmark {stamp}",
-                rate_limit=[[100000, 1]],
-                flow_options={"page_size": opts["page_size"]},
-            )
+            _, (flow,) = setup_demo(box, progress=self.stderr.write, slug=f"bench-{stamp}", name=f"Benchmark {stamp}",
+                                    rate_limit=[[100000, 1]], flow_options={"page_size": opts["page_size"]})
             box.calls.reset()
             start = time.perf_counter()
             with count_queries() as queries:
@@ -46,20 +38,15 @@ class Command(BaseCommand):
         finally:
             box.stop()
         n = max(result.fetched, 1)
-        self.stdout.write(
-            json.dumps(
-                {
-                    "reports_fetched": result.fetched,
-                    "posted": result.posted,
-                    "held": result.held,
-                    "seconds": round(elapsed, 2),
-                    "reports_per_second": round(result.fetched / elapsed, 1),
-                    "queries": queries.count,
-                    "queries_per_report": round(queries.count / n, 2),
-                    "api_calls": calls,
-                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                    "database": connection.vendor,
-                },
-                indent=2,
-            )
-        )
+        self.stdout.write(json.dumps({
+            "reports_fetched": result.fetched,
+            "posted": result.posted,
+            "held": result.held,
+            "seconds": round(elapsed, 2),
+            "reports_per_second": round(result.fetched / elapsed, 1),
+            "queries": queries.count,
+            "queries_per_report": round(queries.count / n, 2),
+            "api_calls": calls,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "database": connection.vendor,
+        }, indent=2))

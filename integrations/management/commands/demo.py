@@ -16,10 +16,8 @@ from ..processes import stop_all
 
 
 class Command(BaseCommand):
-    help = (
-        "Demo tenant against an in-process sandbox. --once: run every implemented flow once and print one JSON "
-        "object on stdout. Without it: sandbox, task cluster and web server together until Ctrl-C."
-    )
+    help = ("Demo tenant against an in-process sandbox. --once: run every implemented flow once and print one JSON "
+            "object on stdout. Without it: sandbox, task cluster and web server together until Ctrl-C.")
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true")
@@ -81,3 +79,4 @@ class Command(BaseCommand):
             pass
         finally:
             stop_all(children)
+
