@@ -18,6 +18,11 @@ def _probe(connection):
 
         JdeClient(connection).ensure_token()
         return "authenticated; AIS token issued"
+    if connection.system == "ifs":
+        from .systems.ifs import IfsClient
+
+        template, _ = IfsClient(connection).read_template()
+        return f"authenticated; voucher template {template.get('Template')} readable"
     raise IntegrationError(f"no connection check for {connection.get_system_display()} yet", code="CHECK-UNSUPPORTED")
 
 

@@ -7,6 +7,7 @@ and only points its connections at the sandbox's current address.
 from datetime import date, timedelta
 
 import requests
+from django.db.models import Q
 
 from mappings.models import MappingRule
 from mappings.reference import refresh_reference
@@ -18,6 +19,9 @@ from .models import Connection, Flow
 # account comes from each Expensify category's GL code (the flow's fallback).
 DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
 DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
+# IFS: cost center tags to code part B, project tags to code part C; the account (code part A)
+# comes from each category's GL code, as above.
+DEMO_PROJECTS = ["PRJ-ALPHA", "PRJ-BETA", "PRJ-GAMMA"]
 
 
 def add_rule(flow, *, match, target, tenant_wide=False):
@@ -32,12 +36,25 @@ def add_rule(flow, *, match, target, tenant_wide=False):
 
 
 def install_demo_rules(flow):
-    if MappingRule.objects.filter(tenant=flow.tenant).exists():
+    if flow.kind == "expensify_to_ifs":
+        return install_demo_ifs_rules(flow)
+    if MappingRule.objects.filter(tenant=flow.tenant).filter(
+            Q(target_business_unit__gt="") | Q(target_subsidiary__gt="") | Q(target_object__gt="")).exists():
         return
     for policy, unit in DEMO_POLICY_UNITS.items():
         add_rule(flow, match={"policy": policy}, target={"business_unit": unit}, tenant_wide=True)
     for cost_center in DEMO_COST_CENTERS:
         add_rule(flow, match={"tag:Cost Center": cost_center}, target={"subsidiary": cost_center}, tenant_wide=True)
+
+
+def install_demo_ifs_rules(flow):
+    if MappingRule.objects.filter(tenant=flow.tenant).filter(
+            Q(target_ifs_code_b__gt="") | Q(target_ifs_code_c__gt="")).exists():
+        return
+    for cost_center in DEMO_COST_CENTERS:
+        add_rule(flow, match={"tag:Cost Center": cost_center}, target={"ifs_code_b": cost_center}, tenant_wide=True)
+    for project in DEMO_PROJECTS:
+        add_rule(flow, match={"tag:Project": project}, target={"ifs_code_c": project}, tenant_wide=True)
 
 
 def sandbox_credentials(base_url):
@@ -67,5 +84,18 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
     # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
     progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
     install_demo_rules(flow)
-    progress(f"flow {flow.name}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
-    return tenant, [flow]
+    flows = [flow]
+    if "ifs" in box.fakes:
+        ifs = connection("ifs", "IFS Cloud (sandbox)")
+        ifs_flow, _ = Flow.objects.get_or_create(
+            tenant=tenant, name="Expensify to IFS Cloud",
+            defaults={"kind": "expensify_to_ifs", "source": expensify, "target": ifs, "interval_minutes": 60,
+                      # Its own fetch label: the demo's two flows each take every approved report.
+                      "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(),
+                                  "fetch_label": "ml-connector-ifs", "confirm_label": "ml-connector-ifs",
+                                  **(flow_options or {})}})
+        progress(f"reference data of {ifs.name}: {refresh_reference(ifs, actor='demo')}")
+        install_demo_rules(ifs_flow)
+        flows.append(ifs_flow)
+    progress(f"flows {', '.join(f.name for f in flows)}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
+    return tenant, flows

@@ -33,8 +33,24 @@ def load_jde_accounts(connection):
         }
 
 
+def load_ifs_code_parts(connection):
+    """IFS code part values as ``code_a`` (accounts), ``code_b``, ``code_c``... entries (mappings.vocabulary).
+    ``active`` is the value's own state; its validity dates are kept in ``data`` and checked per voucher date."""
+    from .systems.ifs import IfsClient
+
+    for row in IfsClient(connection).code_part_values():
+        yield {
+            "kind": f"code_{row['CodePart'].lower()}",
+            "key": row["CodeValue"],
+            "description": row.get("Description") or "",
+            "active": row.get("Objstate") == "Active",
+            "data": {"valid_from": row.get("ValidFrom"), "valid_until": row.get("ValidUntil")},
+        }
+
+
 def register_loaders():
     register_loader("jde", load_jde_accounts)
+    register_loader("ifs", load_ifs_code_parts)
 
 
 def refresh_if_stale(connection, *, max_age_minutes=60):

@@ -4,6 +4,7 @@ from importlib import import_module
 
 HANDLERS = {
     "expensify_to_jde": "integrations.flows.expensify_to_jde.ExpensifyToJde",
+    "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
 }
 
 

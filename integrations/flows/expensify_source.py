@@ -40,6 +40,9 @@ class ExpensifyReports:
         # Exports exclude this label and each stored page gets it. It is the confirm label unless set
         # otherwise, so a report any flow took is never offered to another flow (or a re-created one).
         self.fetch_label = self.options.get("fetch_label") or self.confirm_label
+        # Read the connection again for every cycle: rotated credentials take effect without a restart,
+        # even in a worker that keeps the flow object between cycles.
+        self.flow.source.refresh_from_db(fields=["base_url", "credentials", "options"])
         self.expensify = ExpensifyClient(self.flow.source)
         self.policy_tags = {}  # policyID -> tag level names, fetched once per cycle per policy
 

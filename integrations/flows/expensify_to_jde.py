@@ -19,11 +19,12 @@ from datetime import date
 
 from mappings.resolver import Resolver
 
-from ..posting import Hold, Posting, PostingLine, from_minor_units
+from ..posting import Hold
 from ..reference import account_index
 from ..systems.jde import JdeClient, JournalDocument, JournalLine, max_amount
 from .base import FlowHandler, FoundDocument, PostResult
-from .expensify_source import ExpensifyReports, approved_day
+from .expensify_journal import report_journal, unmapped_category
+from .expensify_source import ExpensifyReports
 
 
 def split_account(text):
@@ -60,44 +61,7 @@ class ExpensifyToJde(ExpensifyReports, FlowHandler):
 
     # -- mapping -------------------------------------------------------------------
     def build_posting(self, report, external_ref):
-        currency = report["currency"]
-        expenses = report.get("transactions") or []
-        if not expenses:
-            raise Hold(
-                f"report {report['reportID']} has no expenses", code="SRC-EMPTY-REPORT", help="Nothing to post; skip the batch."
-            )
-        posting = Posting(
-            reference=external_ref,
-            date=approved_day(report).isoformat(),
-            currency=currency,
-            memo=f"{report.get('reportName', '')} ({report.get('accountEmail', '')})".strip(),
-            source_total=from_minor_units(report["total"], currency),
-        )
-        offsets = {}
-        for expense in expenses:
-            account = self.map_expense(report, expense)
-            amount = from_minor_units(expense["convertedAmount"], currency)
-            reimbursable = bool(expense.get("reimbursable"))
-            posting.lines.append(
-                PostingLine(
-                    account=account,
-                    amount=amount,
-                    source_line=str(expense.get("transactionID", "")),
-                    memo=f"{expense.get('category', '')} {expense.get('merchant', '')}".strip(),
-                    dimensions={"card": not reimbursable},
-                )
-            )
-            offsets[reimbursable] = offsets.get(reimbursable, 0) + amount
-        for reimbursable, amount in sorted(offsets.items(), reverse=True):
-            posting.lines.append(
-                PostingLine(
-                    account=self.offsets[reimbursable],
-                    amount=-amount,
-                    kind="offset",
-                    memo="Employee payable" if reimbursable else "Card clearing",
-                )
-            )
-        return posting
+        return report_journal(report, external_ref, map_expense=self.map_expense, offsets=self.offsets)
 
     def map_expense(self, report, expense):
         attrs = self.line_attributes(report, expense)
@@ -107,12 +71,7 @@ class ExpensifyToJde(ExpensifyReports, FlowHandler):
         if not obj and self.options.get("use_category_gl_code", True):
             obj = (expense.get("categoryGlCode") or "").strip()
         if not obj:
-            raise Hold(
-                f'unmapped category "{category}" in policy "{policy}"',
-                code="MAP-UNMAPPED-CATEGORY",
-                help="Add a mapping rule giving this category an object account (GL mappings > Mapping rules), "
-                "or set the category's GL code in Expensify; then retry the batch.",
-            )
+            raise unmapped_category(category, policy)
         business_unit = target.get("business_unit")
         if not business_unit:
             raise Hold(
