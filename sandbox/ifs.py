@@ -249,10 +249,11 @@ class IfsFake(Fake):
         if route.key is not None:
             row = self._find(entity_set, route.key)
             if route.navigation is None:
-                self._after_read(row)
-                return odata.odata_response(
+                response = odata.odata_response(
                     {"@odata.context": f"{base}/$metadata#{entity_set.name}/$entity", **self.view(row)}, ieee754=ieee
                 )
+                self._after_read(row)  # after the answer is built: the caller now holds the ETag that goes stale
+                return response
             target = self.projections()[route.projection][entity_set.navigation[route.navigation]]
             rows = [r for r in self.tables[target.name] if all(r[k] == row[k] for k in entity_set.keys)]
             entity_set = target

@@ -18,6 +18,7 @@ cycle), mark_poll_seconds (2, doubling up to 30).
 import time
 from datetime import date, timedelta
 
+from ..engine.errors import CONNECTION_ERRORS, Paused
 from ..posting import from_minor_units
 from ..systems.expensify import ExpensifyClient
 from .base import Page, SourceRecord
@@ -58,9 +59,14 @@ class ExpensifyReports:
         seen, newest = set(), None
         waiter = _MarkWaiter(self.options)
         while True:
-            reports = self.expensify.export_reports(
-                states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
-            )
+            try:
+                reports = self.expensify.export_reports(
+                    states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
+                )
+            except CONNECTION_ERRORS as exc:
+                # Credentials that stopped working are an outage of the connection, not a failed cycle: the flow
+                # backs off and the tenant gets one alert for the whole outage (engine.outage).
+                raise Paused(exc) from exc
             complete = len(reports) < self.page_size
             fresh = [r for r in reports if str(r["reportID"]) not in seen]
             if reports and not fresh:

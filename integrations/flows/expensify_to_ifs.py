@@ -83,9 +83,9 @@ class CodePartIndex:
             return f"it is not valid on {day} (valid {start} to {end})"
         return None
 
-    def ask(self, pairs):
-        """Ask IFS live about values not asked yet this cycle (one query per 20 values)."""
-        fresh = [p for p in pairs if p not in self.asked]
+    def ask(self, pairs, *, again=False):
+        """Ask IFS live about values not asked yet this cycle (``again``: even those), 20 values per query."""
+        fresh = sorted(set(pairs)) if again else [p for p in pairs if p not in self.asked]
         if not fresh:
             return
         self.asked.update(fresh)
@@ -222,14 +222,14 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
         try:
             voucher = self.ifs.create_voucher(self.voucher_document(posting))
         except ValidationRejected as exc:
-            # A value deactivated in IFS after the check: wait for it like any missing value.
-            self._index = None
-            for line in posting.lines:
-                for part, value in sorted(code_parts(line.account).items()):
-                    self.index.asked.discard((part, value))
-                    problem = self.index.problem(part, value, posting.date)
-                    if problem:
-                        raise waiting_hold(part, value, problem) from exc
+            # IFS refused a value the cache showed usable (deactivated since): ask again and wait for it like
+            # any missing value, instead of holding the batch for a person.
+            pairs = {(p, v) for ln in posting.lines for p, v in code_parts(ln.account).items()}
+            self.index.ask(pairs, again=True)
+            for part, value in sorted(pairs):
+                problem = self.index.problem(part, value, posting.date)
+                if problem:
+                    raise waiting_hold(part, value, problem) from exc
             raise
         return PostResult(
             document_id=voucher.document_id,
