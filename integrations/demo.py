@@ -63,7 +63,14 @@ def sandbox_credentials(base_url):
     return response.json()
 
 
-def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None):
+DEMO_KINDS = ("expensify_to_jde", "expensify_to_ifs")
+# The IFS flow takes every approved report too: its own labels, so neither flow hides reports from the other.
+IFS_LABELS = {"fetch_label": "ml-connector-ifs", "confirm_label": "ml-connector-ifs"}
+
+
+def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None,
+               kinds=DEMO_KINDS, target_options=None):
+    """The demo tenant with a flow of each of ``kinds``; ``target_options``: system -> extra connection options."""
     creds = sandbox_credentials(box.url)
     tenant, created = Tenant.objects.get_or_create(
         slug=slug, defaults={"name": name, "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
@@ -75,27 +82,25 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
             defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra})
         return conn
 
-    expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [list(w) for w in rate_limit]})
-    jde = connection("jde", "JD Edwards (sandbox)")
-    flow, _ = Flow.objects.get_or_create(
-        tenant=tenant, name="Expensify to JD Edwards",
-        defaults={"kind": "expensify_to_jde", "source": expensify, "target": jde, "interval_minutes": 60,
-                  "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **(flow_options or {})}})
-    # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
-    progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
-    install_demo_rules(flow)
-    flows = [flow]
-    if "ifs" in box.fakes:
-        ifs = connection("ifs", "IFS Cloud (sandbox)")
-        ifs_flow, _ = Flow.objects.get_or_create(
-            tenant=tenant, name="Expensify to IFS Cloud",
-            defaults={"kind": "expensify_to_ifs", "source": expensify, "target": ifs, "interval_minutes": 60,
-                      # Its own fetch label: the demo's two flows each take every approved report.
-                      "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(),
-                                  "fetch_label": "ml-connector-ifs", "confirm_label": "ml-connector-ifs",
+    def flow_to(kind, target, flow_name, **options):
+        flow, _ = Flow.objects.get_or_create(
+            tenant=tenant, name=flow_name,
+            defaults={"kind": kind, "source": expensify, "target": target, "interval_minutes": 60,
+                      "options": {"start_date": (date.today() - timedelta(days=365)).isoformat(), **options,
                                   **(flow_options or {})}})
-        progress(f"reference data of {ifs.name}: {refresh_reference(ifs, actor='demo')}")
-        install_demo_rules(ifs_flow)
-        flows.append(ifs_flow)
+        # Cache the target's reference data first, so the rules are checked against it as a customer's would be.
+        progress(f"reference data of {target.name}: {refresh_reference(target, actor='demo')}")
+        install_demo_rules(flow)
+        return flow
+
+    expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [list(w) for w in rate_limit]})
+    extra = target_options or {}
+    flows = []
+    if "expensify_to_jde" in kinds:
+        jde = connection("jde", "JD Edwards (sandbox)", **({"options": extra["jde"]} if "jde" in extra else {}))
+        flows.append(flow_to("expensify_to_jde", jde, "Expensify to JD Edwards"))
+    if "expensify_to_ifs" in kinds:
+        ifs = connection("ifs", "IFS Cloud (sandbox)", **({"options": extra["ifs"]} if "ifs" in extra else {}))
+        flows.append(flow_to("expensify_to_ifs", ifs, "Expensify to IFS Cloud", **IFS_LABELS))
     progress(f"flows {', '.join(f.name for f in flows)}: {MappingRule.objects.filter(tenant=tenant).count()} mapping rules")
     return tenant, flows

@@ -40,7 +40,7 @@ def _expensify_to_jde(sandbox, *, slug, page_size, progress):
     from ..demo import setup_demo
 
     _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
-                            flow_options={"page_size": page_size})
+                            flow_options={"page_size": page_size}, kinds=("expensify_to_jde",))
     return flow
 
 
@@ -60,4 +60,30 @@ register("expensify_to_jde", KindSetup(
     # Journals are written by the orchestration; the v3 login/session calls share its path prefix.
     is_write=lambda method, url: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
     before_cycle=_forget_jde_tokens,
+))
+
+
+# -- expensify_to_ifs ------------------------------------------------------------------------------------------
+def _expensify_to_ifs(sandbox, *, slug, page_size, progress):
+    from ..demo import setup_demo
+
+    # The sandbox's tenant limit is lifted for the benchmark; so is the client's own bucket.
+    _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                            flow_options={"page_size": page_size}, kinds=("expensify_to_ifs",),
+                            target_options={"ifs": {"rate_limit": [1_000_000_000, 1]}})
+    return flow
+
+
+def _forget_ifs_tokens():
+    from ..systems.ifs import clear_token_cache
+
+    clear_token_cache()
+
+
+register("expensify_to_ifs", KindSetup(
+    setup=_expensify_to_ifs,
+    write_system="ifs",
+    write_endpoint="action:VoucherTemplate_CreateVoucher",
+    is_write=lambda method, url: method == "POST" and "VoucherTemplate_CreateVoucher" in url,
+    before_cycle=_forget_ifs_tokens,
 ))

@@ -20,8 +20,8 @@ from urllib.parse import quote, quote_plus
 
 import requests
 
-# JSON keys whose values are per-session identifiers (JD Edwards' userInfo.token).
-ID_KEYS = ("token",)
+# JSON keys whose values are per-session identifiers (JD Edwards' userInfo.token, IFS IAM's access_token).
+ID_KEYS = ("token", "access_token")
 
 
 def handed_out(content, content_type):

@@ -25,6 +25,7 @@ TARGET_OPTIONS = {
     "ifs": {"settle_seconds": 0, "rate_limit": [100000, 60]},
 }
 TARGET_NAMES = {"jde": "JD Edwards", "ifs": "IFS Cloud"}
+FLOW_NAMES = {"jde": "Expenses to JDE", "ifs": "Expenses to IFS"}
 
 
 def make_flow(
@@ -55,7 +56,7 @@ def make_flow(
     )
     flow = Flow.objects.create(
         tenant=tenant,
-        name=f"Expenses to {TARGET_NAMES[system]}",
+        name=FLOW_NAMES[system],
         kind=kind,
         source=source,
         target=target,

@@ -21,19 +21,23 @@ def bench_output():
 
 def test_one_json_object_per_implemented_kind_with_progress_on_stderr(bench_output):
     objects, progress = bench_output
-    assert [o["flow_kind"] for o in objects] == ["expensify_to_jde"]
+    assert [o["flow_kind"] for o in objects] == ["expensify_to_jde", "expensify_to_ifs"]
     assert "run 1/4" in progress and "sandbox serving in process" in progress  # the workers write to fd 2 directly
     assert objects[0]["database"] in ("sqlite", "postgresql")
 
 
-def test_each_size_has_throughput_calls_queries_memory_and_the_overhead_ratio(bench_output):
-    (obj,), _ = bench_output
+TARGETS = {"expensify_to_jde": "jde", "expensify_to_ifs": "ifs"}
+
+
+@pytest.mark.parametrize("kind", sorted(TARGETS))
+def test_each_size_has_throughput_calls_queries_memory_and_the_overhead_ratio(bench_output, kind):
+    obj = next(o for o in bench_output[0] if o["flow_kind"] == kind)
     assert [s["reports"] for s in obj["sizes"]] == [30, 60]
     for size in obj["sizes"]:
         assert size["cycle_state"] == "done" and size["records"] > 0 and size["posted"] > 0
         assert size["records_per_second"] > 0 and size["seconds_per_record"] > 0
         calls = size["api_calls_per_record"]
-        assert calls["source"]["system"] == "expensify" and calls["target"]["system"] == "jde"
+        assert calls["source"]["system"] == "expensify" and calls["target"]["system"] == TARGETS[kind]
         assert calls["source"]["per_record"] > 0 and calls["target"]["per_record"] > 0
         assert size["queries_per_record"] > 0
         assert size["peak_rss_mb"] > 0
@@ -45,8 +49,9 @@ def test_each_size_has_throughput_calls_queries_memory_and_the_overhead_ratio(be
     assert obj["scaling"]["seconds_per_record_ratio"] > 0 and obj["scaling"]["peak_rss_ratio"] > 0
 
 
-def test_latency_runs_report_posts_per_second_at_concurrency_1_and_8(bench_output):
-    (obj,), _ = bench_output
+@pytest.mark.parametrize("kind", sorted(TARGETS))
+def test_latency_runs_report_posts_per_second_at_concurrency_1_and_8(bench_output, kind):
+    obj = next(o for o in bench_output[0] if o["flow_kind"] == kind)
     latency = obj["latency"]
     assert latency["latency_ms"] == 5 and latency["reports"] == 30
     assert [run["concurrency"] for run in latency["runs"]] == [1, 8]

@@ -28,7 +28,8 @@ class Command(BaseCommand):
         try:
             stamp = time.strftime("%Y%m%d%H%M%S")
             _, (flow,) = setup_demo(box, progress=self.stderr.write, slug=f"bench-{stamp}", name=f"Benchmark {stamp}",
-                                    rate_limit=[[100000, 1]], flow_options={"page_size": opts["page_size"]})
+                                    rate_limit=[[100000, 1]], flow_options={"page_size": opts["page_size"]},
+                                    kinds=("expensify_to_jde",))
             box.calls.reset()
             start = time.perf_counter()
             with count_queries() as queries:
