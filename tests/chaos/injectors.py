@@ -1,7 +1,8 @@
 """Faults a chaos run can inject, each drawn from the run's own seeded generator.
 
 Vendor faults go through the sandbox's fault API (real HTTP: slow targets beyond the client
-timeout, 5xx after commit, drops before and after commit, 444 storms, read failures).
+timeout, 5xx after commit, drops before and after commit, token storms, read failures; per target in
+``targets``).
 Faults inside the portal are injected where a real one would strike: a database error at
 the statement that records a post or stores a page (Django's execute_wrapper), a worker that
 dies right after a post went out (its cycle never finishes and its lease runs out), another
@@ -18,39 +19,20 @@ from django.utils import timezone
 
 from integrations.engine import cycle as cycle_module
 from integrations.engine import protocol
-from integrations.flows.expensify_to_jde import ExpensifyToJde
 from integrations.models import Batch, Flow
 from integrations.operations import hold_batches
 
+from .targets import expensify_faults
 from .world import control
-
-READ_TIMEOUT = 0.08  # the JD Edwards client's read timeout in chaos runs (seconds)
-SLOW = 0.15  # a slow post: the target is still writing when the client gives up
 
 
 class Killed(BaseException):
     """The worker process died: nothing after this line of the cycle runs."""
 
 
-def vendor_faults(rng):
-    """0 to 3 vendor faults as sandbox fault bodies."""
-    menu = [
-        lambda: {"system": "jde", "endpoint": "orchestrator", "action": "latency", "latency_ms": SLOW * 1000,
-                 "after": rng.randint(0, 3), "count": rng.randint(1, 2)},
-        lambda: {"system": "jde", "endpoint": "orchestrator", "action": "status_after", "status": rng.choice([500, 502, 504]),
-                 "after": rng.randint(0, 3), "count": rng.randint(1, 2)},
-        lambda: {"system": "jde", "endpoint": "orchestrator", "action": "drop_before", "after": rng.randint(0, 3),
-                 "count": rng.randint(1, 2)},
-        lambda: {"system": "jde", "endpoint": "orchestrator", "action": "drop_after", "after": rng.randint(0, 3),
-                 "count": rng.randint(1, 2)},
-        lambda: {"system": "jde", "endpoint": "orchestrator", "action": "status", "status": 444, "after": rng.randint(0, 3),
-                 "count": rng.randint(2, 4)},
-        lambda: {"system": "jde", "endpoint": "dataservice", "action": "status", "status": 503, "count": rng.randint(1, 6)},
-        lambda: {"system": "expensify", "endpoint": "download", "action": "status", "status": 500,
-                 "after": rng.randint(0, 2), "count": rng.randint(1, 8)},
-        lambda: {"system": "expensify", "endpoint": "file:combinedReportData", "action": "drop_before",
-                 "after": rng.randint(0, 3), "count": 1},
-    ]
+def vendor_faults(rng, target):
+    """0 to 3 vendor faults (the target's and Expensify's) as sandbox fault bodies."""
+    menu = target.faults(rng) + expensify_faults(rng)
     return [rng.choice(menu)() for _ in range(rng.randint(0, 3))]
 
 
@@ -86,10 +68,10 @@ def store_error(rng):
 
 
 @contextlib.contextmanager
-def killed_after_post(nth):
+def killed_after_post(nth, handler):
     """The worker dies right after its ``nth`` post was sent: no answer recorded, no finishing, no
     lease given back (it runs out), the SyncCycle row stays 'running'."""
-    original_post, original_finish = ExpensifyToJde.post, cycle_module.Cycle.finish
+    original_post, original_finish = handler.post, cycle_module.Cycle.finish
     calls = {"n": 0}
 
     def post(self, batch, posting):
@@ -105,17 +87,17 @@ def killed_after_post(nth):
             return
         original_finish(self)
 
-    ExpensifyToJde.post, cycle_module.Cycle.finish = post, finish
+    handler.post, cycle_module.Cycle.finish = post, finish
     try:
         yield
     finally:
-        ExpensifyToJde.post, cycle_module.Cycle.finish = original_post, original_finish
+        handler.post, cycle_module.Cycle.finish = original_post, original_finish
 
 
 @contextlib.contextmanager
-def lease_taken_over(flow_id, nth, hold_seconds):
+def lease_taken_over(flow_id, nth, hold_seconds, handler):
     """After the ``nth`` post, another cycle takes the flow's lease (as one would after a long pause)."""
-    original_post = ExpensifyToJde.post
+    original_post = handler.post
     calls = {"n": 0}
 
     def post(self, batch, posting):
@@ -126,11 +108,11 @@ def lease_taken_over(flow_id, nth, hold_seconds):
                 lease_owner=uuid.uuid4(), lease_until=timezone.now() + timedelta(seconds=hold_seconds))
         return result
 
-    ExpensifyToJde.post = post
+    handler.post = post
     try:
         yield
     finally:
-        ExpensifyToJde.post = original_post
+        handler.post = original_post
 
 
 @contextlib.contextmanager

@@ -1,9 +1,9 @@
-"""One seeded chaos run: a small Expensify world, a flow into JD Edwards, faults, then quiet.
+"""One seeded chaos run: a small Expensify world, a flow into JD Edwards or IFS Cloud, faults, then quiet.
 
 Everything a run does is drawn from ``random.Random(seed)``, so a failing seed replays the
 same faults (``CHAOS_SEEDS=1234 ./scripts/test tests/chaos``). A run: reset the sandbox with
 a handful of approved reports; choose the export order, lagging marks, whether the journal
-orchestration is idempotent, bad records and odd currencies; run 2 to 4 cycles under
+orchestration is idempotent (the target's own choices), bad records and odd currencies; run 2 to 4 cycles under
 vendor and portal faults; maybe re-create the flow or purge the Z-file; then clear the
 faults and run cycles (time passing for backoffs and settle windows) until every batch is
 settled, and check the invariants (``world.check``).
@@ -22,9 +22,10 @@ from tests.conftest import ANCHOR
 from tests.flows.conftest import make_flow
 
 from . import injectors
+from .targets import READ_TIMEOUT
 from .world import S, check, control
 
-SETTLE = 0.25  # settle window: above the client's read timeout plus the slowest fault (injectors.SLOW)
+SETTLE = 0.25  # settle window: above the client's read timeout plus the slowest fault (targets.SLOW)
 OPEN = (S.NEW, S.READY, S.POSTING, S.IN_DOUBT, S.FAILED)
 
 
@@ -54,8 +55,9 @@ def corrupt(box, rng, report):
 
 
 class Run:
-    def __init__(self, box, seed, settings):
+    def __init__(self, box, seed, settings, target):
         self.box, self.seed, self.rng = box, seed, random.Random(seed)
+        self.target = target
         self.settings = settings
         self.events = Counter()
         self.flows = []
@@ -70,13 +72,13 @@ class Run:
             "export_order": rng.choice(["approved", "report_id", "random"]),
             "mark_delay_seconds": rng.choice([0, 0, 0.03]),
         })
-        box.config.setdefault("jde", {})["journal_idempotent"] = rng.random() < 0.3
+        self.target.configure(box, rng, self.events)
         self.events[f"order:{box.config['expensify']['export_order']}"] += 1
         tenant = Tenant.objects.create(name=f"Chaos {self.seed}", slug=f"chaos-{self.seed}")
         self.tenant = tenant
-        flow = make_flow(box, tenant=tenant, options={
+        flow = make_flow(box, kind=self.target.kind, tenant=tenant, options={
             "page_size": rng.choice([2, 3, 100]), "mark_wait_seconds": 0.3, "mark_poll_seconds": 0.02, "max_attempts": 50,
-        }, target_options={"settle_seconds": SETTLE, "timeouts": [2, injectors.READ_TIMEOUT], "max_attempts": 2,
+        }, target_options={"settle_seconds": SETTLE, "timeouts": [2, READ_TIMEOUT], "max_attempts": 2,
                            "backoff_max": 0.02, "concurrency": rng.choice([1, 1, 4, 8])})
         self.events[f"concurrency:{flow.target.options['concurrency']}"] += 1
         Connection.objects.filter(pk=flow.source_id).update(options={
@@ -100,7 +102,7 @@ class Run:
 
     def faulty_cycles(self):
         rng = self.rng
-        faults = injectors.vendor_faults(rng)
+        faults = injectors.vendor_faults(rng, self.target)
         for fault in faults:
             self.events[f"fault:{fault['system']}:{fault['action']}:{fault.get('status', '')}"] += 1
         injectors.inject_vendor_faults(self.box, faults)
@@ -116,10 +118,10 @@ class Run:
                 with injectors.store_error(rng):
                     self.cycle(flow)
             elif portal_fault == "kill":
-                with injectors.killed_after_post(rng.randint(1, 3)):
+                with injectors.killed_after_post(rng.randint(1, 3), self.target.handler):
                     self.cycle(flow)
             elif portal_fault == "takeover":
-                with injectors.lease_taken_over(flow.pk, rng.randint(1, 2), hold_seconds=0.3):
+                with injectors.lease_taken_over(flow.pk, rng.randint(1, 2), hold_seconds=0.3, handler=self.target.handler):
                     self.cycle(flow)
             elif portal_fault == "operator":
                 with injectors.operator_holds_before_claim(rng.randint(1, 3), self.operator_held):
@@ -131,10 +133,7 @@ class Run:
             else:
                 self.cycle(flow)
         control(self.box, "DELETE", "faults")
-        if self.rng.random() < 0.3:  # the site's batch processor ran and purged the Z-file before a late reconcile
-            self.events["purge"] += 1
-            control(self.box, "POST", "jde/process", json={})
-            control(self.box, "POST", "jde/purge", json={})
+        self.target.after_faults(self.box, self.rng, self.events)
 
     def recreate(self, flow):
         """Disable the flow and make another on the same connections (sometimes with its own fetch label)."""
@@ -173,7 +172,7 @@ class Run:
         self.setup()
         self.faulty_cycles()
         self.settle()
-        counts = check(self.box, self.tenant, self.seed)
+        counts = check(self.box, self.tenant, self.seed, self.target)
         for batch in Batch.objects.filter(pk__in=self.operator_held):
             assert batch.state == S.HELD, f"seed {self.seed}: batch {batch.source_id} held by a person became {batch.state}"
         return counts, self.events

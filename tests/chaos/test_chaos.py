@@ -1,10 +1,11 @@
 """The chaos suite: seeded, reproducible runs against the sandbox proving exactly-once.
 
-``CHAOS_RUNS`` (default 200) seeds run in blocks; ``CHAOS_SEEDS=3,17`` replays given seeds;
+Runs on every posting flow kind (``targets``). ``CHAOS_RUNS`` (default 200, JD Edwards) and ``CHAOS_RUNS_IFS``
+(default 50) seeds run in blocks; ``CHAOS_SEEDS=3,17`` replays given seeds;
 ``CHAOS_FIRST`` moves the first seed (a different 200 for a larger run). After every run:
-each approved report is in JD Edwards exactly once or held with a reason, none is lost, no
+each approved report is in the target exactly once or held with a reason, none is lost, no
 batch is left where only a person could free it without a reason shown, totals match the
-source to the cent, and no control character reached JD Edwards (``world.check``).
+source to the cent, and no control character reached the target (``world.check``).
 """
 
 import os
@@ -13,15 +14,26 @@ from collections import Counter
 import pytest
 
 from .scenario import Run
+from .targets import TARGETS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RUNS = int(os.environ.get("CHAOS_RUNS", "200"))
 FIRST = int(os.environ.get("CHAOS_FIRST", "1"))
 BLOCK = 25
-SEEDS = ([int(s) for s in os.environ["CHAOS_SEEDS"].split(",")] if os.environ.get("CHAOS_SEEDS")
-         else list(range(FIRST, FIRST + RUNS)))
-BLOCKS = [SEEDS[i:i + BLOCK] for i in range(0, len(SEEDS), BLOCK)]
+# Runs per flow kind: CHAOS_RUNS for JD Edwards (default 200), CHAOS_RUNS_IFS for IFS (default 50, to keep CI fast);
+# CHAOS_KINDS=expensify_to_ifs runs one kind only.
+RUNS = {"expensify_to_jde": int(os.environ.get("CHAOS_RUNS", "200")),
+        "expensify_to_ifs": int(os.environ.get("CHAOS_RUNS_IFS", "50"))}
+KINDS = [k for k in os.environ.get("CHAOS_KINDS", ",".join(RUNS)).split(",") if k]
+
+
+def _blocks(runs):
+    seeds = ([int(s) for s in os.environ["CHAOS_SEEDS"].split(",")] if os.environ.get("CHAOS_SEEDS")
+             else list(range(FIRST, FIRST + runs)))
+    return [seeds[i:i + BLOCK] for i in range(0, len(seeds), BLOCK)]
+
+
+CASES = [(kind, block) for kind in KINDS for block in _blocks(RUNS[kind])]
 TOTALS = Counter()
 
 
@@ -31,16 +43,17 @@ def chaos_settings(settings):
     return settings
 
 
-@pytest.mark.parametrize("seeds", BLOCKS, ids=[f"seeds-{b[0]}-{b[-1]}" for b in BLOCKS])
-def test_chaos(box, chaos_settings, seeds, capsys):
+@pytest.mark.parametrize("kind, seeds", CASES, ids=[f"{kind}-seeds-{b[0]}-{b[-1]}" for kind, b in CASES])
+def test_chaos(box, chaos_settings, kind, seeds, capsys):
     for seed in seeds:
-        run = Run(box, seed, chaos_settings)
+        run = Run(box, seed, chaos_settings, TARGETS[kind]())
         try:
             counts, events = run.play()
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n  what seed {seed} did: {dict(run.events)}") from None
-        TOTALS.update(counts)
-        TOTALS.update(events)
-        TOTALS["runs"] += 1
+            raise AssertionError(f"{exc}\n  what seed {seed} of {kind} did: {dict(run.events)}") from None
+        TOTALS.update({f"{kind}:{k}": v for k, v in counts.items()})
+        TOTALS.update({f"{kind}:{k}": v for k, v in events.items()})
+        TOTALS[f"{kind}:runs"] += 1
     with capsys.disabled():
-        print(f"\nchaos {seeds[0]}-{seeds[-1]}: " + ", ".join(f"{k}={v}" for k, v in sorted(TOTALS.items())))
+        print(f"\nchaos {kind} {seeds[0]}-{seeds[-1]}: " + ", ".join(
+            f"{k.split(':', 1)[1]}={v}" for k, v in sorted(TOTALS.items()) if k.startswith(kind + ":")))
