@@ -14,7 +14,8 @@ IFS for any value the cache does not show as usable on the voucher date. A value
 exist, is inactive or is not valid on that date holds the batch with ``IFS-CODE-PART-MISSING``
 "waiting for code part X value Y". Those batches wait without a person: each cycle, on opening,
 checks live whether their values now exist and moves the ones that are complete back to ``new``
-(audited ``batch.requeued``), so the same cycle maps and posts them.
+(audited ``batch.requeued``), so the same cycle maps and posts them. Only a cycle does this (it holds
+the flow's lease when it opens the handler); a preview opens the handler too and moves nothing.
 
 The Expensify side (paging, labels, cursor, bad records) is ``expensify_source.ExpensifyReports``.
 
@@ -31,7 +32,7 @@ from mappings.models import ReferenceEntry
 from mappings.resolver import Resolver
 from mappings.vocabulary import IFS_CODE_FIELDS
 
-from ..models import Batch, BatchState
+from ..models import Batch, BatchState, Flow
 from ..posting import Hold
 from ..reference import refresh_if_stale
 from ..systems.errors import ValidationRejected
@@ -113,7 +114,12 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
         self.ifs = IfsClient(self.flow.target)
         self.resolver = Resolver.for_flow(self.flow)
         self._index = None
-        self.requeue_waiting()
+        if self._in_cycle():  # a preview or a command opens the handler too: those never move batches
+            self.requeue_waiting()
+
+    def _in_cycle(self):
+        """True while a cycle holds this flow's lease (the engine opens the handler after taking it)."""
+        return Flow.objects.filter(pk=self.flow.pk, lease_owner__isnull=False, lease_until__gt=timezone.now()).exists()
 
     @property
     def index(self):
