@@ -13,7 +13,9 @@ Served under ``/ifs``. Paths (``/main/`` or ``/int/`` before ``ifsapplications``
 The names before each path are the endpoint names for call counts and faults. Projections and
 entity sets: ``sandbox.ifs_data`` (code part values; the voucher projection, whose name the
 reference marks UNCONFIRMED: ``voucher_projection``, default ``VoucherEntryHandling``).
-Creating a voucher: ``sandbox.ifs_vouchers``. Every entity carries ``@odata.etag``; every answer
+Creating a voucher: ``sandbox.ifs_vouchers``; the other modules: ``ifs_auth`` (IAM, the tenant's
+rate), ``ifs_routing``, ``ifs_writes`` (mutations and ETags), ``ifs_control``, and the generic ``odata``.
+Every entity carries ``@odata.etag``; every answer
 ``@odata.context``. Collections take ``$filter``, ``$select``, ``$orderby``, ``$top``, ``$skip``,
 ``$count`` and ``Prefer: odata.maxpagesize`` (``sandbox.odata``); pages hold at most
 ``page_size`` entities (default 1000) and carry ``@odata.nextLink`` while more remain (server
@@ -42,25 +44,13 @@ token forgotten, as the ``restart`` fault).
 """
 
 import datetime as dt
-import re
-from urllib.parse import unquote
 
+from . import ifs_control, ifs_writes, odata
 from . import ifs_data as data
-from . import odata
-from .http import Fake, NotFoundError, Response, json_response
+from .http import Fake, Response, json_response
 from .ifs_auth import Iam
-from .ifs_vouchers import create_voucher, voucher_view
+from .ifs_routing import TOKEN_RE, resolve
 from .odata import ODataError
-
-TOKEN_RE = re.compile(r"^/auth/realms/([^/]+)/protocol/openid-connect/token$")
-PROJECTION_RE = re.compile(r"^/(?:main|int)/ifsapplications/projection/v1/(\w+)\.svc(?:/(.*))?$")
-SEGMENT_RE = re.compile(r"^(\w+)(?:\((.*)\))?$")
-
-
-class Route:
-    def __init__(self, endpoint, projection=None, entity_set=None, key=None, navigation=None, action=None):
-        self.endpoint, self.projection, self.entity_set = endpoint, projection, entity_set
-        self.key, self.navigation, self.action = key, navigation, action
 
 
 class IfsFake(Fake):
@@ -111,38 +101,8 @@ class IfsFake(Fake):
     # -- routing ----------------------------------------------------------------------------------------------
     def _route(self, req):
         if not hasattr(req, "_ifs_route"):
-            req._ifs_route = self._resolve(req)
+            req._ifs_route = resolve(req, self.projections())
         return req._ifs_route
-
-    def _resolve(self, req):
-        if TOKEN_RE.match(req.path):
-            return Route("token") if req.method == "POST" else None
-        match = PROJECTION_RE.match(req.path)
-        if not match or match.group(1) not in self.projections():
-            return None
-        projection, rest = match.group(1), unquote(match.group(2) or "")
-        sets = self.projections()[projection]
-        if rest in ("", "/"):
-            return Route("service", projection) if req.method == "GET" else None
-        if rest == "$metadata":
-            return Route("$metadata", projection) if req.method == "GET" else None
-        segments = rest.split("/")
-        head = SEGMENT_RE.match(segments[0])
-        if not head or head.group(1) not in sets or len(segments) > 2:
-            return None
-        entity_set, key = sets[head.group(1)], head.group(2)
-        if len(segments) == 1:
-            verb = {"GET": "read", "PATCH": "update", "DELETE": "delete"}.get(req.method)
-            if key is None and req.method != "GET":
-                verb = "create" if req.method == "POST" else None
-            return Route(f"{verb}:{entity_set.name}", projection, entity_set, key) if verb else None
-        tail = segments[1]
-        if key is not None and tail in entity_set.navigation and req.method == "GET":
-            return Route(f"read:{entity_set.navigation[tail]}", projection, entity_set, key, navigation=tail)
-        prefix = f"IfsApp.{projection}."
-        if key is not None and tail.startswith(prefix) and req.method == "POST":
-            return Route(f"action:{tail[len(prefix) :]}", projection, entity_set, key, action=tail[len(prefix) :])
-        return None
 
     def endpoint(self, req):
         route = self._route(req)
@@ -162,13 +122,14 @@ class IfsFake(Fake):
             if route.endpoint == "$metadata":
                 return self._metadata(route)
             verb = route.endpoint.split(":")[0]
+            if verb == "read":
+                return self._read(req, route)
             return {
-                "read": self._read,
-                "update": self._update,
-                "delete": self._delete,
-                "create": self._create,
-                "action": self._action,
-            }[verb](req, route)
+                "update": ifs_writes.update,
+                "delete": ifs_writes.delete,
+                "create": ifs_writes.create,
+                "action": ifs_writes.action,
+            }[verb](self, req, route)
         except ODataError as exc:
             return exc.response()
 
@@ -282,131 +243,11 @@ class IfsFake(Fake):
     def _touch(self, row):
         row["_objversion"] = self.versions.next(self.now())
 
-    def _precondition(self, req, row, required):
-        given = req.headers.get("if-match")
-        if given is None:
-            if required:
-                status = int(self.settings.get("missing_precondition_status", 428))
-                raise ODataError(status, "ODP_MISSING_PRECONDITION", "The request must carry an If-Match header.")
-            return
-        if given.strip() != "*" and given.strip() != data.etag(row):
-            raise ODataError(412, "ODP_PRECONDITION_FAILED", "The record was modified by another user; read it again.")
-
-    def _update(self, req, route):
-        if route.entity_set is not data.TEMPLATES:
-            raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{route.entity_set.name} cannot be updated")
-        row = self._find(route.entity_set, route.key)
-        self._precondition(req, row, required=False)
-        body = odata.parse_json_body(req)
-        for name in ("Description", "UserGroup", "VoucherType", "Objstate"):
-            if name in body:
-                row[name] = str(body[name])
-        self._touch(row)
-        return odata.odata_response(
-            {
-                "@odata.context": f"{self.service_url(route.projection)}/$metadata#{route.entity_set.name}/$entity",
-                **self.view(row),
-            }
-        )
-
-    def _delete(self, req, route):
-        if route.entity_set is not data.TEMPLATES:
-            raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{route.entity_set.name} cannot be deleted")
-        row = self._find(route.entity_set, route.key)
-        self._precondition(req, row, required=True)
-        self.tables[route.entity_set.name].remove(row)
-        return Response(204, b"", headers={"OData-Version": "4.0"})
-
-    def _create(self, req, route):
-        raise ODataError(
-            405,
-            "ODP_METHOD_NOT_ALLOWED",
-            f"create {route.entity_set.name} through its template's action {data.CREATE_VOUCHER}"
-            if route.entity_set is data.VOUCHERS
-            else "not allowed",
-        )
-
-    def _action(self, req, route):
-        if route.entity_set is not data.TEMPLATES or route.action != data.CREATE_VOUCHER:
-            raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"no action {route.action} on {route.entity_set.name}")
-        template = self._find(route.entity_set, route.key)
-        self._precondition(req, template, required=True)
-        body = odata.parse_json_body(req)
-        if template["Objstate"] != "Active":
-            raise ODataError(400, "DATABASE_ERROR", f"Voucher template {template['Template']} is not active")
-        voucher = create_voucher(self, template, body)
-        return odata.odata_response(
-            {
-                "@odata.context": f"{self.service_url(route.projection)}/$metadata#{data.VOUCHERS.name}/$entity",
-                **self.view(voucher),
-            },
-            ieee754=odata.wants_ieee754(req),
-        )
-
     # -- control ------------------------------------------------------------------------------------------------
-    def control(self, req, subpath):
-        parts = [p for p in subpath.split("/") if p]
-        head, method = (parts[0] if parts else ""), req.method
-        values = self.tables.get(data.CODE_PART_VALUES.name, [])
-        if head == "code-parts" and method == "GET":
-            part = req.arg("part")
-            return json_response([self.view(r) for r in values if part is None or r["CodePart"] == part])
-        if head == "code-parts" and method == "POST":
-            return json_response(self.view(self._set_code_part(req.json())))
-        if head == "code-parts" and method == "DELETE" and len(parts) == 3:
-            before = len(values)
-            values[:] = [r for r in values if (r["CodePart"], r["CodeValue"]) != (parts[1], parts[2])]
-            return json_response({"removed": before - len(values)})
-        if head == "vouchers" and method == "GET":
-            reference = req.arg("reference")
-            return json_response(
-                [
-                    voucher_view(self, v)
-                    for v in self.tables[data.VOUCHERS.name]
-                    if reference is None or v["ReferenceNumber"] == reference
-                ]
-            )
-        if head == "templates" and method == "GET":
-            return json_response([self.view(r) for r in self.tables[data.TEMPLATES.name]])
-        if head == "templates" and len(parts) == 3 and parts[2] == "touch" and method == "POST":
-            row = next((r for r in self.tables[data.TEMPLATES.name] if r["Template"] == parts[1]), None)
-            if row is None:
-                raise NotFoundError(f"no template {parts[1]}")
-            body = req.json() if req.body else {}
-            if body.get("on_next_read"):
-                self.touch_on_read[row["Template"]] = int(body["on_next_read"])
-            else:
-                self._touch(row)
-            return json_response(self.view(row))
-        if head == "tokens" and method == "GET":
-            return json_response({"live": self.iam.live(), "issued": self.iam.issued, "rate_refused": self.iam.refused})
-        if head == "restart" and method == "POST":
-            self.restart()
-            return json_response({"live": 0})
-        raise NotFoundError(f"no ifs control endpoint {method} {subpath}")
 
-    def _set_code_part(self, body):
-        part, value = str(body.get("part") or ""), str(body.get("value") or "")
-        if not part or not value:
-            raise ODataError(400, "ODP_BAD_REQUEST", 'code-parts expects {"part": "B", "value": "CC40", ...}')
-        values = self.tables[data.CODE_PART_VALUES.name]
-        row = next((r for r in values if (r["CodePart"], r["CodeValue"]) == (part, value)), None)
-        if row is None:
-            row = data.code_part_row(
-                part,
-                value,
-                body.get("description") or value,
-                valid_from=body.get("valid_from") or "2000-01-01",
-                valid_until=body.get("valid_until") or "9999-12-31",
-                active=body.get("active", True),
-                version=self.versions.next(self.now()),
-            )
-            values.append(row)
-            return row
-        for key, name in (("description", "Description"), ("valid_from", "ValidFrom"), ("valid_until", "ValidUntil")):
-            if key in body:
-                row[name] = body[key]
-        if "active" in body:
-            row["Objstate"] = "Active" if body["active"] else "Inactive"
+    def control(self, req, subpath):
+        return ifs_control.control(self, req, subpath)
+
+    def touch(self, row):
+        """Someone edits ``row`` now: its Objversion, so its ETag, changes."""
         self._touch(row)
-        return row
