@@ -23,8 +23,8 @@ Rate: one token bucket per tenant (base URL and realm), shared by every worker t
 cache (``limits.TokenBucket``); a 429 is retried after its ``Retry-After`` plus up to 25 %
 jitter (tenacity), a missing header falls back to exponential backoff with jitter.
 
-Posting a voucher (``create_voucher``): read the voucher template, keep its ETag, and call the
-bound action ``VoucherTemplate_CreateVoucher`` with ``If-Match``. A 412 (someone edited the
+Posting a voucher (``create_voucher``): read the voucher template, keep its ETag (for the client's
+life: one cycle), and call the bound action ``VoucherTemplate_CreateVoucher`` with ``If-Match``. A 412 (someone edited the
 template between the read and the write) wrote nothing: the template is read again and the
 call sent once more; a second 412 is ``IFS-412-TEMPLATE-CHANGED`` (retried later). The voucher
 and every row keep the external reference in ``ReferenceNumber``; ``find_vouchers`` searches it.
@@ -141,6 +141,7 @@ class IfsClient(HttpClient):
         fingerprint = hashlib.sha256(self._secret.encode()).hexdigest()
         self._key = (self.base_url, self.realm, self.client_id, fingerprint)
         self.token_requests = 0
+        self._template_etag = None  # the voucher template's ETag as last read
 
     def __repr__(self):
         return f"<IfsClient {self.base_url} realm={self.realm!r} client={self.client_id!r}>"
@@ -265,6 +266,7 @@ class IfsClient(HttpClient):
         etag = body.get("@odata.etag") or response.headers.get("ETag")
         if not etag:
             raise IntegrationError("IFS answered the voucher template without an ETag", code="IFS-BAD-ANSWER")
+        self._template_etag = etag
         return body, etag
 
     def _template_key(self):
@@ -290,14 +292,17 @@ class IfsClient(HttpClient):
         }
 
     def create_voucher(self, doc: VoucherDocument) -> Voucher:
-        """Read the template's ETag, create the voucher with If-Match; one more read and try on a 412."""
+        """Create the voucher with If-Match: the template's ETag (read once per client); on a 412 read it again and
+        try once more."""
         payload = json.dumps(self.voucher_payload(doc))
         action = self.projection_url(
             self.voucher_projection,
             f"VoucherTemplateSet({self._template_key()})/IfsApp.{self.voucher_projection}.VoucherTemplate_CreateVoucher",
         )
         for attempt in (1, 2):
-            _, etag = self.read_template()
+            # The ETag read for an earlier voucher of this client serves until IFS answers 412: one read per
+            # cycle instead of one per voucher, which matters under the tenant's call limit.
+            etag = self._template_etag if attempt == 1 and self._template_etag else self.read_template()[1]
             try:
                 response = self.call(
                     "POST", action, idempotent=False, data=payload, headers={"If-Match": etag, "Content-Type": JSON_TYPE}

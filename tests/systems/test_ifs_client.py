@@ -137,6 +137,17 @@ def test_the_tenant_rate_is_shared_by_every_client_of_the_tenant(box):
 
 
 # -- vouchers ------------------------------------------------------------------------------------------------------
+def test_the_template_etag_is_read_once_per_client_until_ifs_refuses_it(box):
+    ifs = client(box)
+    for n in range(3):
+        ifs.create_voucher(document(reference=f"EXP-{n}"))
+    assert calls(box, "read:VoucherTemplateSet") == 1 and len(vouchers(box)) == 3
+    requests.post(f"{box.url}/_sandbox/ifs/templates/MLC-ACCRUAL/touch", timeout=10)  # edited since that read
+    ifs.create_voucher(document(reference="EXP-9"))
+    assert calls(box, "read:VoucherTemplateSet") == 2 and calls(box, "action:VoucherTemplate_CreateVoucher") == 5
+    assert len(vouchers(box)) == 4
+
+
 def test_create_voucher_sends_the_etag_and_keeps_the_reference_and_exact_amounts(box):
     ifs = client(box)
     voucher = ifs.create_voucher(document(amount="1234567890.99"))
