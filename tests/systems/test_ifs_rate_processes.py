@@ -50,6 +50,7 @@ def test_two_processes_of_one_tenant_stay_under_its_rate(tmp_path):
 
 @pytest.mark.django_db
 def test_the_bucket_allows_its_burst_then_spaces_calls_evenly():
+    """The database bucket on a fake clock: exact spacing."""
     now = [1000.0]
     slept = []
 
@@ -70,3 +71,18 @@ def test_the_bucket_allows_its_burst_then_spaces_calls_evenly():
     assert len(slept) == before
     bucket.acquire()
     assert len(slept) == before + 1
+
+
+def test_the_redis_bucket_spaces_calls_by_the_redis_clock():
+    import uuid
+
+    from tests.systems.test_concurrency_limit import _redis_url
+
+    url = _redis_url()
+    if url is None:
+        pytest.skip("no Redis server answers")
+    bucket = TokenBucket(f"test:{uuid.uuid4().hex}", 10, 1, burst=2, redis_url=url)
+    start = time.monotonic()
+    for _ in range(6):  # 2 at once, then one every 1/8 s
+        bucket.acquire()
+    assert 0.45 <= time.monotonic() - start < 2.0
