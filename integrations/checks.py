@@ -32,6 +32,11 @@ def _probe(connection):
         client.ensure_token()
         client.check_version()
         return f"authenticated; endpoint {client.endpoint_name}/{client.endpoint_version} published"
+    if connection.system == "ifs":
+        from .systems.ifs import IfsClient
+
+        template, _ = IfsClient(connection).read_template()
+        return f"authenticated; voucher template {template.get('Template')} readable"
     raise IntegrationError(f"no connection check for {connection.get_system_display()} yet", code="CHECK-UNSUPPORTED")
 
 

@@ -7,6 +7,7 @@ and only points its connections at the sandbox's current address.
 from datetime import date, timedelta
 
 import requests
+from django.db.models import Q
 
 from mappings.models import MappingRule
 from mappings.reference import refresh_reference
@@ -18,6 +19,9 @@ from .models import Connection, Flow
 # account comes from each Expensify category's GL code (the flow's fallback).
 DEMO_POLICY_UNITS = {"HQ": "100", "Field Sales": "200", "Engineering EU": "300"}
 DEMO_COST_CENTERS = ["CC10", "CC20", "CC30"]
+# IFS: cost center tags to code part B, project tags to code part C; the account (code part A)
+# comes from each category's GL code, as above.
+DEMO_PROJECTS = ["PRJ-ALPHA", "PRJ-BETA", "PRJ-GAMMA"]
 
 
 def install_mirror_rules(flow):
@@ -41,7 +45,10 @@ def add_rule(flow, *, match, target, tenant_wide=False):
 
 
 def install_demo_rules(flow):
-    if MappingRule.objects.filter(tenant=flow.tenant).exists():
+    if flow.kind == "expensify_to_ifs":
+        return install_demo_ifs_rules(flow)
+    if MappingRule.objects.filter(tenant=flow.tenant).filter(
+            Q(target_business_unit__gt="") | Q(target_subsidiary__gt="") | Q(target_object__gt="")).exists():
         return
     for policy, unit in DEMO_POLICY_UNITS.items():
         add_rule(flow, match={"policy": policy}, target={"business_unit": unit}, tenant_wide=True)
@@ -51,27 +58,45 @@ def install_demo_rules(flow):
                  target={"subsidiary": cost_center, "acumatica_subaccount": cost_center}, tenant_wide=True)
 
 
+def install_demo_ifs_rules(flow):
+    if MappingRule.objects.filter(tenant=flow.tenant).filter(
+            Q(target_ifs_code_b__gt="") | Q(target_ifs_code_c__gt="")).exists():
+        return
+    for cost_center in DEMO_COST_CENTERS:
+        add_rule(flow, match={"tag:Cost Center": cost_center}, target={"ifs_code_b": cost_center}, tenant_wide=True)
+    for project in DEMO_PROJECTS:
+        add_rule(flow, match={"tag:Project": project}, target={"ifs_code_c": project}, tenant_wide=True)
+
+
 def sandbox_credentials(base_url):
     response = requests.get(f"{base_url}/_sandbox/credentials", timeout=10)
     response.raise_for_status()
     return response.json()
 
 
-DEMO_KINDS = ("expensify_to_jde", "expensify_to_acumatica", "acumatica_to_expensify")
+DEMO_KINDS = ("expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica", "acumatica_to_expensify")
+# Each ERP flow of the demo takes every approved report: its own labels, so no flow hides reports from
+# another (a customer runs one of them).
+IFS_LABELS = {"fetch_label": "ml-connector-ifs", "confirm_label": "ml-connector-ifs"}
+ACUMATICA_LABELS = {"confirm_label": "ml-connector-acumatica"}
 
 
 def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=((5, 10), (20, 60)), flow_options=None,
-               kinds=DEMO_KINDS):
-    """The demo tenant with a flow of each of ``kinds``; returns ``(tenant, flows)`` in that order."""
+               kinds=DEMO_KINDS, target_options=None):
+    """The demo tenant with a flow of each of ``kinds``; returns ``(tenant, flows)`` in that order.
+    ``target_options``: system -> extra connection options."""
     creds = sandbox_credentials(box.url)
     tenant, created = Tenant.objects.get_or_create(
         slug=slug, defaults={"name": name, "alert_emails": "finance@demo.example", "time_zone": "America/Chicago"})
     progress(f"{'created' if created else 'reusing'} tenant {tenant.name}")
+    extra = target_options or {}
 
-    def connection(system, name, **extra):
+    def connection(system, name, **fields):
+        if system in extra:
+            fields["options"] = {**fields.get("options", {}), **extra[system]}
         conn, _ = Connection.objects.update_or_create(
             tenant=tenant, name=name,
-            defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **extra})
+            defaults={"system": system, "base_url": box.system_url(system), "credentials": creds[system], **fields})
         return conn
 
     def flow(kind, name, source, target, options):
@@ -81,6 +106,10 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
                       "options": {**options, **(flow_options or {})}})
         return made
 
+    def reference(conn):
+        # Cache the target's reference data first, so the rules are checked against it as a customer's would be.
+        progress(f"reference data of {conn.name}: {refresh_reference(conn, actor='demo')}")
+
     start = (date.today() - timedelta(days=365)).isoformat()
     expensify = connection("expensify", "Expensify (sandbox)", options={"rate_limit": [list(w) for w in rate_limit]})
     flows = {}
@@ -88,23 +117,27 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
         jde = connection("jde", "JD Edwards (sandbox)")
         flows["expensify_to_jde"] = flow("expensify_to_jde", "Expensify to JD Edwards", expensify, jde,
                                          {"start_date": start})
-        # Cache JD Edwards' chart first, so the rules are checked against it as a customer's would be.
-        progress(f"reference data of {jde.name}: {refresh_reference(jde, actor='demo')}")
+        reference(jde)
+    if "expensify_to_ifs" in kinds:
+        ifs = connection("ifs", "IFS Cloud (sandbox)")
+        flows["expensify_to_ifs"] = flow("expensify_to_ifs", "Expensify to IFS Cloud", expensify, ifs,
+                                         {"start_date": start, **IFS_LABELS})
+        reference(ifs)
     if {"expensify_to_acumatica", "acumatica_to_expensify"} & set(kinds):
         acumatica = connection("acumatica", "Acumatica (sandbox)")
-        progress(f"reference data of {acumatica.name}: {refresh_reference(acumatica, actor='demo')}")
+        reference(acumatica)
         if "expensify_to_acumatica" in kinds:
-            # Its own label, so the demo shows the same reports in both ERPs (a customer runs one of them).
             flows["expensify_to_acumatica"] = flow(
                 "expensify_to_acumatica", "Expensify to Acumatica", expensify, acumatica,
-                {"start_date": start, "document": "bill", "confirm_label": "ml-connector-acumatica"})
+                {"start_date": start, "document": "bill", **ACUMATICA_LABELS})
         if "acumatica_to_expensify" in kinds:
             flows["acumatica_to_expensify"] = flow("acumatica_to_expensify", "Acumatica employees to Expensify",
                                                    acumatica, expensify, {})
             if not MappingRule.objects.filter(flow=flows["acumatica_to_expensify"]).exists():
                 install_mirror_rules(flows["acumatica_to_expensify"])
     ordered = [flows[k] for k in kinds if k in flows]
-    install_demo_rules(ordered[0])
+    for made in ordered:
+        install_demo_rules(made)
     progress(f"flows {', '.join(f.name for f in ordered)}: {MappingRule.objects.filter(tenant=tenant).count()} "
              "mapping rules")
     return tenant, ordered

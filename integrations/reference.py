@@ -45,11 +45,25 @@ def load_acumatica_accounts(connection):
     for sub in client.list("Subaccount", select=["SubaccountCD", "Description", "Active"]):
         yield {"kind": "subaccount", "key": str(sub["SubaccountCD"]).strip(), "description": sub.get("Description") or "",
                "active": bool(sub.get("Active"))}
+def load_ifs_code_parts(connection):
+    """IFS code part values as ``code_a`` (accounts), ``code_b``, ``code_c``... entries (mappings.vocabulary).
+    ``active`` is the value's own state; its validity dates are kept in ``data`` and checked per voucher date."""
+    from .systems.ifs import IfsClient
+
+    for row in IfsClient(connection).code_part_values():
+        yield {
+            "kind": f"code_{row['CodePart'].lower()}",
+            "key": row["CodeValue"],
+            "description": row.get("Description") or "",
+            "active": row.get("Objstate") == "Active",
+            "data": {"valid_from": row.get("ValidFrom"), "valid_until": row.get("ValidUntil")},
+        }
 
 
 def register_loaders():
     register_loader("jde", load_jde_accounts)
     register_loader("acumatica", load_acumatica_accounts)
+    register_loader("ifs", load_ifs_code_parts)
 
 
 def refresh_if_stale(connection, *, max_age_minutes=60):

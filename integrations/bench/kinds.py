@@ -81,6 +81,23 @@ def _forget_acumatica_tokens():
     clear_token_cache()
 
 
+# -- expensify_to_ifs ------------------------------------------------------------------------------------------
+def _expensify_to_ifs(sandbox, *, slug, page_size, progress):
+    from ..demo import setup_demo
+
+    # The sandbox's tenant limit is lifted for the benchmark; so is the client's own bucket.
+    _, (flow,) = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                            flow_options={"page_size": page_size}, kinds=("expensify_to_ifs",),
+                            target_options={"ifs": {"rate_limit": [1_000_000_000, 1]}})
+    return flow
+
+
+def _forget_ifs_tokens():
+    from ..systems.ifs import clear_token_cache
+
+    clear_token_cache()
+
+
 def _is_employee_update(method, url, body=None):
     from urllib.parse import unquote_plus
 
@@ -101,4 +118,11 @@ register("acumatica_to_expensify", KindSetup(
     write_endpoint="update:employees",
     is_write=_is_employee_update,
     before_cycle=_forget_acumatica_tokens,
+))
+register("expensify_to_ifs", KindSetup(
+    setup=_expensify_to_ifs,
+    write_system="ifs",
+    write_endpoint="action:VoucherTemplate_CreateVoucher",
+    is_write=lambda method, url, body=None: method == "POST" and "VoucherTemplate_CreateVoucher" in url,
+    before_cycle=_forget_ifs_tokens,
 ))

@@ -20,7 +20,8 @@ from urllib.parse import quote, quote_plus
 
 import requests
 
-# JSON keys whose values are per-session identifiers (JD Edwards' userInfo.token, Acumatica's OAuth tokens).
+# JSON keys whose values are per-session identifiers (JD Edwards' userInfo.token, Acumatica's and IFS IAM's
+# OAuth tokens).
 ID_KEYS = ("token", "access_token", "refresh_token")
 
 

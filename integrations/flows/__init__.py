@@ -6,6 +6,7 @@ HANDLERS = {
     "expensify_to_jde": "integrations.flows.expensify_to_jde.ExpensifyToJde",
     "expensify_to_acumatica": "integrations.flows.expensify_to_acumatica.ExpensifyToAcumatica",
     "acumatica_to_expensify": "integrations.flows.acumatica_to_expensify.AcumaticaToExpensify",
+    "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
 }
 
 

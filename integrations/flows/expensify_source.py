@@ -18,7 +18,8 @@ cycle), mark_poll_seconds (2, doubling up to 30).
 import time
 from datetime import date, timedelta
 
-from ..posting import Hold, Posting, PostingLine, from_minor_units
+from ..engine.errors import CONNECTION_ERRORS, Paused
+from ..posting import from_minor_units
 from ..systems.expensify import ExpensifyClient
 from .base import Page, SourceRecord
 from .expensify_records import check_report
@@ -40,6 +41,9 @@ class ExpensifyReports:
         # Exports exclude this label and each stored page gets it. It is the confirm label unless set
         # otherwise, so a report any flow took is never offered to another flow (or a re-created one).
         self.fetch_label = self.options.get("fetch_label") or self.confirm_label
+        # Read the connection again for every cycle: rotated credentials take effect without a restart,
+        # even in a worker that keeps the flow object between cycles.
+        self.flow.source.refresh_from_db(fields=["base_url", "credentials", "options"])
         self.expensify = ExpensifyClient(self.flow.source)
         self.policy_tags = {}  # policyID -> tag level names, fetched once per cycle per policy
 
@@ -55,9 +59,14 @@ class ExpensifyReports:
         seen, newest = set(), None
         waiter = _MarkWaiter(self.options)
         while True:
-            reports = self.expensify.export_reports(
-                states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
-            )
+            try:
+                reports = self.expensify.export_reports(
+                    states=STATES, approved_after=approved_after, exclude_label=self.fetch_label, limit=self.page_size
+                )
+            except CONNECTION_ERRORS as exc:
+                # Credentials that stopped working are an outage of the connection, not a failed cycle: the flow
+                # backs off and the tenant gets one alert for the whole outage (engine.outage).
+                raise Paused(exc) from exc
             complete = len(reports) < self.page_size
             fresh = [r for r in reports if str(r["reportID"]) not in seen]
             if reports and not fresh:
@@ -119,47 +128,11 @@ class ExpensifyReports:
 
     # -- the posting every flow from Expensify builds ---------------------------------
     def build_posting(self, report, external_ref):
-        """One report as a balanced Posting: a debit line per expense, coded by the flow's ``map_expense``,
-        and one offset line per kind of spend from ``self.offsets`` (reimbursable -> employee payable,
-        card -> card clearing), in the report currency, exact to the cent."""
-        currency = report["currency"]
-        expenses = report.get("transactions") or []
-        if not expenses:
-            raise Hold(
-                f"report {report['reportID']} has no expenses", code="SRC-EMPTY-REPORT", help="Nothing to post; skip the batch."
-            )
-        posting = Posting(
-            reference=external_ref,
-            date=approved_day(report).isoformat(),
-            currency=currency,
-            memo=f"{report.get('reportName', '')} ({report.get('accountEmail', '')})".strip(),
-            source_total=from_minor_units(report["total"], currency),
-        )
-        offsets = {}
-        for expense in expenses:
-            account = self.map_expense(report, expense)
-            amount = from_minor_units(expense["convertedAmount"], currency)
-            reimbursable = bool(expense.get("reimbursable"))
-            posting.lines.append(
-                PostingLine(
-                    account=account,
-                    amount=amount,
-                    source_line=str(expense.get("transactionID", "")),
-                    memo=f"{expense.get('category', '')} {expense.get('merchant', '')}".strip(),
-                    dimensions={"card": not reimbursable},
-                )
-            )
-            offsets[reimbursable] = offsets.get(reimbursable, 0) + amount
-        for reimbursable, amount in sorted(offsets.items(), reverse=True):
-            posting.lines.append(
-                PostingLine(
-                    account=self.offsets[reimbursable],
-                    amount=-amount,
-                    kind="offset",
-                    memo="Employee payable" if reimbursable else "Card clearing",
-                )
-            )
-        return posting
+        """One report as a balanced Posting (``expensify_journal.report_journal``): a debit line per expense,
+        coded by the flow's ``map_expense``, and one offset line per kind of spend from ``self.offsets``."""
+        from .expensify_journal import report_journal  # it imports this module (approved_day)
+
+        return report_journal(report, external_ref, map_expense=self.map_expense, offsets=self.offsets)
 
     # -- coverage and mapping attributes ---------------------------------------
     def coverage_usages(self):

@@ -23,6 +23,7 @@ from ..posting import Hold
 from ..reference import account_index
 from ..systems.jde import JdeClient, JournalDocument, JournalLine, max_amount
 from .base import FlowHandler, FoundDocument, PostResult
+from .expensify_journal import unmapped_category
 from .expensify_source import ExpensifyReports
 
 
@@ -67,12 +68,7 @@ class ExpensifyToJde(ExpensifyReports, FlowHandler):
         if not obj and self.options.get("use_category_gl_code", True):
             obj = (expense.get("categoryGlCode") or "").strip()
         if not obj:
-            raise Hold(
-                f'unmapped category "{category}" in policy "{policy}"',
-                code="MAP-UNMAPPED-CATEGORY",
-                help="Add a mapping rule giving this category an object account (GL mappings > Mapping rules), "
-                "or set the category's GL code in Expensify; then retry the batch.",
-            )
+            raise unmapped_category(category, policy)
         business_unit = target.get("business_unit")
         if not business_unit:
             raise Hold(

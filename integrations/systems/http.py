@@ -11,6 +11,7 @@ A client subclass adds its auth lifecycle and ``classify`` for its error shapes.
 import hashlib
 import logging
 import os
+import random
 from urllib.parse import urlsplit
 
 import requests
@@ -77,15 +78,18 @@ def _never_reached_server(exc):
 class _WaitRetryAfter(tenacity.wait.wait_base):
     """Wait what the server asked for, else exponential backoff with jitter."""
 
-    def __init__(self, initial, maximum):
+    def __init__(self, initial, maximum, retry_after_jitter=0.0):
         self.backoff = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
         self.maximum = maximum
+        self.retry_after_jitter = retry_after_jitter
 
     def __call__(self, retry_state):
         exc = retry_state.outcome.exception()
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return min(float(retry_after), self.maximum)
+            # Jitter on top of what the server asked, so workers told the same Retry-After do not return together.
+            spread = float(retry_after) * random.uniform(0.0, self.retry_after_jitter) if self.retry_after_jitter else 0.0
+            return min(float(retry_after) + spread, self.maximum)
         return self.backoff(retry_state)
 
 
@@ -96,6 +100,7 @@ class HttpClient:
     max_attempts = 5
     backoff_initial = 0.5
     backoff_max = 30.0
+    retry_after_jitter = 0.0  # fraction of a Retry-After added at random (0: wait exactly what was asked)
 
     def __init__(self, connection, *, system=None):
         self.connection = connection
@@ -202,7 +207,7 @@ class HttpClient:
         if self._retrying is None:
             self._retrying = tenacity.Retrying(
                 stop=tenacity.stop_after_attempt(self.max_attempts),
-                wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max),
+                wait=_WaitRetryAfter(self.backoff_initial, self.backoff_max, self.retry_after_jitter),
                 retry=tenacity.retry_if_exception(lambda e: isinstance(e, IntegrationError) and e.retryable),
                 before_sleep=self._log_retry,
                 reraise=True,

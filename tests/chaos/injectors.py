@@ -1,7 +1,8 @@
 """Faults a chaos run can inject, each drawn from the run's own seeded generator.
 
 Vendor faults go through the sandbox's fault API (real HTTP: slow targets beyond the client
-timeout, 5xx after commit, drops before and after commit, 444 storms, read failures).
+timeout, 5xx after commit, drops before and after commit, token storms, read failures; per target in
+``targets``).
 Faults inside the portal are injected where a real one would strike: a database error at
 the statement that records a post or stores a page (Django's execute_wrapper), a worker that
 dies right after a post went out (its cycle never finishes and its lease runs out), another
@@ -21,9 +22,8 @@ from integrations.engine import protocol
 from integrations.models import Batch, Flow
 from integrations.operations import hold_batches
 
+from .targets import expensify_faults
 from .world import control
-
-READ_TIMEOUT = 0.08  # the target client's read timeout in chaos runs (seconds)
 
 
 class Killed(BaseException):
@@ -31,13 +31,8 @@ class Killed(BaseException):
 
 
 def vendor_faults(rng, target):
-    """0 to 3 vendor faults as sandbox fault bodies: the target's, and the Expensify source's."""
-    menu = target.faults(rng) + [
-        lambda: {"system": "expensify", "endpoint": "download", "action": "status", "status": 500,
-                 "after": rng.randint(0, 2), "count": rng.randint(1, 8)},
-        lambda: {"system": "expensify", "endpoint": "file:combinedReportData", "action": "drop_before",
-                 "after": rng.randint(0, 3), "count": 1},
-    ]
+    """0 to 3 vendor faults (the target's and Expensify's) as sandbox fault bodies."""
+    menu = target.faults(rng) + expensify_faults(rng)
     return [rng.choice(menu)() for _ in range(rng.randint(0, 3))]
 
 

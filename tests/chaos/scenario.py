@@ -1,10 +1,9 @@
-"""One seeded chaos run: a small Expensify world, a flow into a target (JD Edwards or Acumatica,
-``targets.py``), faults, then quiet.
+"""One seeded chaos run: a small Expensify world, a flow into JD Edwards or IFS Cloud, faults, then quiet.
 
 Everything a run does is drawn from ``random.Random(seed)``, so a failing seed replays the
 same faults (``CHAOS_SEEDS=1234 ./scripts/test tests/chaos``). A run: reset the sandbox with
 a handful of approved reports; choose the export order, lagging marks, whether the journal
-orchestration is idempotent, bad records and odd currencies; run 2 to 4 cycles under
+orchestration is idempotent (the target's own choices), bad records and odd currencies; run 2 to 4 cycles under
 vendor and portal faults; maybe re-create the flow or purge the Z-file; then clear the
 faults and run cycles (time passing for backoffs and settle windows) until every batch is
 settled, and check the invariants (``world.check``).
@@ -20,9 +19,10 @@ from integrations.engine import run_cycle
 from integrations.models import Batch, Connection, Flow
 from portal.models import Tenant
 from tests.conftest import ANCHOR
+from tests.flows.conftest import make_flow
 
 from . import injectors
-from .targets import JDE
+from .targets import READ_TIMEOUT
 from .world import S, check, control
 
 SETTLE = 0.25  # settle window: above the client's read timeout plus the slowest fault (targets.SLOW)
@@ -55,7 +55,7 @@ def corrupt(box, rng, report):
 
 
 class Run:
-    def __init__(self, box, seed, settings, target=JDE):
+    def __init__(self, box, seed, settings, target):
         self.box, self.seed, self.rng = box, seed, random.Random(seed)
         self.target = target
         self.settings = settings
@@ -72,18 +72,14 @@ class Run:
             "export_order": rng.choice(["approved", "report_id", "random"]),
             "mark_delay_seconds": rng.choice([0, 0, 0.03]),
         })
-        idempotent = rng.random() < 0.3  # drawn for every target, so a seed's later draws do not depend on it
-        if self.target is JDE:
-            box.config.setdefault("jde", {})["journal_idempotent"] = idempotent
-        from integrations.systems.acumatica import clear_token_cache
-
-        clear_token_cache()
+        self.target.configure(box, rng, self.events)
         self.events[f"order:{box.config['expensify']['export_order']}"] += 1
         tenant = Tenant.objects.create(name=f"Chaos {self.seed}", slug=f"chaos-{self.seed}")
         self.tenant = tenant
-        flow = self.target.make_flow(box, tenant=tenant, options={
+        flow = make_flow(box, kind=self.target.kind, tenant=tenant, options={
             "page_size": rng.choice([2, 3, 100]), "mark_wait_seconds": 0.3, "mark_poll_seconds": 0.02, "max_attempts": 50,
-        }, target_options={"settle_seconds": SETTLE, "timeouts": [2, injectors.READ_TIMEOUT], "max_attempts": 2,
+            **getattr(self.target, "flow_options", {}),
+        }, target_options={"settle_seconds": SETTLE, "timeouts": [2, READ_TIMEOUT], "max_attempts": 2,
                            "backoff_max": 0.02, "concurrency": rng.choice([1, 1, 4, 8])})
         self.events[f"concurrency:{flow.target.options['concurrency']}"] += 1
         Connection.objects.filter(pk=flow.source_id).update(options={
@@ -138,10 +134,7 @@ class Run:
             else:
                 self.cycle(flow)
         control(self.box, "DELETE", "faults")
-        if self.rng.random() < 0.3 and self.target is JDE:  # the batch processor purged the Z-file before a reconcile
-            self.events["purge"] += 1
-            control(self.box, "POST", "jde/process", json={})
-            control(self.box, "POST", "jde/purge", json={})
+        self.target.after_faults(self.box, self.rng, self.events)
 
     def recreate(self, flow):
         """Disable the flow and make another on the same connections (sometimes with its own fetch label)."""
@@ -180,7 +173,7 @@ class Run:
         self.setup()
         self.faulty_cycles()
         self.settle()
-        counts = check(self.box, self.tenant, self.seed, ledger=self.target.ledger, target=self.target.name)
+        counts = check(self.box, self.tenant, self.seed, self.target)
         for batch in Batch.objects.filter(pk__in=self.operator_held):
             assert batch.state == S.HELD, f"seed {self.seed}: batch {batch.source_id} held by a person became {batch.state}"
         return counts, self.events

@@ -1,4 +1,4 @@
-"""A real sandbox over loopback HTTP, a demo tenant and an Expensify -> JDE flow."""
+"""A real sandbox over loopback HTTP, a demo tenant and an Expensify -> JDE (or IFS) flow."""
 
 import datetime as dt
 
@@ -18,19 +18,51 @@ def control(box, method, path, **kwargs):
     return response.json()
 
 
-def make_flow(box, *, tenant=None, options=None, alert_emails="finance@demo.example", target_options=None):
-    """A flow over the sandbox. The JD Edwards connection's settle window is 0 s unless given: a batch in
-    doubt is reconciled by the next cycle (tests of the window itself set one)."""
-    from integrations.demo import install_demo_rules
+TARGET_OPTIONS = {
+    # settle window 0 s: a batch in doubt is reconciled by the next cycle (tests of the window itself set one)
+    "jde": {"settle_seconds": 0},
+    # and the tenant's rate loose enough for fast tests (tests of the rate set their own)
+    "ifs": {"settle_seconds": 0, "rate_limit": [100000, 60]},
+    "acumatica": {"settle_seconds": 0},
+}
+TARGET_NAMES = {"jde": "JD Edwards", "ifs": "IFS Cloud", "acumatica": "Acumatica"}
+FLOW_NAMES = {"jde": "Expenses to JDE", "ifs": "Expenses to IFS", "acumatica": "Expenses to Acumatica"}
 
+
+def make_flow(
+    box, *, tenant=None, options=None, alert_emails="finance@demo.example", target_options=None, kind="expensify_to_jde"
+):
+    """A flow of ``kind`` over the sandbox, with the demo's mapping rules."""
+    from integrations.demo import install_demo_rules
+    from integrations.systems.registry import FLOW_KINDS
+
+    system = FLOW_KINDS[kind][2]
     creds = control(box, "GET", "credentials")
     tenant = tenant or Tenant.objects.create(name="Demo Co", slug="demo", alert_emails=alert_emails)
-    source = Connection.objects.create(tenant=tenant, system="expensify", name="Expensify", base_url=box.system_url("expensify"),
-                                       credentials=creds["expensify"], options={"rate_limit": [[1000, 1]]})
-    target = Connection.objects.create(tenant=tenant, system="jde", name="JD Edwards", base_url=box.system_url("jde"),
-                                       credentials=creds["jde"], options={"settle_seconds": 0, **(target_options or {})})
-    flow = Flow.objects.create(tenant=tenant, name="Expenses to JDE", kind="expensify_to_jde", source=source, target=target,
-                               options={"start_date": (ANCHOR - dt.timedelta(days=200)).isoformat(), **(options or {})})
+    source = Connection.objects.create(
+        tenant=tenant,
+        system="expensify",
+        name="Expensify",
+        base_url=box.system_url("expensify"),
+        credentials=creds["expensify"],
+        options={"rate_limit": [[1000, 1]]},
+    )
+    target = Connection.objects.create(
+        tenant=tenant,
+        system=system,
+        name=TARGET_NAMES[system],
+        base_url=box.system_url(system),
+        credentials=creds[system],
+        options={**TARGET_OPTIONS[system], **(target_options or {})},
+    )
+    flow = Flow.objects.create(
+        tenant=tenant,
+        name=FLOW_NAMES[system],
+        kind=kind,
+        source=source,
+        target=target,
+        options={"start_date": (ANCHOR - dt.timedelta(days=200)).isoformat(), **(options or {})},
+    )
     install_demo_rules(flow)
     return flow
 

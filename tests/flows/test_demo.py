@@ -20,7 +20,8 @@ def run_demo():
 @pytest.mark.django_db(transaction=True)
 def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     first, progress = run_demo()
-    assert set(first["flows"]) == {"expensify_to_jde", "expensify_to_acumatica", "acumatica_to_expensify"}
+    assert set(first["flows"]) == {"expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica",
+                                   "acumatica_to_expensify"}
     assert "cycle finished" in progress  # progress went to stderr, not into the JSON
     posted = Batch.objects.filter(state__in=["posted", "confirmed"])
     for kind, stats in first["flows"].items():
