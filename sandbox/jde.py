@@ -147,14 +147,17 @@ import re
 from . import jde_data as data
 from .http import Fake, NotFoundError, Response
 from .jde_auth import AuthMixin
+from .jde_batch_input import BatchInputMixin
 from .jde_control import ControlMixin
 from .jde_dataservice import DataServiceMixin
 from .jde_errors import ErrorsMixin, JdeError
 from .jde_journals import JournalMixin
-from .jde_orchestrator import DEFAULT_ORCHESTRATION, OrchestratorMixin
+from .jde_orchestrator import DEFAULT_ORCHESTRATION, DEFAULT_VOUCHER_ORCHESTRATION, OrchestratorMixin
 from .jde_processor import ProcessorMixin
+from .jde_purchasing_control import PurchasingControlMixin
 from .jde_query import QueryMixin
 from .jde_values import ValuesMixin
+from .jde_vouchers import VoucherMixin
 
 PATH_RE = re.compile(r"^/jderest(?:/(v2|v3))?(/.*)?$")
 V3_AUTH = {"jde-login": "tokenrequest", "jde-validate-session": "tokenrequest/validate", "jde-logout": "tokenrequest/logout"}
@@ -169,11 +172,12 @@ class Route:
 
 
 
-class JdeFake(AuthMixin, DataServiceMixin, QueryMixin, ValuesMixin, OrchestratorMixin, JournalMixin, ProcessorMixin,
-              ControlMixin, ErrorsMixin, Fake):
+class JdeFake(AuthMixin, DataServiceMixin, QueryMixin, ValuesMixin, OrchestratorMixin, JournalMixin, VoucherMixin,
+              BatchInputMixin, ProcessorMixin, ControlMixin, PurchasingControlMixin, ErrorsMixin, Fake):
     """The AIS Server fake: lifecycle, routing and dispatch; each concern lives in its mixin's module
     (``jde_auth``, ``jde_dataservice``, ``jde_query``, ``jde_values``, ``jde_orchestrator``,
-    ``jde_journals``, ``jde_processor``, ``jde_control``, ``jde_errors``), sharing this object's state."""
+    ``jde_journals``, ``jde_vouchers``, ``jde_batch_input``, ``jde_processor``, ``jde_control``,
+    ``jde_purchasing_control``, ``jde_errors``), sharing this object's state (tables, tokens, clock)."""
 
     name = "jde"
     default_config = {
@@ -186,6 +190,9 @@ class JdeFake(AuthMixin, DataServiceMixin, QueryMixin, ValuesMixin, Orchestrator
         "journal_idempotent": True,
         "auto_process": False,
         "echo_credentials_in_errors": None,
+        "voucher_orchestration": DEFAULT_VOUCHER_ORCHESTRATION,
+        "voucher_idempotent": True,
+        "inactive_supplier_search_type": "VX",
     }
 
     def __init__(self, sandbox):

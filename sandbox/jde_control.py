@@ -35,9 +35,9 @@ class ControlMixin:
         if head.upper() == "F0911" and method == "GET":
             return json_response(self._ledger_view(req))
         if head == "process" and method == "POST":
-            return json_response(self._process(**self._selection(req)))
+            return json_response(self._process_all(**self._selection(req)))
         if head == "purge" and method == "POST":
-            return json_response(self._purge(**self._selection(req)))
+            return json_response(self._purge_all(**self._selection(req)))
         if head == "batches" and method == "GET":
             return json_response(self._batches())
         if head == "accounts" and method == "GET":
@@ -53,6 +53,11 @@ class ControlMixin:
         if head == "restart" and method == "POST":
             self.restart()
             return json_response({"live": 0})
+        answer = self._purchasing_control(req, parts) if parts else None
+        if answer is None:
+            answer = self._voucher_control(req, parts) if parts else None
+        if answer is not None:
+            return answer
         raise NotFoundError(f"no jde control endpoint {method} {subpath}")
 
     def _batches(self):

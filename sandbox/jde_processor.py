@@ -7,10 +7,12 @@ class ProcessorMixin:
     """F0911Z1 transactions into F0911; purge of VNEDSP "1" rows."""
 
     def _z_transactions(self, state, reference=None, batch=None):
-        """F0911Z1 rows with VNEDSP ``state``, grouped per transaction (EDUS, EDBT, EDTN) in table order."""
+        """F0911Z1 journal rows (VNEDTR "J") with VNEDSP ``state``, grouped per transaction (EDUS, EDBT,
+        EDTN) in table order. Voucher G/L lines (VNEDTR "V") are processed and purged with their voucher."""
         groups = {}
         for row in self.tables["F0911Z1"]:
-            if row["EDSP"] != state or reference not in (None, row["EDTN"]) or batch not in (None, row["EDBT"]):
+            if (row["EDSP"] != state or row["EDTR"] != "J" or reference not in (None, row["EDTN"])
+                    or batch not in (None, row["EDBT"])):
                 continue
             groups.setdefault((row["EDUS"], row["EDBT"], row["EDTN"]), []).append(row)
         return groups
@@ -43,14 +45,14 @@ class ProcessorMixin:
         return {"journals": len(journals), "lines": lines, "processed": journals, "errors": errors}
 
     @staticmethod
-    def _ledger_row(row, upmj, upmt):
+    def _ledger_row(row, upmj, upmt, batch_type="G"):
         """The F0911 line for one F0911Z1 row: document, account, amount and both explanations
-        carried over; batch number = VNEDBT (type G); unposted (POST blank)."""
+        carried over; batch number = VNEDBT (type G for journals, V for vouchers); unposted (POST blank)."""
         batch = str(row["EDBT"]).strip()
         return {"KCO": row.get("KCO") or row["CO"], "DCT": row["DCT"], "DOC": row["DOC"], "DGJ": row["DGJ"],
                 "JELN": row["EDLN"], "LT": row["LT"], "AID": row["AID"], "MCU": row["MCU"], "OBJ": row["OBJ"],
                 "SUB": row["SUB"], "ANI": row["ANI"], "AA": row["AA"], "CRCD": row["CRCD"], "EXA": row["EXA"],
-                "EXR": row["EXR"], "CO": row["CO"], "ICU": int(batch) if batch.isdigit() else 0, "ICUT": "G",
+                "EXR": row["EXR"], "CO": row["CO"], "ICU": int(batch) if batch.isdigit() else 0, "ICUT": batch_type,
                 "POST": "", "UPMJ": upmj, "UPMT": upmt}
 
     def _purge(self, reference=None, batch=None):
@@ -59,3 +61,16 @@ class ProcessorMixin:
         doomed = {id(r) for rows in transactions.values() for r in rows}
         self.tables["F0911Z1"] = [r for r in self.tables["F0911Z1"] if id(r) not in doomed]
         return {"journals": len(transactions), "lines": len(doomed)}
+
+    def _process_all(self, reference=None, batch=None):
+        """``process`` control: journals, then vouchers (their keys only when a voucher batch was in scope)."""
+        answer = self._process(reference, batch)
+        if self._voucher_transactions("0", reference, batch):
+            answer["vouchers"] = self._process_vouchers(reference, batch)
+        return answer
+
+    def _purge_all(self, reference=None, batch=None):
+        answer = self._purge(reference, batch)
+        if self._voucher_transactions("1", reference, batch):
+            answer["vouchers"] = self._purge_vouchers(reference, batch)
+        return answer
