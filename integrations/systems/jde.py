@@ -95,6 +95,16 @@ from .errors import (
     ValidationRejected,
 )
 from .http import HttpClient, parse_retry_after
+from .jde_values import (
+    as_date,
+    as_int,
+    as_text,
+    clean,
+    document_number,
+    flag,
+    julian,
+    strftime_pattern,
+)
 from .limits import RateLimiter
 
 DEFAULT_ORCHESTRATION = "MLC_AddJournalBatch"
@@ -517,9 +527,9 @@ class JdeClient(HttpClient):
         if isinstance(value, dt.date):
             style = self.date_literal_format.lower()
             if style == "julian":
-                return str(_julian(value))
+                return str(julian(value))
             if style == "user":
-                pattern = _strftime_pattern(self.user_info.get("simpleDateFormat"))
+                pattern = strftime_pattern(self.user_info.get("simpleDateFormat"))
                 if pattern:
                     return value.strftime(pattern)
             return value.strftime("%Y%m%d")
@@ -533,9 +543,9 @@ class JdeClient(HttpClient):
     def accounts(self) -> list[Account]:
         """The chart of accounts (F0901)."""
         columns = ["AID", "CO", "MCU", "OBJ", "SUB", "DL01", "PEC", "LDA"]
-        return [Account(aid=_text(r.get("AID")), company=_text(r.get("CO")), business_unit=_text(r.get("MCU")),
-                        object=_text(r.get("OBJ")), subsidiary=_text(r.get("SUB")), description=_text(r.get("DL01")),
-                        posting_edit=_text(r.get("PEC")).upper(), level_of_detail=_text(r.get("LDA")))
+        return [Account(aid=as_text(r.get("AID")), company=as_text(r.get("CO")), business_unit=as_text(r.get("MCU")),
+                        object=as_text(r.get("OBJ")), subsidiary=as_text(r.get("SUB")), description=as_text(r.get("DL01")),
+                        posting_edit=as_text(r.get("PEC")).upper(), level_of_detail=as_text(r.get("LDA")))
                 for r in self.browse("F0901", columns)]
 
     def suppliers(self, changed_since=None) -> list[dict]:
@@ -544,25 +554,25 @@ class JdeClient(HttpClient):
         conditions = [("UPMJ", "GREATER_EQUAL", changed_since)] if changed_since else []
         masters = list(self.browse("F0401", ["AN8", "MCUP", "OBAP", "AIDP", "CRRP", "TRAP", "PYIN", "HDPY", "UPMJ"],
                                    conditions))
-        numbers = [_int(r.get("AN8")) for r in masters]
+        numbers = [as_int(r.get("AN8")) for r in masters]
         names = {}
         for start in range(0, len(numbers), LIST_CHUNK):
             chunk = numbers[start:start + LIST_CHUNK]
             for row in self.browse("F0101", ["AN8", "ALPH", "AT1", "TAX"], [("AN8", "LIST", chunk)]):
-                names[_int(row.get("AN8"))] = row
+                names[as_int(row.get("AN8"))] = row
         out = []
         for row in masters:
-            number = _int(row.get("AN8"))
+            number = as_int(row.get("AN8"))
             book = names.get(number, {})
-            business_unit, obj = _text(row.get("MCUP")), _text(row.get("OBAP"))
+            business_unit, obj = as_text(row.get("MCUP")), as_text(row.get("OBAP"))
             out.append({
-                "address_number": number, "name": _text(book.get("ALPH")), "search_type": _text(book.get("AT1")),
-                "tax_id": _text(book.get("TAX")), "business_unit": business_unit, "object": obj,
-                "account_id": _text(row.get("AIDP")),
+                "address_number": number, "name": as_text(book.get("ALPH")), "search_type": as_text(book.get("AT1")),
+                "tax_id": as_text(book.get("TAX")), "business_unit": business_unit, "object": obj,
+                "account_id": as_text(row.get("AIDP")),
                 "default_account": f"{business_unit}.{obj}" if business_unit and obj else "",
-                "currency": _text(row.get("CRRP")), "payment_terms": _text(row.get("TRAP")),
-                "payment_instrument": _text(row.get("PYIN")), "on_hold": _text(row.get("HDPY")).upper() == "Y",
-                "updated": _date(row.get("UPMJ")),
+                "currency": as_text(row.get("CRRP")), "payment_terms": as_text(row.get("TRAP")),
+                "payment_instrument": as_text(row.get("PYIN")), "on_hold": as_text(row.get("HDPY")).upper() == "Y",
+                "updated": as_date(row.get("UPMJ")),
             })
         return out
 
@@ -609,20 +619,26 @@ class JdeClient(HttpClient):
         it may have been written without an answer: reconcile with ``find_journals`` first.
         ``existing`` on the result: the orchestration already had this reference and wrote
         nothing (its idempotency; the numbers are the existing journal's)."""
-        payload = self.journal_payload(doc)
-        url = self._url(f"orchestrator/{self.orchestration}", self.orchestrator_version)
+        return self._post_orchestration(self.orchestration, self.journal_payload(doc), "journal", "BatchReference")
+
+    def _post_orchestration(self, name, payload, what, reference_key, result=None):
+        """POST ``payload`` to orchestration ``name``; a ``JournalResult`` (or ``result`` class) with
+        the batch and document it answered, ``existing`` when it already had the reference.
+        ``OutcomeUnknown`` when it may have written without a usable answer."""
+        result = result or JournalResult
+        url = self._url(f"orchestrator/{name}", self.orchestrator_version)
         response = self.call("POST", url, idempotent=False, json_body=payload)
         try:
             body = self._json(response)
         except IntegrationError:
-            raise OutcomeUnknown(f"JD Edwards answered the journal {payload['BatchReference']} with something that is "
+            raise OutcomeUnknown(f"JD Edwards answered the {what} {payload[reference_key]} with something that is "
                                  "not JSON; it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
                                  status=response.status_code) from None
         status = str(body.get("jde__status") or "SUCCESS").upper()
         batch, document = body.get("BatchNumber"), body.get("DocumentNumber")
         if batch not in (None, "") and status in ("SUCCESS", "WARNING"):
-            return JournalResult(batch_number=_text(batch), document_number=_document_number(document), raw=body,
-                                 existing=_flag(body.get("Existing")))
+            return result(batch_number=as_text(batch), document_number=document_number(document), raw=body,
+                          existing=flag(body.get("Existing")))
         message = self.scrub(str(body.get("jde__simpleMessage") or body.get("message") or "").strip())
         if status in ("ERROR", "FAIL", "FAILED", "FAILURE"):
             # UNCONFIRMED: an orchestration reporting its own failure with HTTP 200. Ours validates
@@ -631,7 +647,7 @@ class JdeClient(HttpClient):
             raise ValidationRejected(f"JD Edwards rejected it: {return_text}", code="JDE-REJECTED",
                                      status=response.status_code,
                                      help="Correct what JD Edwards names, then retry the batch.")
-        raise OutcomeUnknown(f"JD Edwards answered the journal {payload['BatchReference']} without a batch number "
+        raise OutcomeUnknown(f"JD Edwards answered the {what} {payload[reference_key]} without a batch number "
                              f"(jde__status {status}); it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
                              status=response.status_code)
 
@@ -668,14 +684,14 @@ class JdeClient(HttpClient):
         columns = ["EDUS", "EDBT", "EDTN", "EDLN", "EDSP", "DCT", "DOC", "KCO", "CO", "DGJ", "ANI", "AID", "MCU", "OBJ",
                    "SUB", "AA", "CRCD", "EXA", "EXR"]
         conditions = [("EDTN", "EQUAL", reference), *narrowing]
-        rows = [_clean(row) for row in self.browse("F0911Z1", columns, conditions)]
+        rows = [clean(row) for row in self.browse("F0911Z1", columns, conditions)]
         return [r for r in rows if r.get("EDTN") == reference]  # defensive: a server comparing loosely
 
     def _ledger_rows(self, reference, narrowing=()):
         """F0911 rows whose remark (GLEXR) is ``reference``, cleaned like ``_batch_rows``."""
         columns = ["KCO", "DCT", "DOC", "DGJ", "JELN", "LT", "AA", "CRCD", "EXR", "CO", "ICU", "POST"]
         conditions = [("EXR", "EQUAL", reference), *narrowing]
-        rows = [_clean(row) for row in self.browse("F0911", columns, conditions)]
+        rows = [clean(row) for row in self.browse("F0911", columns, conditions)]
         return [r for r in rows if r.get("EXR") == reference]
 
 
@@ -764,24 +780,7 @@ def _printable(text):
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in str(text or ""))
 
 
-def _flag(value):
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "y"))
-
-
 # -- found journals --------------------------------------------------------------------------------------------
-def _clean(row):
-    clean = {k: (_text(v) if isinstance(v, str) else v) for k, v in row.items()}
-    if "AA" in clean:
-        clean["AA"] = _decimal(row["AA"])
-    if "DOC" in clean:
-        clean["DOC"] = _document_number(row["DOC"])
-    if "DGJ" in clean:
-        clean["DGJ"] = _date(row["DGJ"])
-    if "ICU" in clean:
-        clean["ICU"] = _text(_document_number(row["ICU"]))
-    return clean
-
-
 def _z_document(row):
     """The journal a Z row belongs to: its document (company, type, number). A row without a
     document number (R09110Z assigns one when VNDOC is blank) stands for its batch instead."""
@@ -850,77 +849,3 @@ def _vendor_text(body):
     return ""
 
 
-def _text(value):
-    return "" if value is None else str(value).strip()
-
-
-def _int(value):
-    try:
-        return int(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
-        return 0
-
-
-def _decimal(value):
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    try:
-        return Decimal(str(value).strip() or "0")
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def _document_number(value):
-    text = _text(value)
-    try:
-        return int(Decimal(text))
-    except (InvalidOperation, ValueError):
-        return text
-
-
-def _julian(day):
-    return (day.year - 1900) * 1000 + day.timetuple().tm_yday
-
-
-def _date(value):
-    """A grid date: "YYYYMMDD", a Julian CYYDDD number, "MM/dd/yyyy", ISO; None when empty."""
-    if value in (None, "", 0):
-        return None
-    text = _text(value)
-    if text.endswith(".0"):
-        text = text[:-2]
-    if text.isdigit() and len(text) <= 7:
-        number = int(text)
-        if number <= 0:
-            return None
-        return dt.date(1900 + number // 1000, 1, 1) + dt.timedelta(days=number % 1000 - 1)
-    for fmt in ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-_JAVA_DATE_PARTS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d"}
-
-
-def _strftime_pattern(java_pattern):
-    """A Java SimpleDateFormat date pattern (``MM/dd/yyyy``) as strftime, or None if it has other fields."""
-    if not java_pattern:
-        return None
-    out, rest = [], str(java_pattern)
-    while rest:
-        for token, code in _JAVA_DATE_PARTS.items():
-            if rest.startswith(token):
-                out.append(code)
-                rest = rest[len(token):]
-                break
-        else:
-            if rest[0].isalpha():
-                return None
-            out.append(rest[0].replace("%", "%%"))
-            rest = rest[1:]
-    return "".join(out)
