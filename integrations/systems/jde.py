@@ -76,13 +76,11 @@ more than one copy in JDE.
 import datetime as dt
 import hashlib
 import json
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from .errors import (
     AuthError,
@@ -95,6 +93,17 @@ from .errors import (
     ValidationRejected,
 )
 from .http import HttpClient, parse_retry_after
+from .jde_checks import (
+    INVALID,
+    TEXT_LENGTH,
+    control_problems,
+    exponent_of,
+    line_problems,
+    max_amount,  # noqa: F401 - part of this module's public API
+    reference_problems,
+    refuse,
+)
+from .jde_purchasing import PurchaseOrder, PurchaseOrderLine, PurchasingReads, Supplier  # noqa: F401 - public API
 from .jde_values import (
     as_date,
     as_int,
@@ -105,21 +114,14 @@ from .jde_values import (
     julian,
     strftime_pattern,
 )
+from .jde_vouchers import FoundVoucher, VoucherDocument, VoucherLine, VoucherPayItem, VoucherPosting, VoucherResult  # noqa: F401
 from .limits import RateLimiter
 
 DEFAULT_ORCHESTRATION = "MLC_AddJournalBatch"
 DEFAULT_TOKEN_LIFETIME = 1800.0
 REFRESH_FRACTION = 5 / 6
-MAX_REFERENCE = 22  # VNEDTN is A22
-TEXT_LENGTH = 30  # VNEXA / VNEXR
-# VNAA (and GLAA) hold 15 digits, the currency's decimals included: the data dictionary size
-# of item AA. UNCONFIRMED: shared/reference/jde.md does not give the size.
-AMOUNT_DIGITS = 15
 LIST_CHUNK = 100  # values per LIST condition
 MAX_REQUERIES = 2  # expired result sets re-run per browse
-# Minor-unit digits (ISO 4217) where they are not 2; the currency table in JDE decides in the end.
-CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "HUF": 2, "BHD": 3, "JOD": 3, "KWD": 3,
-                      "OMR": 3, "TND": 3, "LYD": 3, "IQD": 3}
 DEFAULT_ORDER = {
     "F0901": ("AID",),
     "F0101": ("AN8",),
@@ -127,6 +129,11 @@ DEFAULT_ORDER = {
     "F0911Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
     "F0911": ("KCO", "DCT", "DOC", "DGJ", "JELN", "LT"),
     "F0411Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
+    "F0411": ("KCO", "DCT", "DOC", "SFX"),
+    "F4301": ("KCOO", "DOCO", "DCTO", "SFXO"),
+    "F4311": ("KCOO", "DOCO", "DCTO", "SFXO", "LNID"),
+    "F0111": ("AN8", "IDLN"),
+    "F01151": ("AN8", "IDLN", "RCK7"),
 }
 OPERATOR_ALIASES = {"=": "EQUAL", "==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", "<=": "LESS_EQUAL", ">": "GREATER",
                     ">=": "GREATER_EQUAL", "EQ": "EQUAL", "NE": "NOT_EQUAL", "LT": "LESS", "LE": "LESS_EQUAL",
@@ -266,7 +273,7 @@ def _remember(secret):
 
 
 # -- the client ----------------------------------------------------------------------------------------------
-class JdeClient(HttpClient):
+class JdeClient(PurchasingReads, VoucherPosting, HttpClient):
     system = "jde"
     clock = staticmethod(time.monotonic)
 
@@ -584,17 +591,17 @@ class JdeClient(HttpClient):
         in VNEXR (so that reconcile finds the journal in F0911 as GLEXR) and ignores it."""
         reference = str(doc.reference or "").strip()
         currency = str(doc.currency or "").strip().upper()
-        exponent = _exponent(currency)
+        exponent = exponent_of(currency)
         quantum = Decimal(1).scaleb(-exponent)
-        problems = _reference_problems(doc.reference) + _control_problems(
+        problems = reference_problems(doc.reference) + control_problems(
             "the journal", {"Explanation": doc.explanation})  # (code, text) pairs
         if not doc.lines:
             problems.append((INVALID, "the journal has no lines"))
         lines, total = [], Decimal(0)
         for number, line in enumerate(doc.lines, start=1):
-            amount, line_problems = _line_problems(number, line, currency, exponent)
-            if line_problems:
-                problems += line_problems
+            amount, found = line_problems(number, line, currency, exponent)
+            if found:
+                problems += found
                 continue
             total += amount
             lines.append({"LineNumber": number, "Account": str(line.account).strip(),
@@ -604,9 +611,7 @@ class JdeClient(HttpClient):
         if not problems and total != 0:
             problems.append((INVALID, f"the journal is out of balance by {total} {currency}"))
         if problems:
-            code = min((c for c, _ in problems), key=CODE_PRIORITY.index)
-            raise ValidationRejected(f"Journal {_printable(reference) or '(no reference)'} was not sent to JD Edwards: "
-                                     + "; ".join(text for _, text in problems), code=code, help=REFUSAL_HELP[code])
+            refuse("Journal", reference, problems)
         payload = {"BatchReference": reference, "DocumentType": str(doc.document_type or "JE"),
                    "Company": str(doc.company or "00001"), "GLDate": doc.gl_date.isoformat(), "Currency": currency,
                    "Explanation": str(doc.explanation or "")[:TEXT_LENGTH], "Lines": lines}
@@ -695,89 +700,9 @@ class JdeClient(HttpClient):
         return [r for r in rows if r.get("EXR") == reference]
 
 
-def max_amount(currency) -> Decimal:
-    """The largest absolute line amount JD Edwards accepts in ``currency``: AMOUNT_DIGITS
-    digits of which the currency's decimals take their share (USD: 9999999999999.99)."""
-    exponent = _exponent(currency)
-    quantum = Decimal(1).scaleb(-exponent)
-    return (Decimal(10) ** (AMOUNT_DIGITS - exponent) - quantum).quantize(quantum)
-
-
-# -- journal checks --------------------------------------------------------------------------------------------
-INVALID = "JDE-INVALID-JOURNAL"
-TOO_LARGE = "JDE-AMOUNT-TOO-LARGE"
-CONTROL_CHARACTER = "JDE-CONTROL-CHARACTER"
-# The refusal's code is its most specific problem's: the guards' own codes first.
-CODE_PRIORITY = (CONTROL_CHARACTER, TOO_LARGE, INVALID)
-REFUSAL_HELP = {
-    INVALID: "The posting built from the source record cannot be a JD Edwards journal; correct the mapping or the "
-             "source record, then retry.",
-    TOO_LARGE: "JD Edwards cannot store an amount that large. Check the source record for a mistyped amount and "
-               "correct it there, then retry.",
-    CONTROL_CHARACTER: "A text bound for JD Edwards contains a control character (tab, line break, NUL...). Remove it "
-                       "from the source record or the mapping, then retry.",
-}
-
-
-def _exponent(currency):
-    return CURRENCY_EXPONENTS.get(str(currency or "").strip().upper(), 2)
-
-
 def _narrowing(document_type, company_column, company):
     return [(column, "EQUAL", value) for column, value in (("DCT", document_type), (company_column, company)) if value]
 
-
-def _reference_problems(raw):
-    problems = _control_problems("the journal", {"BatchReference": raw})
-    reference = str(raw or "").strip()
-    if not reference:
-        problems.append((INVALID, "the journal has no reference"))
-    elif len(reference) > MAX_REFERENCE:
-        problems.append((INVALID, f"reference {_printable(reference)} is longer than {MAX_REFERENCE} characters "
-                                  "(VNEDTN)"))
-    return problems
-
-
-def _control_problems(where, texts):
-    """A problem per text holding a control character (Unicode category Cc: NUL, tab, line
-    break...). The engine strips them earlier; this is the last guard before JD Edwards."""
-    problems = []
-    for name, value in texts.items():
-        for index, char in enumerate(str(value or "")):
-            if unicodedata.category(char) == "Cc":
-                problems.append((CONTROL_CHARACTER, f"{where}: {name} contains the control character "
-                                                    f"U+{ord(char):04X} at position {index + 1}"))
-                break
-    return problems
-
-
-def _line_problems(number, line, currency, exponent):
-    """``(amount, problems)`` for one journal line; amount is None when it is not a number."""
-    where = f"line {number}"
-    problems = _control_problems(where, {"Account": line.account, "Explanation": line.explanation,
-                                         "Remark": line.remark})
-    try:
-        amount = Decimal(repr(line.amount)) if isinstance(line.amount, float) else Decimal(line.amount)
-    except (InvalidOperation, TypeError, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite():
-        return None, problems + [(INVALID, f"{where}: amount {line.amount!r} is not a number")]
-    limit = max_amount(currency)
-    # Size first: quantizing a huge amount would overflow the decimal context.
-    if abs(amount) > limit:
-        problems.append((TOO_LARGE, f"{where}: amount {amount} {currency} is larger than JD Edwards accepts (at most "
-                                    f"{limit}: its amount column holds {AMOUNT_DIGITS} digits, {exponent} of them "
-                                    "decimals)"))
-    elif amount != amount.quantize(Decimal(1).scaleb(-exponent)):
-        problems.append((INVALID, f"{where}: {amount} has more decimals than {currency} allows ({exponent})"))
-    if not re.fullmatch(r"[^.\s]+\.[^.\s]+(\.[^.\s]+)?", str(line.account or "").strip()):
-        problems.append((INVALID, f"{where}: account {_printable(line.account)!r} is not in BU.OBJ[.SUB] form"))
-    return amount, problems
-
-
-def _printable(text):
-    """``text`` with control characters shown as \\uXXXX, for messages."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in str(text or ""))
 
 
 # -- found journals --------------------------------------------------------------------------------------------
