@@ -112,6 +112,7 @@ from .jde_values import (
     document_number,
     flag,
     julian,
+    stamp,
     strftime_pattern,
 )
 from .jde_vouchers import FoundVoucher, VoucherDocument, VoucherLine, VoucherPayItem, VoucherPosting, VoucherResult  # noqa: F401
@@ -165,6 +166,7 @@ class Account:
     description: str
     posting_edit: str  # blank = posting; "N" non-posting; "I" inactive (sandbox); the full code list is UNCONFIRMED
     level_of_detail: str
+    updated: dt.datetime | None = None  # UPMJ + UPMT
 
     @property
     def key(self):
@@ -549,10 +551,11 @@ class JdeClient(PurchasingReads, VoucherPosting, HttpClient):
     # -- reference data ------------------------------------------------------------------------------------
     def accounts(self) -> list[Account]:
         """The chart of accounts (F0901)."""
-        columns = ["AID", "CO", "MCU", "OBJ", "SUB", "DL01", "PEC", "LDA"]
+        columns = ["AID", "CO", "MCU", "OBJ", "SUB", "DL01", "PEC", "LDA", "UPMJ", "UPMT"]
         return [Account(aid=as_text(r.get("AID")), company=as_text(r.get("CO")), business_unit=as_text(r.get("MCU")),
                         object=as_text(r.get("OBJ")), subsidiary=as_text(r.get("SUB")), description=as_text(r.get("DL01")),
-                        posting_edit=as_text(r.get("PEC")).upper(), level_of_detail=as_text(r.get("LDA")))
+                        posting_edit=as_text(r.get("PEC")).upper(), level_of_detail=as_text(r.get("LDA")),
+                        updated=stamp(r.get("UPMJ"), r.get("UPMT")))
                 for r in self.browse("F0901", columns)]
 
     def suppliers(self, changed_since=None) -> list[dict]:
