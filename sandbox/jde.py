@@ -24,8 +24,10 @@ A token requested with a device name must be used with that device (when the cal
 names one); one without is bound to the caller's IP. ``restart()`` (the core's
 "restart" fault) forgets every token and open result set.
 
-Data service: ``targetType: table`` ``BROWSE`` over F0901, F0101, F0401, F0911Z1 and F0911
-(columns in ``sandbox.jde_data.TABLES``) with ``returnControlIDs``, ``maxPageSize``,
+Data service: ``targetType: table`` ``BROWSE`` over F0901, F0101, F0401, F0911Z1 and F0911,
+and the purchasing and AP tables F4301, F4311, F0111, F01151, F0411Z1 and F0411
+(``sandbox.jde_schema_ap``; seeded by ``sandbox.jde_purchasing_data``; columns of every table
+in ``sandbox.jde_data.TABLES``) with ``returnControlIDs``, ``maxPageSize``,
 ``enableNextPageProcessing``, ``query`` (``matchType`` MATCH_ALL|MATCH_ANY; operators
 EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, BETWEEN, LIST,
 STR_START_WITH, STR_END_WITH, STR_CONTAIN, STR_BLANK, STR_NOT_BLANK; ``specialValueId``
@@ -120,6 +122,10 @@ Documented choices where the vendor's behaviour is UNCONFIRMED (settings live in
   * the next-page href carries ``stackId, stateId, rid, fullGridId`` (never the token);
   * v3 login/validate/logout answer the same bodies as the v2 token endpoints;
   * ``journal_idempotent`` (default true) and ``auto_process`` (default false): see above;
+  * ``voucher_orchestration`` (default ``MLC_AddVoucherBatch``) and ``voucher_idempotent``
+    (default true): the AP voucher orchestration, see ``sandbox.jde_vouchers``;
+  * ``inactive_supplier_search_type`` (default ``VX``): F0101.AT1 of a supplier made inactive
+    through control (how a site retires suppliers is site-specific);
   * ``echo_credentials_in_errors`` (default null: never): a misbehaving server or gateway that
     quotes the submitted username, password, environment and role in its Authorization
     Failure message, as a JSON array (``"json"``: quotes and backslashes escaped, non-ASCII as
@@ -138,7 +144,9 @@ batches`` (per Z batch: user, batch, reference, document, lines, net, currency,
 processed), ``GET accounts``, ``POST accounts`` ``{"account": "900.6110.CC10", "PEC": "I",
 "DL01": ..., "LDA": ..., "CO": ...}`` (alters the row, or adds it with a new AID), ``GET
 suppliers``, ``GET tokens`` (``{"live": n, "result_sets": n}``), ``POST restart`` (as the
-restart fault).
+restart fault). ``process`` and ``purge`` also handle voucher batches: when any was in scope
+the answer carries ``"vouchers": {...}`` (``sandbox.jde_vouchers``), which also documents ``GET
+F0411Z1`` and ``GET F0411``. Purchase order and supplier levers: ``sandbox.jde_purchasing_control``.
 """
 
 import datetime as dt
