@@ -26,6 +26,7 @@ import hashlib
 import random
 
 from . import catalog
+from .jde_schema_ap import AP_TABLES
 
 # Column kinds: "str" (trimmed text), "mcu" (right-justified to 12), "num" (integer),
 # "amount" (Decimal), "date" (Julian CYYDDD integer; 0 = no date), "time" (HHMMSS integer).
@@ -143,6 +144,8 @@ TABLES = {
     },
 }
 
+TABLES.update(AP_TABLES)  # purchasing, supplier contacts and the voucher tables (sandbox.jde_schema_ap)
+
 EXPENSE_HEADER = ("6000", "Operating Expenses")
 LIABILITY_HEADER = ("2000", "Current Liabilities")
 OFFSET_NAMES = {catalog.EMPLOYEE_PAYABLE: "Employee Reimbursements Payable", catalog.CARD_CLEARING: "Corporate Card Clearing"}
@@ -249,8 +252,12 @@ def build_address_book(rng, size, anchor, accounts):
 
 
 def generate(seed, size, anchor):
-    """``{table name: [rows]}`` for every table in ``TABLES`` (F0911Z1 and F0911 start empty)."""
+    """``{table name: [rows]}`` for every table in ``TABLES`` (the batch files and ledgers start empty)."""
+    from . import jde_purchasing_data  # it builds on this module's helpers and rows
+
     rng = random.Random(f"jde-{seed}")
     accounts = build_accounts(rng, anchor)
     address_book, suppliers = build_address_book(rng, max(0, int(size)), anchor, accounts)
-    return {"F0901": accounts, "F0101": address_book, "F0401": suppliers, "F0911Z1": [], "F0911": []}
+    tables = {"F0901": accounts, "F0101": address_book, "F0401": suppliers, "F0911Z1": [], "F0911": []}
+    tables.update(jde_purchasing_data.generate(seed, size, anchor, tables))
+    return tables

@@ -13,8 +13,15 @@ Connection: ``base_url`` is the AIS root, with or without the trailing ``/jderes
 (default ``ml-connector``), ``batch_user`` (VNEDUS; default: JDE uses the token's user),
 ``api_version`` (``v2``) and ``orchestrator_version`` (``v3``), ``date_literal_format``
 (``user``: the format of the token's ``simpleDateFormat``, else ``YYYYMMDD`` or ``julian``),
-``rate_limit`` (none: JDE documents none), plus the shared base's ``timeouts``,
-``max_attempts`` and ``backoff_max``.
+``rate_limit`` (none: JDE documents none), ``voucher_orchestration`` (default
+``MLC_AddVoucherBatch``), ``cancelled_statuses`` (``("980",)``) and ``supplier_search_types``
+(``("V",)``), plus the shared base's ``timeouts``, ``max_attempts`` and ``backoff_max``.
+
+This module holds the connection, tokens and error mapping; the rest is mixed in from
+``jde_browse`` (data service reads), ``jde_reference`` (accounts, suppliers),
+``jde_journals`` (journals), ``jde_vouchers`` (AP vouchers), ``jde_purchasing`` (purchase
+orders and suppliers changed since a cursor), ``jde_orchestrator`` (the orchestration POST),
+``jde_checks`` (local checks) and ``jde_values`` (typed values).
 
 Auth lifecycle: ``ensure_token`` requests an AIS token (POST ``/jderest/v2/tokenrequest``)
 when there is none or the one held is older than 5/6 of ``token_lifetime``. Tokens are
@@ -73,16 +80,12 @@ data dictionary's, UNCONFIRMED by the reference), and merges what it finds per d
 more than one copy in JDE.
 """
 
-import datetime as dt
 import hashlib
 import json
-import re
 import threading
 import time
-import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 
 from .errors import (
     AuthError,
@@ -95,33 +98,21 @@ from .errors import (
     ValidationRejected,
 )
 from .http import HttpClient, parse_retry_after
+from .jde_browse import MAX_REQUERIES, ResultSetExpired, TableBrowsing  # noqa: F401 - MAX_REQUERIES: API
+from .jde_checks import (
+    max_amount,  # noqa: F401 - part of this module's public API
+)
+from .jde_journals import FoundJournal, JournalDocument, JournalLine, JournalPosting, JournalResult  # noqa: F401
+from .jde_orchestrator import OrchestrationCalls
+from .jde_purchasing import PurchaseOrder, PurchaseOrderLine, PurchasingReads, Supplier  # noqa: F401 - public API
+from .jde_reference import Account, ReferenceReads  # noqa: F401 - Account: public API
+from .jde_vouchers import FoundVoucher, VoucherDocument, VoucherLine, VoucherPayItem, VoucherPosting, VoucherResult  # noqa: F401
 from .limits import RateLimiter
 
 DEFAULT_ORCHESTRATION = "MLC_AddJournalBatch"
 DEFAULT_TOKEN_LIFETIME = 1800.0
 REFRESH_FRACTION = 5 / 6
-MAX_REFERENCE = 22  # VNEDTN is A22
-TEXT_LENGTH = 30  # VNEXA / VNEXR
-# VNAA (and GLAA) hold 15 digits, the currency's decimals included: the data dictionary size
-# of item AA. UNCONFIRMED: shared/reference/jde.md does not give the size.
-AMOUNT_DIGITS = 15
 LIST_CHUNK = 100  # values per LIST condition
-MAX_REQUERIES = 2  # expired result sets re-run per browse
-# Minor-unit digits (ISO 4217) where they are not 2; the currency table in JDE decides in the end.
-CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0, "HUF": 2, "BHD": 3, "JOD": 3, "KWD": 3,
-                      "OMR": 3, "TND": 3, "LYD": 3, "IQD": 3}
-DEFAULT_ORDER = {
-    "F0901": ("AID",),
-    "F0101": ("AN8",),
-    "F0401": ("AN8",),
-    "F0911Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
-    "F0911": ("KCO", "DCT", "DOC", "DGJ", "JELN", "LT"),
-    "F0411Z1": ("EDUS", "EDBT", "EDTN", "EDLN"),
-}
-OPERATOR_ALIASES = {"=": "EQUAL", "==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", "<=": "LESS_EQUAL", ">": "GREATER",
-                    ">=": "GREATER_EQUAL", "EQ": "EQUAL", "NE": "NOT_EQUAL", "LT": "LESS", "LE": "LESS_EQUAL",
-                    "GT": "GREATER", "GE": "GREATER_EQUAL", "IN": "LIST"}
-
 HOSTS_MESSAGE = (
     "The JD Edwards AIS Server refused the connector with HTTP 405 (Allowed Hosts). Add the connector's egress IP "
     "addresses to the AIS Server's allowedHosts list, and check the HTML server's Allowed Hosts setting: it must "
@@ -136,82 +127,6 @@ AUTH_HELP = (
 
 
 # -- data ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Account:
-    """One F0901 row."""
-
-    aid: str
-    company: str
-    business_unit: str
-    object: str
-    subsidiary: str
-    description: str
-    posting_edit: str  # blank = posting; "N" non-posting; "I" inactive (sandbox); the full code list is UNCONFIRMED
-    level_of_detail: str
-
-    @property
-    def key(self):
-        """``BU.OBJ`` or ``BU.OBJ.SUB``, the account number the orchestration takes."""
-        key = f"{self.business_unit}.{self.object}"
-        return f"{key}.{self.subsidiary}" if self.subsidiary else key
-
-    @property
-    def is_active(self):
-        return self.posting_edit != "I"
-
-    @property
-    def is_postable(self):
-        """Conservative: only a blank posting edit code takes postings from the connector."""
-        return self.posting_edit == ""
-
-
-@dataclass
-class JournalLine:
-    account: str  # "BU.OBJ.SUB" or "BU.OBJ"
-    amount: Decimal  # signed: debit +, credit -
-    explanation: str = ""
-    remark: str = ""  # sent as the line's Remark; the orchestration stores the reference in VNEXR instead
-
-
-@dataclass
-class JournalDocument:
-    reference: str  # the external reference: VNEDTN and every line's VNEXR, at most 22 characters
-    gl_date: dt.date
-    currency: str
-    company: str = "00001"
-    document_type: str = "JE"
-    explanation: str = ""
-    lines: list[JournalLine] = field(default_factory=list)
-
-
-@dataclass
-class JournalResult:
-    batch_number: str
-    document_number: int | str
-    raw: dict = field(default_factory=dict, repr=False)
-    existing: bool = False  # the orchestration found the reference already written and wrote nothing
-
-
-@dataclass(frozen=True)
-class FoundJournal:
-    """One journal document found for a reference, wherever it lives now.
-
-    Identified by (company, document_type, document_number): a Z batch the processor has
-    copied into F0911 is the same journal as its F0911 rows. Counts and totals come from
-    the F0911 lines when there are any (the Z rows may be purged), else from the Z rows."""
-
-    document_number: int | str
-    document_type: str
-    company: str
-    batch_number: str  # VNEDBT when the Z rows remain (what the orchestration answered), else GLICU
-    currency: str
-    line_count: int
-    debit_total: Decimal  # sum of the positive amounts
-    net: Decimal  # sum of every amount (zero for a balanced journal)
-    gl_date: dt.date | None
-    where: str  # "F0911Z1", "F0911" or "F0911Z1+F0911"
-    processed: bool  # in F0911, or every Z row has VNEDSP "1"
-
 
 # -- the token store shared by clients of one process ---------------------------------------------------------
 @dataclass
@@ -241,12 +156,6 @@ class TokenRejected(AuthError):
     """HTTP 444: the token is invalid or expired; the request was not processed."""
 
 
-class ResultSetExpired(Unavailable):
-    """JAS_MSG347: the next-page result set was closed on the server (re-query; asking again is useless)."""
-
-    retryable = False
-
-
 def _remember(secret):
     try:
         from portal.scrub import remember_secret
@@ -256,7 +165,8 @@ def _remember(secret):
 
 
 # -- the client ----------------------------------------------------------------------------------------------
-class JdeClient(HttpClient):
+class JdeClient(TableBrowsing, ReferenceReads, OrchestrationCalls, JournalPosting, PurchasingReads, VoucherPosting,
+                HttpClient):
     system = "jde"
     clock = staticmethod(time.monotonic)
 
@@ -444,389 +354,6 @@ class JdeClient(HttpClient):
                                    status=response.status_code)
         return body
 
-    # -- data service ------------------------------------------------------------------------------------------
-    def browse(self, table, columns, conditions=(), page_size=500, order_by=None, *, match_any=False) -> Iterator[dict]:
-        """Rows of ``table`` (keys: bare aliases) matching ``conditions``, following next-page links.
-
-        ``conditions``: ``(column, operator, value)`` with JDE operators (EQUAL, LIST, BETWEEN,
-        STR_START_WITH...; ``=``, ``<=``, ``IN``... are accepted too); ``value`` is a list for
-        BETWEEN and LIST, None for STR_BLANK/STR_NOT_BLANK; dates may be ``datetime.date``.
-        ``order_by``: columns, ``"-COL"`` for descending, or ``(column, "ASC"|"DESC")``;
-        default: the table's key, so a re-run after an expired result set can skip what was
-        already delivered.
-        """
-        table = str(table).upper()
-        body = {"targetName": table, "targetType": "table", "dataServiceType": "BROWSE", "outputType": "GRID_DATA",
-                "findOnEntry": "TRUE", "returnControlIDs": "|".join(_qualify(table, c) for c in columns),
-                "maxPageSize": str(int(page_size)), "enableNextPageProcessing": True}
-        if conditions:
-            body["query"] = {"autoFind": True, "matchType": "MATCH_ANY" if match_any else "MATCH_ALL",
-                             "condition": [self._condition(table, c) for c in conditions]}
-        order = list(order_by) if order_by is not None else list(DEFAULT_ORDER.get(table, ()))
-        if order:
-            body["aggregation"] = {"orderBy": [_order_item(table, o) for o in order]}
-        delivered, requeries = 0, 0
-        while True:
-            try:
-                for index, row in enumerate(self._pages(table, body)):
-                    if index < delivered:
-                        continue
-                    delivered += 1
-                    yield row
-                return
-            except ResultSetExpired:
-                requeries += 1
-                if requeries > MAX_REQUERIES or not order:
-                    raise
-
-    def _pages(self, table, body):
-        response = self.call("POST", self._url("dataservice"), idempotent=True, json_body=body)
-        while True:
-            data = self._json(response)
-            form = data.get(f"fs_DATABROWSE_{table}")
-            if not isinstance(form, dict):
-                errors = data.get("sysErrors") or data.get("errors")
-                raise IntegrationError(f"JD Edwards answered no fs_DATABROWSE_{table}"
-                                       f"{': ' + self.scrub(str(errors)[:300]) if errors else ''}",
-                                       code="JDE-BAD-ANSWER", status=response.status_code)
-            grid = (form.get("data") or {}).get("gridData") or {}
-            prefix = f"{table}_"
-            for row in grid.get("rowset") or []:
-                yield {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in row.items()}
-            href = next((link.get("href") for link in data.get("links") or []
-                         if isinstance(link, dict) and link.get("rel") == "next" and link.get("href")), None)
-            if not href:
-                return
-            response = self.call("POST", self._rebase(href), idempotent=True, json_body={})
-
-    def _condition(self, table, condition):
-        column, operator, value = condition
-        operator = OPERATOR_ALIASES.get(str(operator).upper(), str(operator).upper())
-        if value is None:
-            values = []
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            values = list(value)
-        else:
-            values = [value]
-        return {"controlId": _qualify(table, column), "operator": operator,
-                "value": [{"content": self._literal(v), "specialValueId": "LITERAL"} for v in values]}
-
-    def _literal(self, value):
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        if isinstance(value, dt.date):
-            style = self.date_literal_format.lower()
-            if style == "julian":
-                return str(_julian(value))
-            if style == "user":
-                pattern = _strftime_pattern(self.user_info.get("simpleDateFormat"))
-                if pattern:
-                    return value.strftime(pattern)
-            return value.strftime("%Y%m%d")
-        if isinstance(value, bool):
-            return "1" if value else "0"
-        if isinstance(value, Decimal):
-            return format(value, "f")
-        return str(value)
-
-    # -- reference data ------------------------------------------------------------------------------------
-    def accounts(self) -> list[Account]:
-        """The chart of accounts (F0901)."""
-        columns = ["AID", "CO", "MCU", "OBJ", "SUB", "DL01", "PEC", "LDA"]
-        return [Account(aid=_text(r.get("AID")), company=_text(r.get("CO")), business_unit=_text(r.get("MCU")),
-                        object=_text(r.get("OBJ")), subsidiary=_text(r.get("SUB")), description=_text(r.get("DL01")),
-                        posting_edit=_text(r.get("PEC")).upper(), level_of_detail=_text(r.get("LDA")))
-                for r in self.browse("F0901", columns)]
-
-    def suppliers(self, changed_since=None) -> list[dict]:
-        """Suppliers from F0401 joined with their F0101 names (only suppliers updated on or
-        after ``changed_since`` when given: F0401.UPMJ)."""
-        conditions = [("UPMJ", "GREATER_EQUAL", changed_since)] if changed_since else []
-        masters = list(self.browse("F0401", ["AN8", "MCUP", "OBAP", "AIDP", "CRRP", "TRAP", "PYIN", "HDPY", "UPMJ"],
-                                   conditions))
-        numbers = [_int(r.get("AN8")) for r in masters]
-        names = {}
-        for start in range(0, len(numbers), LIST_CHUNK):
-            chunk = numbers[start:start + LIST_CHUNK]
-            for row in self.browse("F0101", ["AN8", "ALPH", "AT1", "TAX"], [("AN8", "LIST", chunk)]):
-                names[_int(row.get("AN8"))] = row
-        out = []
-        for row in masters:
-            number = _int(row.get("AN8"))
-            book = names.get(number, {})
-            business_unit, obj = _text(row.get("MCUP")), _text(row.get("OBAP"))
-            out.append({
-                "address_number": number, "name": _text(book.get("ALPH")), "search_type": _text(book.get("AT1")),
-                "tax_id": _text(book.get("TAX")), "business_unit": business_unit, "object": obj,
-                "account_id": _text(row.get("AIDP")),
-                "default_account": f"{business_unit}.{obj}" if business_unit and obj else "",
-                "currency": _text(row.get("CRRP")), "payment_terms": _text(row.get("TRAP")),
-                "payment_instrument": _text(row.get("PYIN")), "on_hold": _text(row.get("HDPY")).upper() == "Y",
-                "updated": _date(row.get("UPMJ")),
-            })
-        return out
-
-    # -- journals --------------------------------------------------------------------------------------------
-    def journal_payload(self, doc: JournalDocument) -> dict:
-        """The orchestration input for ``doc``, after the local checks (raises ValidationRejected).
-
-        Each line's ``Remark`` is still sent, but the orchestration stores the BatchReference
-        in VNEXR (so that reconcile finds the journal in F0911 as GLEXR) and ignores it."""
-        reference = str(doc.reference or "").strip()
-        currency = str(doc.currency or "").strip().upper()
-        exponent = _exponent(currency)
-        quantum = Decimal(1).scaleb(-exponent)
-        problems = _reference_problems(doc.reference) + _control_problems(
-            "the journal", {"Explanation": doc.explanation})  # (code, text) pairs
-        if not doc.lines:
-            problems.append((INVALID, "the journal has no lines"))
-        lines, total = [], Decimal(0)
-        for number, line in enumerate(doc.lines, start=1):
-            amount, line_problems = _line_problems(number, line, currency, exponent)
-            if line_problems:
-                problems += line_problems
-                continue
-            total += amount
-            lines.append({"LineNumber": number, "Account": str(line.account).strip(),
-                          "Amount": format(amount.quantize(quantum), "f"),
-                          "Explanation": str(line.explanation or "")[:TEXT_LENGTH],
-                          "Remark": str(line.remark or "")[:TEXT_LENGTH]})
-        if not problems and total != 0:
-            problems.append((INVALID, f"the journal is out of balance by {total} {currency}"))
-        if problems:
-            code = min((c for c, _ in problems), key=CODE_PRIORITY.index)
-            raise ValidationRejected(f"Journal {_printable(reference) or '(no reference)'} was not sent to JD Edwards: "
-                                     + "; ".join(text for _, text in problems), code=code, help=REFUSAL_HELP[code])
-        payload = {"BatchReference": reference, "DocumentType": str(doc.document_type or "JE"),
-                   "Company": str(doc.company or "00001"), "GLDate": doc.gl_date.isoformat(), "Currency": currency,
-                   "Explanation": str(doc.explanation or "")[:TEXT_LENGTH], "Lines": lines}
-        if self.batch_user:
-            payload["User"] = str(self.batch_user)
-        return payload
-
-    def post_journal(self, doc: JournalDocument) -> JournalResult:
-        """One orchestration call writing ``doc`` to F0911Z1. Raises ``OutcomeUnknown`` when
-        it may have been written without an answer: reconcile with ``find_journals`` first.
-        ``existing`` on the result: the orchestration already had this reference and wrote
-        nothing (its idempotency; the numbers are the existing journal's)."""
-        payload = self.journal_payload(doc)
-        url = self._url(f"orchestrator/{self.orchestration}", self.orchestrator_version)
-        response = self.call("POST", url, idempotent=False, json_body=payload)
-        try:
-            body = self._json(response)
-        except IntegrationError:
-            raise OutcomeUnknown(f"JD Edwards answered the journal {payload['BatchReference']} with something that is "
-                                 "not JSON; it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
-                                 status=response.status_code) from None
-        status = str(body.get("jde__status") or "SUCCESS").upper()
-        batch, document = body.get("BatchNumber"), body.get("DocumentNumber")
-        if batch not in (None, "") and status in ("SUCCESS", "WARNING"):
-            return JournalResult(batch_number=_text(batch), document_number=_document_number(document), raw=body,
-                                 existing=_flag(body.get("Existing")))
-        message = self.scrub(str(body.get("jde__simpleMessage") or body.get("message") or "").strip())
-        if status in ("ERROR", "FAIL", "FAILED", "FAILURE"):
-            # UNCONFIRMED: an orchestration reporting its own failure with HTTP 200. Ours validates
-            # before it writes, so this is a definite rejection.
-            return_text = message or f"jde__status {status}"
-            raise ValidationRejected(f"JD Edwards rejected it: {return_text}", code="JDE-REJECTED",
-                                     status=response.status_code,
-                                     help="Correct what JD Edwards names, then retry the batch.")
-        raise OutcomeUnknown(f"JD Edwards answered the journal {payload['BatchReference']} without a batch number "
-                             f"(jde__status {status}); it may or may not have been written", code="JDE-OUTCOME-UNKNOWN",
-                             status=response.status_code)
-
-    def find_journals(self, reference, *, document_type=None, company=None) -> list[FoundJournal]:
-        """Every journal document written for ``reference``, wherever it lives now.
-
-        Searches F0911Z1 by VNEDTN (processed or not) and F0911 by GLEXR, which our
-        orchestration fills with the reference and R09110Z carries over, so a journal is
-        still found after its Z rows were processed and purged. One entry per document
-        (company, type, number): a Z batch and the F0911 rows made from it are one journal;
-        two entries mean the reference was written twice. Ordered by document number.
-        ``document_type``/``company`` narrow both searches (GLEXR is no key of F0911, so on a
-        large ledger they spare the server work)."""
-        reference = str(reference)
-        groups: dict[tuple, dict] = {}
-        # VNCO, not VNKCO, narrows the Z rows: an orchestration must fill VNCO, VNKCO may stay blank.
-        for row in self._batch_rows(reference, _narrowing(document_type, "CO", company)):
-            groups.setdefault(_z_document(row), {"z": [], "gl": []})["z"].append(row)
-        for row in self._ledger_rows(reference, _narrowing(document_type, "KCO", company)):
-            key = (row["KCO"], row["DCT"], row["DOC"])
-            groups.setdefault(key, {"z": [], "gl": []})["gl"].append(row)
-        found = [_found_journal(g["z"], g["gl"]) for g in groups.values()]
-        return sorted(found, key=lambda j: (str(j.document_number).zfill(15), j.company, j.document_type))
-
-    def find_journal(self, reference) -> list[dict]:
-        """F0911Z1 rows whose transaction number (VNEDTN) is ``reference``, every batch of it,
-        ordered by batch and line. Keys are bare aliases (EDBT, DOC, AA...), text stripped,
-        AA a Decimal. Superseded by ``find_journals``: rows the site has purged from F0911Z1
-        after processing are NOT found here; kept until every caller has moved."""
-        return self._batch_rows(str(reference))
-
-    def _batch_rows(self, reference, narrowing=()):
-        """F0911Z1 rows of ``reference`` (any VNEDSP), cleaned: text stripped, AA Decimal, DOC number, DGJ date."""
-        columns = ["EDUS", "EDBT", "EDTN", "EDLN", "EDSP", "DCT", "DOC", "KCO", "CO", "DGJ", "ANI", "AID", "MCU", "OBJ",
-                   "SUB", "AA", "CRCD", "EXA", "EXR"]
-        conditions = [("EDTN", "EQUAL", reference), *narrowing]
-        rows = [_clean(row) for row in self.browse("F0911Z1", columns, conditions)]
-        return [r for r in rows if r.get("EDTN") == reference]  # defensive: a server comparing loosely
-
-    def _ledger_rows(self, reference, narrowing=()):
-        """F0911 rows whose remark (GLEXR) is ``reference``, cleaned like ``_batch_rows``."""
-        columns = ["KCO", "DCT", "DOC", "DGJ", "JELN", "LT", "AA", "CRCD", "EXR", "CO", "ICU", "POST"]
-        conditions = [("EXR", "EQUAL", reference), *narrowing]
-        rows = [_clean(row) for row in self.browse("F0911", columns, conditions)]
-        return [r for r in rows if r.get("EXR") == reference]
-
-
-def max_amount(currency) -> Decimal:
-    """The largest absolute line amount JD Edwards accepts in ``currency``: AMOUNT_DIGITS
-    digits of which the currency's decimals take their share (USD: 9999999999999.99)."""
-    exponent = _exponent(currency)
-    quantum = Decimal(1).scaleb(-exponent)
-    return (Decimal(10) ** (AMOUNT_DIGITS - exponent) - quantum).quantize(quantum)
-
-
-# -- journal checks --------------------------------------------------------------------------------------------
-INVALID = "JDE-INVALID-JOURNAL"
-TOO_LARGE = "JDE-AMOUNT-TOO-LARGE"
-CONTROL_CHARACTER = "JDE-CONTROL-CHARACTER"
-# The refusal's code is its most specific problem's: the guards' own codes first.
-CODE_PRIORITY = (CONTROL_CHARACTER, TOO_LARGE, INVALID)
-REFUSAL_HELP = {
-    INVALID: "The posting built from the source record cannot be a JD Edwards journal; correct the mapping or the "
-             "source record, then retry.",
-    TOO_LARGE: "JD Edwards cannot store an amount that large. Check the source record for a mistyped amount and "
-               "correct it there, then retry.",
-    CONTROL_CHARACTER: "A text bound for JD Edwards contains a control character (tab, line break, NUL...). Remove it "
-                       "from the source record or the mapping, then retry.",
-}
-
-
-def _exponent(currency):
-    return CURRENCY_EXPONENTS.get(str(currency or "").strip().upper(), 2)
-
-
-def _narrowing(document_type, company_column, company):
-    return [(column, "EQUAL", value) for column, value in (("DCT", document_type), (company_column, company)) if value]
-
-
-def _reference_problems(raw):
-    problems = _control_problems("the journal", {"BatchReference": raw})
-    reference = str(raw or "").strip()
-    if not reference:
-        problems.append((INVALID, "the journal has no reference"))
-    elif len(reference) > MAX_REFERENCE:
-        problems.append((INVALID, f"reference {_printable(reference)} is longer than {MAX_REFERENCE} characters "
-                                  "(VNEDTN)"))
-    return problems
-
-
-def _control_problems(where, texts):
-    """A problem per text holding a control character (Unicode category Cc: NUL, tab, line
-    break...). The engine strips them earlier; this is the last guard before JD Edwards."""
-    problems = []
-    for name, value in texts.items():
-        for index, char in enumerate(str(value or "")):
-            if unicodedata.category(char) == "Cc":
-                problems.append((CONTROL_CHARACTER, f"{where}: {name} contains the control character "
-                                                    f"U+{ord(char):04X} at position {index + 1}"))
-                break
-    return problems
-
-
-def _line_problems(number, line, currency, exponent):
-    """``(amount, problems)`` for one journal line; amount is None when it is not a number."""
-    where = f"line {number}"
-    problems = _control_problems(where, {"Account": line.account, "Explanation": line.explanation,
-                                         "Remark": line.remark})
-    try:
-        amount = Decimal(repr(line.amount)) if isinstance(line.amount, float) else Decimal(line.amount)
-    except (InvalidOperation, TypeError, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite():
-        return None, problems + [(INVALID, f"{where}: amount {line.amount!r} is not a number")]
-    limit = max_amount(currency)
-    # Size first: quantizing a huge amount would overflow the decimal context.
-    if abs(amount) > limit:
-        problems.append((TOO_LARGE, f"{where}: amount {amount} {currency} is larger than JD Edwards accepts (at most "
-                                    f"{limit}: its amount column holds {AMOUNT_DIGITS} digits, {exponent} of them "
-                                    "decimals)"))
-    elif amount != amount.quantize(Decimal(1).scaleb(-exponent)):
-        problems.append((INVALID, f"{where}: {amount} has more decimals than {currency} allows ({exponent})"))
-    if not re.fullmatch(r"[^.\s]+\.[^.\s]+(\.[^.\s]+)?", str(line.account or "").strip()):
-        problems.append((INVALID, f"{where}: account {_printable(line.account)!r} is not in BU.OBJ[.SUB] form"))
-    return amount, problems
-
-
-def _printable(text):
-    """``text`` with control characters shown as \\uXXXX, for messages."""
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in str(text or ""))
-
-
-def _flag(value):
-    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "y"))
-
-
-# -- found journals --------------------------------------------------------------------------------------------
-def _clean(row):
-    clean = {k: (_text(v) if isinstance(v, str) else v) for k, v in row.items()}
-    if "AA" in clean:
-        clean["AA"] = _decimal(row["AA"])
-    if "DOC" in clean:
-        clean["DOC"] = _document_number(row["DOC"])
-    if "DGJ" in clean:
-        clean["DGJ"] = _date(row["DGJ"])
-    if "ICU" in clean:
-        clean["ICU"] = _text(_document_number(row["ICU"]))
-    return clean
-
-
-def _z_document(row):
-    """The journal a Z row belongs to: its document (company, type, number). A row without a
-    document number (R09110Z assigns one when VNDOC is blank) stands for its batch instead."""
-    if row.get("DOC") in (None, "", 0):
-        return ("F0911Z1", row.get("EDUS"), row.get("EDBT"))
-    return (row.get("KCO") or row.get("CO") or "", row.get("DCT") or "", row["DOC"])
-
-
-def _found_journal(batch_rows, ledger_rows):
-    # F0911 has a row per ledger type; the orchestration writes the AA (actual amounts) ledger,
-    # so counts and totals come from it (other ledgers, e.g. CA, would double the lines).
-    actual = [r for r in ledger_rows if r.get("LT") in ("AA", "", None)] or ledger_rows
-    lines = actual or batch_rows
-    first = lines[0]
-    amounts = [r.get("AA") or Decimal(0) for r in lines]
-    where = "+".join(name for name, rows in (("F0911Z1", batch_rows), ("F0911", ledger_rows)) if rows)
-    return FoundJournal(
-        document_number=first.get("DOC"), document_type=first.get("DCT") or "",
-        company=first.get("KCO") or first.get("CO") or "",
-        batch_number=batch_rows[0].get("EDBT", "") if batch_rows else ledger_rows[0].get("ICU", ""),
-        currency=first.get("CRCD") or "", line_count=len(lines),
-        debit_total=sum((a for a in amounts if a > 0), Decimal(0)), net=sum(amounts, Decimal(0)),
-        gl_date=first.get("DGJ"), where=where,
-        processed=bool(ledger_rows) or all(r.get("EDSP") == "1" for r in batch_rows),
-    )
-
-
-# -- helpers ---------------------------------------------------------------------------------------------------
-def _qualify(table, column):
-    column = str(column).strip()
-    if "." in column:
-        return column
-    if column.upper().startswith(f"{table}_"):
-        column = column[len(table) + 1:]
-    return f"{table}.{column.upper()}"
-
-
-def _order_item(table, item):
-    if isinstance(item, (tuple, list)):
-        column, direction = item[0], str(item[1] if len(item) > 1 else "ASC").upper()
-    else:
-        text = str(item)
-        column, direction = (text[1:], "DESC") if text.startswith("-") else (text, "ASC")
-    return {"column": _qualify(table, column), "direction": direction}
-
 
 def _error_body(response):
     try:
@@ -850,77 +377,3 @@ def _vendor_text(body):
     return ""
 
 
-def _text(value):
-    return "" if value is None else str(value).strip()
-
-
-def _int(value):
-    try:
-        return int(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
-        return 0
-
-
-def _decimal(value):
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    try:
-        return Decimal(str(value).strip() or "0")
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def _document_number(value):
-    text = _text(value)
-    try:
-        return int(Decimal(text))
-    except (InvalidOperation, ValueError):
-        return text
-
-
-def _julian(day):
-    return (day.year - 1900) * 1000 + day.timetuple().tm_yday
-
-
-def _date(value):
-    """A grid date: "YYYYMMDD", a Julian CYYDDD number, "MM/dd/yyyy", ISO; None when empty."""
-    if value in (None, "", 0):
-        return None
-    text = _text(value)
-    if text.endswith(".0"):
-        text = text[:-2]
-    if text.isdigit() and len(text) <= 7:
-        number = int(text)
-        if number <= 0:
-            return None
-        return dt.date(1900 + number // 1000, 1, 1) + dt.timedelta(days=number % 1000 - 1)
-    for fmt in ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-_JAVA_DATE_PARTS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d"}
-
-
-def _strftime_pattern(java_pattern):
-    """A Java SimpleDateFormat date pattern (``MM/dd/yyyy``) as strftime, or None if it has other fields."""
-    if not java_pattern:
-        return None
-    out, rest = [], str(java_pattern)
-    while rest:
-        for token, code in _JAVA_DATE_PARTS.items():
-            if rest.startswith(token):
-                out.append(code)
-                rest = rest[len(token):]
-                break
-        else:
-            if rest[0].isalpha():
-                return None
-            out.append(rest[0].replace("%", "%%"))
-            rest = rest[1:]
-    return "".join(out)

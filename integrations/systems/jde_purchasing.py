@@ -1,0 +1,194 @@
+"""JD Edwards purchasing reads for the mirror flows: purchase orders (F4301 headers with their
+F4311 lines) and suppliers (F0401 with F0101, F0111 and F01151) changed since a cursor.
+
+The cursor is a datetime: JDE stamps a change with a Julian date (UPMJ) and a separate time
+column, UPMT on F0101/F0401/F0111/F01151 but TDAY on F4301/F4311, which have no UPMT
+(shared/reference/jde.md, "Incremental poll"). The data service cannot express
+"UPMJ > d OR (UPMJ = d AND time >= t)" in one flat condition list, so the query asks
+``UPMJ >= d`` and rows of day ``d`` before ``t`` are dropped here. The cursor is inclusive:
+a change stamped exactly at the cursor is read again (the mirror compares, so re-reading is
+harmless; missing it is not).
+
+An order is returned whole (header and every line) when its header or any line changed: a
+site's programs may restamp a line without its header. Cancelled lines are those whose last
+status is in ``cancelled_statuses`` (option, default ``("980",)``: JDE's standard purchase
+order activity rules; a site may use others, UNCONFIRMED). A supplier is active when its
+F0101 search type is in ``supplier_search_types`` (option, default ``("V",)``); other
+supplier types (e.g. ``VX``) are read as inactive when they have an F0401 row.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .jde_values import as_date, as_decimal, as_int, as_text, stamp
+
+LIST_CHUNK = 100  # values per LIST condition
+
+
+@dataclass(frozen=True)
+class PurchaseOrderLine:
+    line_number: Decimal  # LNID as displayed: 1.000
+    item: str
+    description: str
+    unit_of_measure: str
+    quantity: Decimal
+    quantity_received: Decimal
+    unit_cost: Decimal
+    extended_amount: Decimal
+    open_amount: Decimal
+    last_status: str
+    next_status: str
+    account: str  # BU.OBJ[.SUB]
+    account_id: str
+    promised_date: dt.date | None
+    updated: dt.datetime | None
+    cancelled: bool
+
+
+@dataclass(frozen=True)
+class PurchaseOrder:
+    company: str
+    number: int
+    order_type: str
+    suffix: str
+    supplier: int
+    business_unit: str
+    order_date: dt.date | None
+    requested_date: dt.date | None
+    currency: str
+    total: Decimal
+    description: str
+    updated: dt.datetime | None  # the latest change of the header or any line
+    lines: tuple[PurchaseOrderLine, ...] = field(default=())
+
+    @property
+    def key(self):
+        """``KCOO-DCTO-DOCO``: the order's identity, e.g. ``00001-OP-400001``."""
+        return f"{self.company}-{self.order_type}-{self.number}"
+
+    @property
+    def cancelled(self):
+        return bool(self.lines) and all(line.cancelled for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Supplier:
+    address_number: int
+    name: str
+    tax_id: str
+    search_type: str
+    active: bool
+    on_hold: bool
+    contact: str
+    email: str
+    currency: str
+    payment_terms: str
+    default_account: str
+    updated: dt.datetime | None
+
+
+HEADER_COLUMNS = ["KCOO", "DOCO", "DCTO", "SFXO", "AN8", "MCU", "TRDJ", "DRQJ", "CRCD", "OTOT", "DESC", "UPMJ", "TDAY"]
+LINE_COLUMNS = ["KCOO", "DOCO", "DCTO", "SFXO", "LNID", "LITM", "DSC1", "UOM", "UORG", "UREC", "PRRC", "AEXP", "AOPN",
+                "LTTR", "NXTR", "ANI", "AID", "OMCU", "OBJ", "SUB", "PDDJ", "UPMJ", "TDAY"]
+
+
+def _order_key(row):
+    return as_text(row.get("KCOO")), as_int(row.get("DOCO")), as_text(row.get("DCTO")), as_text(row.get("SFXO"))
+
+
+def _after(row, since, time_column):
+    """Whether the row's (UPMJ, time) stamp is at or after ``since`` (None: every row)."""
+    if since is None:
+        return True
+    moment = stamp(row.get("UPMJ"), row.get(time_column))
+    return moment is not None and moment >= since
+
+
+class PurchasingReads:
+    """Mixed into ``JdeClient``: needs ``browse`` and ``options``."""
+
+    def _since_conditions(self, since):
+        return [("UPMJ", "GREATER_EQUAL", since.date())] if since else []
+
+    def _chunks(self, table, columns, column, values, extra=()):
+        values = sorted(set(values))
+        for start in range(0, len(values), LIST_CHUNK):
+            yield from self.browse(table, columns, [(column, "LIST", values[start:start + LIST_CHUNK]), *extra])
+
+    def purchase_orders_changed_since(self, since: dt.datetime | None = None) -> list[PurchaseOrder]:
+        """Orders whose header or a line changed at or after ``since`` (every order when None), whole."""
+        cancelled = tuple(self.options.get("cancelled_statuses") or ("980",))
+        headers = {_order_key(r): r for r in self.browse("F4301", HEADER_COLUMNS, self._since_conditions(since))
+                   if _after(r, since, "TDAY")}
+        changed_lines = {_order_key(r) for r in self.browse("F4311", ["KCOO", "DOCO", "DCTO", "SFXO", "UPMJ", "TDAY"],
+                                                             self._since_conditions(since)) if _after(r, since, "TDAY")}
+        missing = {key[1] for key in changed_lines - set(headers)}
+        for row in self._chunks("F4301", HEADER_COLUMNS, "DOCO", missing):
+            if _order_key(row) in changed_lines:
+                headers[_order_key(row)] = row
+        lines = {}
+        for row in self._chunks("F4311", LINE_COLUMNS, "DOCO", {key[1] for key in headers}):
+            if _order_key(row) in headers:
+                lines.setdefault(_order_key(row), []).append(self._po_line(row, cancelled))
+        orders = [self._order(key, row, lines.get(key, [])) for key, row in headers.items()]
+        return sorted(orders, key=lambda o: (o.company, o.order_type, o.number, o.suffix))
+
+    @staticmethod
+    def _po_line(row, cancelled):
+        business_unit, obj, sub = as_text(row.get("OMCU")), as_text(row.get("OBJ")), as_text(row.get("SUB"))
+        account = as_text(row.get("ANI")) or ".".join(p for p in (business_unit, obj, sub) if p)
+        status = as_text(row.get("LTTR"))
+        return PurchaseOrderLine(
+            line_number=as_decimal(row.get("LNID")), item=as_text(row.get("LITM")), description=as_text(row.get("DSC1")),
+            unit_of_measure=as_text(row.get("UOM")), quantity=as_decimal(row.get("UORG")),
+            quantity_received=as_decimal(row.get("UREC")), unit_cost=as_decimal(row.get("PRRC")),
+            extended_amount=as_decimal(row.get("AEXP")), open_amount=as_decimal(row.get("AOPN")), last_status=status,
+            next_status=as_text(row.get("NXTR")), account=account, account_id=as_text(row.get("AID")),
+            promised_date=as_date(row.get("PDDJ")), updated=stamp(row.get("UPMJ"), row.get("TDAY")),
+            cancelled=status in cancelled)
+
+    @staticmethod
+    def _order(key, row, lines):
+        lines = sorted(lines, key=lambda ln: ln.line_number)
+        stamps = [s for s in [stamp(row.get("UPMJ"), row.get("TDAY")), *(ln.updated for ln in lines)] if s]
+        return PurchaseOrder(
+            company=key[0], number=key[1], order_type=key[2], suffix=key[3], supplier=as_int(row.get("AN8")),
+            business_unit=as_text(row.get("MCU")), order_date=as_date(row.get("TRDJ")),
+            requested_date=as_date(row.get("DRQJ")), currency=as_text(row.get("CRCD")), total=as_decimal(row.get("OTOT")),
+            description=as_text(row.get("DESC")), updated=max(stamps) if stamps else None, lines=tuple(lines))
+
+    def suppliers_changed_since(self, since: dt.datetime | None = None) -> list[Supplier]:
+        """Suppliers (F0401 rows) whose supplier master, address book, Who's Who or email rows
+        changed at or after ``since`` (every supplier when None), ordered by address number."""
+        conditions = self._since_conditions(since)
+        numbers = set()
+        for table, columns in (("F0401", ["AN8"]), ("F0101", ["AN8"]), ("F0111", ["AN8"]), ("F01151", ["AN8"])):
+            numbers |= {as_int(r.get("AN8")) for r in self.browse(table, [*columns, "UPMJ", "UPMT"], conditions)
+                        if _after(r, since, "UPMT")}
+        masters = {as_int(r.get("AN8")): r for r in self._chunks(
+            "F0401", ["AN8", "MCUP", "OBAP", "CRRP", "TRAP", "HDPY", "UPMJ", "UPMT"], "AN8", numbers)}
+        book = {as_int(r.get("AN8")): r for r in self._chunks(
+            "F0101", ["AN8", "ALPH", "AT1", "TAX", "UPMJ", "UPMT"], "AN8", masters)}
+        contacts = {as_int(r.get("AN8")): as_text(r.get("MLNM")) for r in self._chunks(
+            "F0111", ["AN8", "IDLN", "MLNM"], "AN8", masters, [("IDLN", "EQUAL", 1)])}
+        emails = {}
+        for row in self._chunks("F01151", ["AN8", "IDLN", "RCK7", "ETP", "EMAL"], "AN8", masters, [("IDLN", "EQUAL", 1)]):
+            if as_text(row.get("ETP")).upper() in ("E", ""):
+                emails.setdefault(as_int(row.get("AN8")), as_text(row.get("EMAL")))
+        active_types = {t.upper() for t in (self.options.get("supplier_search_types") or ("V",))}
+        out = []
+        for number in sorted(masters):
+            master, entry = masters[number], book.get(number, {})
+            stamps = [s for s in (stamp(master.get("UPMJ"), master.get("UPMT")), stamp(entry.get("UPMJ"), entry.get("UPMT")))
+                      if s]
+            business_unit, obj = as_text(master.get("MCUP")), as_text(master.get("OBAP"))
+            out.append(Supplier(
+                address_number=number, name=as_text(entry.get("ALPH")), tax_id=as_text(entry.get("TAX")),
+                search_type=as_text(entry.get("AT1")), active=as_text(entry.get("AT1")).upper() in active_types,
+                on_hold=as_text(master.get("HDPY")).upper() == "Y", contact=contacts.get(number, ""),
+                email=emails.get(number, ""), currency=as_text(master.get("CRRP")),
+                payment_terms=as_text(master.get("TRAP")),
+                default_account=f"{business_unit}.{obj}" if business_unit and obj else "",
+                updated=max(stamps) if stamps else None))
+        return out
