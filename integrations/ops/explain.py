@@ -1,0 +1,74 @@
+"""Why a batch is held, line by line: which source line(s) and field, with the source values.
+
+General over flows: the flow's handler lists the record's lines (``FlowHandler.source_lines``)
+and maps one line from the portal's own data (``FlowHandler.check_line``). A line is at fault
+when mapping it holds, or when the hold message names its id or the account it maps to
+(written in the target's notation, ``display.account_text``), as the target checks do.
+A flow without these hooks gets no line table: the page still shows the hold message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..flows import handler_class
+from ..models import BatchState
+from .display import account_text
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LineExplanation:
+    line: str
+    values: dict
+    account: str = ""
+    at_fault: bool = False
+    field: str = ""
+    message: str = ""
+
+
+@dataclass
+class HoldExplanation:
+    lines: list[LineExplanation] = field(default_factory=list)
+
+    @property
+    def at_fault(self):
+        return [ln for ln in self.lines if ln.at_fault]
+
+
+def explain(batch) -> HoldExplanation | None:
+    """The line-by-line explanation of a held batch, or None (not held, or the flow cannot tell)."""
+    if batch.state != BatchState.HELD:
+        return None
+    flow = batch.flow
+    try:
+        handler = handler_class(flow.kind)(flow)
+        rows = handler.source_lines(batch.payload or {})
+    except Exception:  # an unknown kind or an odd payload: the page still shows the hold message
+        logger.warning("cannot list the lines of batch %s", batch.pk, exc_info=True)
+        return None
+    if not rows:
+        return None
+    message = batch.last_error or ""
+    explanation = HoldExplanation()
+    for index, values in enumerate(rows):
+        values = dict(values)
+        line_id = str(values.pop("line", "") or index + 1)
+        try:
+            check = handler.check_line(batch.payload, index) or {}
+        except Exception:
+            logger.warning("cannot check line %s of batch %s", index, batch.pk, exc_info=True)
+            check = {}
+        item = LineExplanation(line=line_id, values=values)
+        if check.get("code"):
+            item.at_fault, item.field, item.message = True, check.get("field", ""), check.get("message", "")
+        elif check.get("account"):
+            item.account = account_text(flow.target_system, check["account"])
+            if item.account and item.account in message:
+                item.at_fault, item.field, item.message = True, "account", message
+        if not item.at_fault and line_id and line_id in message:
+            item.at_fault, item.message = True, message
+        explanation.lines.append(item)
+    return explanation
