@@ -95,3 +95,15 @@ def test_dashboard_queries_are_bounded_whatever_the_volume(support_client, tenan
     with django_assert_max_num_queries(len(small.captured_queries)) as large:
         assert support_client.get("/").status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_demo_history_fills_the_chart_once(support_client, tenant):
+    from integrations.ops.demo_history import seed_history
+
+    flow = make_flow(tenant, name="Demo flow")
+    made = seed_history(flow)
+    assert made > 20 and seed_history(flow) == 0  # idempotent
+    days = {b.posted_at.date() for b in Batch.objects.filter(flow=flow)}
+    assert len(days) >= 15  # weekdays over four weeks
+    html = support_client.get("/").content.decode()
+    assert html.count("<rect") >= 15
