@@ -24,7 +24,7 @@ from portal.admin_scoping import TenantScopedAdmin
 from .admin_views import check_mapping_coverage, flow_tool_urls, preview_documents
 from .models import Batch, Connection, Flow, SyncCycle
 from .ops import batch_actions, display
-from .ops.explain import explain
+from .ops.explain import explain, explanation_html
 from .ops.outcome import cycle_outcome
 from .systems.registry import CREDENTIAL_KEYS, NON_SECRET_KEYS, SYSTEMS
 
@@ -372,11 +372,26 @@ class BatchAdmin(TenantScopedAdmin):
     ]
     readonly_fields = [f for _, opts in fieldsets for f in opts["fields"]]
 
+    search_help_text = "Any id: source record (e.g. Expensify report ID), reference, target document or batch number, error code."
+
     def has_add_permission(self, request):
         return False  # batches come from cycles
 
     def get_urls(self):
         return [*batch_actions.batch_action_urls(self), *super().get_urls()]
+
+    def get_list_display(self, request):
+        items = list(super().get_list_display(request))
+        return items if self.is_support(request) else [i for i in items if i != "tenant"]  # one tenant: no column
+
+    def get_search_results(self, request, queryset, search_term):
+        # Also the ids the target answered with (``posting.target``: a JD Edwards batch number, an
+        # Acumatica reference...), whatever their key in each flow. ``queryset`` is already scoped.
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            found = found | queryset.filter(posting__target__icontains=term)
+        return found, duplicates
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         batch = self.get_object(request, unquote(object_id)) if object_id else None
@@ -405,30 +420,7 @@ class BatchAdmin(TenantScopedAdmin):
 
     @admin.display(description="failing lines")
     def hold_lines(self, obj):
-        found = explain(obj)
-        if found is None:
-            return "-"
-        columns = list(dict.fromkeys(k for ln in found.lines for k in ln.values))
-        head = format_html_join("", "<th>{}</th>", ((display.label(c),) for c in ["line", *columns, "maps to", "problem"]))
-        rows = []
-        for ln in found.lines:
-            cells = [ln.line, *(display.scalar(ln.values.get(c)) for c in columns), ln.account or "-", ln.message or ""]
-            marked = {columns.index(ln.field) + 1} if ln.field in columns else set()
-            rows.append((
-                ' class="problem"' if ln.at_fault else "",
-                format_html_join("", "{}", (
-                    (format_html("<td><strong>{}</strong></td>", c) if i in marked else format_html("<td>{}</td>", c),)
-                    for i, c in enumerate(cells))),
-            ))
-        at_fault = found.at_fault
-        summary = (
-            f"{len(at_fault)} of {len(found.lines)} line(s) at fault: " + ", ".join(
-                f"line {ln.line}" + (f" ({ln.field} \"{ln.values.get(ln.field, '')}\")" if ln.field in ln.values else "")
-                for ln in at_fault)
-            if at_fault else "No single line is at fault: read the message above."
-        )
-        return format_html('<p>{}</p><table class="hold-lines"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
-                           summary, head, format_html_join("", "<tr{}>{}</tr>", rows))
+        return explanation_html(explain(obj))
 
     @admin.display(description="posting")
     def posting_lines(self, obj):

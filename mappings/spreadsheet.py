@@ -70,8 +70,10 @@ def normalise_headers(dataset):
     names = [column_for(h) for h in headers]
     unknown = [str(h) for h, name in zip(headers, names, strict=True) if name is None and str(h or "").strip()]
     if unknown:
-        raise ValueError(f"Unknown column(s): {', '.join(unknown)}. Use the template's headers, e.g. "
-                         f"{', '.join(list(COLUMN_LABELS.values())[2:6])}.")
+        raise ValueError(
+            f"Unknown column(s): {', '.join(unknown)}. Use the template's headers, e.g. "
+            f"{', '.join(list(COLUMN_LABELS.values())[2:6])}."
+        )
     dataset.headers = [name or "" for name in names]
     return dataset
 
@@ -104,8 +106,13 @@ def template_response(flow, *, with_tenant=False):
     writer = csv.writer(out)
     writer.writerow([COLUMN_LABELS[c] for c in columns])
     for rule in flow.mapping_rules.filter(active=True).order_by("pk"):
-        values = {"tenant": flow.tenant.slug, "flow": flow.name, "tags": format_tags(rule.tags), "active": "yes",
-                  "note": rule.note}
+        values = {
+            "tenant": flow.tenant.slug,
+            "flow": flow.name,
+            "tags": format_tags(rule.tags),
+            "active": "yes",
+            "note": rule.note,
+        }
         writer.writerow([neutralise(values.get(c, getattr(rule, c, ""))) for c in columns])
     if not out.getvalue().count("\n") > 1:
         writer.writerow([flow.tenant.slug if c == "tenant" else flow.name if c == "flow" else "" for c in columns])

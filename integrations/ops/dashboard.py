@@ -42,6 +42,7 @@ class FlowRow:
     counts: dict = field(default_factory=dict)
     oldest_held: object = None
     problems: list = field(default_factory=list)  # (text, url)
+    by_state: list = field(default_factory=list)  # (label, count, url)
 
 
 def changelist(model, **params):
@@ -126,6 +127,11 @@ def dashboard_data(user, now=None):
         rows[flow_id].next_run = when
     for row in rows.values():
         row.problems = _problems(row)
+        row.by_state = [
+            (S(state).label, row.counts[state], changelist(Batch, flow__id__exact=row.flow.pk, state__exact=state))
+            for state in S.values
+            if row.counts.get(state)
+        ]
     since = (now - timedelta(days=CHART_DAYS - 1)).date()
     per_day = {}
     for day, currency, total in (

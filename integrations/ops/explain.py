@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from django.utils.html import format_html, format_html_join
+
 from ..flows import handler_class
 from ..models import BatchState
-from .display import account_text
+from .display import account_text, label, scalar
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +74,39 @@ def explain(batch) -> HoldExplanation | None:
             item.at_fault, item.message = True, message
         explanation.lines.append(item)
     return explanation
+
+
+def _cells(item, columns):
+    marked = columns.index(item.field) + 1 if item.field in columns else None
+    cells = [item.line, *(scalar(item.values.get(c)) for c in columns), item.account or "-", item.message or ""]
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html("<td><strong>{}</strong></td>", c) if i == marked else format_html("<td>{}</td>", c),)
+            for i, c in enumerate(cells)
+        ),
+    )
+
+
+def explanation_html(found: HoldExplanation | None):
+    """The lines as a table, the ones at fault marked and their field in bold, a summary above."""
+    if found is None:
+        return "-"
+    columns = list(dict.fromkeys(k for ln in found.lines for k in ln.values))
+    head = format_html_join("", "<th>{}</th>", ((label(c),) for c in ["line", *columns, "maps to", "problem"]))
+    rows = [(' class="problem"' if ln.at_fault else "", _cells(ln, columns)) for ln in found.lines]
+    if found.at_fault:
+        named = ", ".join(
+            f"line {ln.line}" + (f' ({ln.field} "{ln.values[ln.field]}")' if ln.field in ln.values else "")
+            for ln in found.at_fault
+        )
+        summary = f"{len(found.at_fault)} of {len(found.lines)} line(s) at fault: {named}"
+    else:
+        summary = "No single line is at fault: read the message above."
+    return format_html(
+        '<p>{}</p><table class="hold-lines"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        summary,
+        head,
+        format_html_join("", "<tr{}>{}</tr>", rows),
+    )

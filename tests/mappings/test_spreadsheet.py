@@ -41,15 +41,20 @@ def confirm(client, response):
 
 
 def test_a_natural_three_column_csv_imports_and_a_second_one_updates_by_natural_key(customer, tenant, flow):
-    rows = [["Expensify category", "JD Edwards business unit", "JD Edwards object account"],
-            ["Meals", "100", "6110"], ["Lodging", "100", "6120"]]
+    rows = [
+        ["Expensify category", "JD Edwards business unit", "JD Edwards object account"],
+        ["Meals", "100", "6110"],
+        ["Lodging", "100", "6120"],
+    ]
     response = import_file(customer, rows)
     result = response.context["result"]
     assert not result.has_errors() and not result.has_validation_errors()
     assert [r.import_type for r in result.rows] == ["new", "new"]
     assert confirm(customer, response).status_code == 302
     assert set(MappingRule.objects.values_list("tenant_id", "category", "target_object")) == {
-        (tenant.pk, "Meals", "6110"), (tenant.pk, "Lodging", "6120")}
+        (tenant.pk, "Meals", "6110"),
+        (tenant.pk, "Lodging", "6120"),
+    }
 
     response = import_file(customer, [["category", "Target Object"], ["meals", "6100"]])  # any case, no id
     assert [r.import_type for r in response.context["result"].rows] == ["update"]
@@ -59,8 +64,11 @@ def test_a_natural_three_column_csv_imports_and_a_second_one_updates_by_natural_
 
 
 def test_the_same_rule_twice_in_one_file_is_a_row_error(customer, tenant, flow):
-    rows = [["Flow", "Expensify category", "JD Edwards object account"],
-            [flow.name, "Meals", "6110"], [flow.name, "Meals", "6120"]]
+    rows = [
+        ["Flow", "Expensify category", "JD Edwards object account"],
+        [flow.name, "Meals", "6110"],
+        [flow.name, "Meals", "6120"],
+    ]
     response = import_file(customer, rows)
     html = response.content.decode()
     assert "confirm_form" not in response.context
@@ -69,8 +77,11 @@ def test_the_same_rule_twice_in_one_file_is_a_row_error(customer, tenant, flow):
 
 
 def test_row_errors_name_the_row_and_column_without_a_traceback(customer, tenant, flow):
-    rows = [["Flow", "Expensify category", "Expensify tags (List=Value; ...)", "JD Edwards object account"],
-            ["No such flow", "Meals", "", "6110"], [flow.name, "Gifts", "Cost Center", "6900"]]
+    rows = [
+        ["Flow", "Expensify category", "Expensify tags (List=Value; ...)", "JD Edwards object account"],
+        ["No such flow", "Meals", "", "6110"],
+        [flow.name, "Gifts", "Cost Center", "6900"],
+    ]
     html = import_file(customer, rows).content.decode()
     assert "Nothing was imported" in html
     assert "Row 1: flow: there is no flow named" in html or "No such flow" in html
@@ -78,8 +89,9 @@ def test_row_errors_name_the_row_and_column_without_a_traceback(customer, tenant
     assert MappingRule.objects.count() == 0
 
 
-def test_template_per_flow_has_plain_headers_its_systems_columns_and_its_rules(customer, support, tenant, flow,
-                                                                              other_flow, client):
+def test_template_per_flow_has_plain_headers_its_systems_columns_and_its_rules(
+    customer, support, tenant, flow, other_flow, client
+):
     add_rule(tenant, flow, category="Meals", target_object="6110")
     response = client.get(reverse("admin:mappings_mappingrule_template", args=[flow.pk]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")

@@ -107,3 +107,19 @@ def test_demo_history_fills_the_chart_once(support_client, tenant):
     assert len(days) >= 15  # weekdays over four weeks
     html = support_client.get("/").content.decode()
     assert html.count("<rect") >= 15
+
+
+def test_customer_does_not_see_another_tenants_running_cycle(customer_client, tenant, other_tenant):
+    make_cycle(
+        other_tenant, flow=make_flow(other_tenant, name="Globex run"), state=SyncCycle.RUNNING, progress="globex secret progress"
+    )
+    html = customer_client.get("/").content.decode()
+    assert "globex secret progress" not in html and "No cycle is running." in html
+
+
+def test_counts_by_state_link_to_the_filtered_list(support_client, tenant):
+    flow = make_flow(tenant)
+    for _ in range(3):
+        make_batch(tenant, flow=flow, state=S.FAILED)
+    html = support_client.get("/").content.decode()
+    assert f'<a href="/integrations/batch/?flow__id__exact={flow.pk}&amp;state__exact=failed">3 failed (will retry)</a>' in html
