@@ -152,7 +152,7 @@ def posting_table(posting, system: str, highlight=()) -> str:
         dims = ", ".join(f"{label(k)}: {scalar(v)}" for k, v in (ln.get("dimensions") or {}).items())
         rows.append(
             (
-                ' class="problem"' if str(ln.get("source_line", "")) in highlight else "",
+                "problem" if str(ln.get("source_line", "")) in highlight else "",
                 ln.get("source_line") or ln.get("kind", ""),
                 account_text(system, ln.get("account")),
                 money(amount, currency) if amount > 0 else "",
@@ -173,7 +173,7 @@ def posting_table(posting, system: str, highlight=()) -> str:
         head,
         format_html_join(
             "",
-            "<tr{}><td>{}</td><td>{}</td><td style='text-align:right'>{}</td><td style='text-align:right'>{}</td>"
+            "<tr class='{}'><td>{}</td><td>{}</td><td style='text-align:right'>{}</td><td style='text-align:right'>{}</td>"
             "<td>{}</td><td>{}</td></tr>",
             rows,
         ),

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from ..flows import handler_class
 from ..models import BatchState
@@ -33,6 +35,7 @@ class LineExplanation:
 
 @dataclass
 class HoldExplanation:
+    flow_id: int
     lines: list[LineExplanation] = field(default_factory=list)
 
     @property
@@ -54,7 +57,7 @@ def explain(batch) -> HoldExplanation | None:
     if not rows:
         return None
     message = batch.last_error or ""
-    explanation = HoldExplanation()
+    explanation = HoldExplanation(flow_id=flow.pk)
     for index, values in enumerate(rows):
         values = dict(values)
         line_id = str(values.pop("line", "") or index + 1)
@@ -89,13 +92,33 @@ def _cells(item, columns):
     )
 
 
+def _fix_links(found):
+    """For a line held on a source value a mapping rule can match: "add a rule" pre-filled with it."""
+    from mappings.vocabulary import MATCH_ATTRIBUTES
+
+    links = {}
+    for ln in found.at_fault:
+        value = ln.values.get(ln.field)
+        if ln.field in MATCH_ATTRIBUTES and value:
+            query = urlencode({"flow": found.flow_id, ln.field: value})
+            links[(ln.field, value)] = f"{reverse('admin:mappings_mappingrule_add')}?{query}"
+    if not links:
+        return ""
+    return format_html(
+        "<ul>{}</ul>",
+        format_html_join(
+            "", '<li><a href="{}">Add a mapping rule for {} "{}"</a></li>', ((url, label(f), v) for (f, v), url in links.items())
+        ),
+    )
+
+
 def explanation_html(found: HoldExplanation | None):
     """The lines as a table, the ones at fault marked and their field in bold, a summary above."""
     if found is None:
         return "-"
     columns = list(dict.fromkeys(k for ln in found.lines for k in ln.values))
     head = format_html_join("", "<th>{}</th>", ((label(c),) for c in ["line", *columns, "maps to", "problem"]))
-    rows = [(' class="problem"' if ln.at_fault else "", _cells(ln, columns)) for ln in found.lines]
+    rows = [("problem" if ln.at_fault else "", _cells(ln, columns)) for ln in found.lines]
     if found.at_fault:
         named = ", ".join(
             f"line {ln.line}" + (f' ({ln.field} "{ln.values[ln.field]}")' if ln.field in ln.values else "")
@@ -105,8 +128,9 @@ def explanation_html(found: HoldExplanation | None):
     else:
         summary = "No single line is at fault: read the message above."
     return format_html(
-        '<p>{}</p><table class="hold-lines"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        '<p>{}</p>{}<table class="hold-lines"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
         summary,
+        _fix_links(found),
         head,
-        format_html_join("", "<tr{}>{}</tr>", rows),
+        format_html_join("", '<tr class="{}">{}</tr>', rows),
     )

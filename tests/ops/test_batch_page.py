@@ -70,6 +70,11 @@ def test_held_batch_names_the_failing_line_and_field_with_source_values(support_
     assert "1 of 2 line(s) at fault: line T-BAD (category &quot;Team lunch&quot;)" in html
     assert "<td><strong>Team lunch</strong></td>" in html  # the field at fault, with its source value
     assert "100.6120" in html  # the good line maps to JD Edwards' BU.OBJECT
+    assert '<tr class="problem"><td>T-BAD</td>' in html
+    # the fix is one click away: a rule pre-filled with the flow and the value at fault
+    add = re.search(r'<a href="(/mappings/mappingrule/add/\?[^"]+)">Add a mapping rule for category', html).group(1)
+    form = support_client.get(add.replace("&amp;", "&")).content.decode()
+    assert 'value="Team lunch"' in form
 
 
 def test_target_check_hold_points_at_the_line_mapping_to_the_refused_account(support_client, flow):
