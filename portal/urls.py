@@ -13,8 +13,11 @@ urlpatterns = [
     re_path(r"^api(?:/.*)?$", not_found),  # every path under /api/ answers JSON, never the admin's pages
     *two_factor.urlpatterns,
     # The one-time password-set link of an invited user (portal.onboarding): Django's password-reset token.
-    path("password-set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(success_url="/password-set/done/"),
-         name="password-set"),
+    path(
+        "password-set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(success_url="/password-set/done/"),
+        name="password-set",
+    ),
     path("password-set/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", RedirectView.as_view(url="/", permanent=False)),  # the admin lives at /
     path("", admin.site.admin_view(dashboard_view), name="dashboard"),  # the landing page, before the stock index
