@@ -44,6 +44,10 @@ class FlowRow:
     problems: list = field(default_factory=list)  # (text, url)
     by_state: list = field(default_factory=list)  # (label, count, url)
 
+    @property
+    def outcome(self):
+        return cycle_outcome(self.last_cycle) if self.last_cycle is not None else ""
+
 
 def changelist(model, **params):
     url = reverse(f"admin:integrations_{model._meta.model_name}_changelist")

@@ -33,7 +33,7 @@ def two_tenants(tenant, other_tenant):
     posted(mine, "85.2800", days_ago=1)
     posted(mine, "14.72", days_ago=1)
     posted(theirs, "999.00", days_ago=2)
-    make_cycle(tenant, flow=mine, state=SyncCycle.FAILED, message="JD Edwards refused the login (JDE-AUTH)")
+    make_cycle(tenant, flow=mine, state=SyncCycle.FAILED, progress="finished", message="JD Edwards refused the login (JDE-AUTH)")
     return mine, theirs
 
 
@@ -51,6 +51,7 @@ def test_support_sees_every_tenant_with_problems_linked(support_client, two_tena
     assert f"/integrations/batch/?flow__id__exact={mine.pk}&amp;state__exact=held" in html
     assert f"/integrations/synccycle/?flow__id__exact={mine.pk}&amp;state__exact=failed" in html
     assert "failed: JD Edwards refused the login (JDE-AUTH)" in html
+    assert ">finished<" not in html and "finished JD Edwards" not in html
     assert "2 held (needs a person)" in html
     assert "<svg" in html and "1,099.00 USD posted" in html  # 85.28 + 14.72 + 999, at the currency precision
 
