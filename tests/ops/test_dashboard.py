@@ -124,3 +124,8 @@ def test_counts_by_state_link_to_the_filtered_list(support_client, tenant):
         make_batch(tenant, flow=flow, state=S.FAILED)
     html = support_client.get("/").content.decode()
     assert f'<a href="/integrations/batch/?flow__id__exact={flow.pk}&amp;state__exact=failed">3 failed (will retry)</a>' in html
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
+    response = client.get("/")
+    assert response.status_code == 302 and "/login/" in response.url
