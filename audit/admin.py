@@ -1,21 +1,19 @@
 """The audit trail in the admin: read-only, append-only. No add, no change, no delete."""
 
-import json
-
 from django.contrib import admin
 from django.utils.html import format_html
 
+from integrations.ops import display
 from portal.admin_scoping import TenantScopedAdmin
 
 from .models import AuditEntry
 
 
 def _pretty(value):
+    """Before/after as labelled values; the raw JSON behind a "technical details" toggle."""
     if value in (None, "", {}, []):
         return "-"
-    return format_html(
-        '<pre style="white-space: pre-wrap; margin: 0">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str)
-    )
+    return format_html("{}{}", display.labelled_values(value), display.technical_details(value))
 
 
 @admin.register(AuditEntry)

@@ -6,12 +6,10 @@ that never render a value (blank keeps the stored one). Customer users never get
 credential fields at all, and neither does anyone who may only view a connection.
 """
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +23,9 @@ from portal.admin_scoping import TenantScopedAdmin
 
 from .admin_views import check_mapping_coverage, flow_tool_urls, preview_documents
 from .models import Batch, Connection, Flow, SyncCycle
+from .ops import batch_actions, display
+from .ops.explain import explain, explanation_html
+from .ops.outcome import cycle_outcome
 from .systems.registry import CREDENTIAL_KEYS, NON_SECRET_KEYS, SYSTEMS
 
 ALL_CREDENTIAL_KEYS = list(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys))
@@ -37,14 +38,6 @@ def cred_field(key):
 
 def credential_keys_for(system):
     return CREDENTIAL_KEYS.get(system) or []
-
-
-def pretty_json(value):
-    if value in (None, "", {}, []):
-        return "-"
-    return format_html(
-        '<pre style="white-space: pre-wrap; margin: 0">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str)
-    )
 
 
 # --------------------------------------------------------------------------- connections
@@ -305,7 +298,7 @@ class FlowAdmin(TenantScopedAdmin):
                     f"{c.started_at:%Y-%m-%d %H:%M}",
                     c.state,
                     c.trigger,
-                    c.progress,
+                    cycle_outcome(c),
                 )
                 for c in cycles
             ),
@@ -361,101 +354,97 @@ class FlowAdmin(TenantScopedAdmin):
 @admin.register(Batch)
 class BatchAdmin(TenantScopedAdmin):
     tenant_path = "flow__tenant"
-    list_display = [
-        "source_id",
-        "flow",
-        "tenant",
-        "state",
-        "amount",
-        "currency",
-        "target_document_id",
-        "problem",
-        "attempts",
-        "updated_at",
-    ]
+    # Short columns (readable at 1366 px): the problem is truncated, its full text in the title.
+    list_display = ["source_id", "flow", "tenant", "state", "money", "target_document_id", "problem", "attempts", "updated_at"]
     list_filter = ["state", "flow__tenant", "flow", "error_code"]
     search_fields = ["source_id", "external_ref", "target_document_id", "error_code"]
     list_select_related = ["flow", "flow__tenant"]
     date_hierarchy = "created_at"
-    actions = ["retry", "release", "hold", "skip", "accept_corrections_action"]
+    actions = ["retry", "release", "hold", "skip", "force", "accept_corrections_action"]
     fieldsets = [
         (None, {"fields": ["flow", "tenant", "source_kind", "source_id", "state", "attempts", "next_attempt_at"]}),
-        ("Problem", {"fields": ["error_code", "last_error", "error_help"]}),
-        ("Target", {"fields": ["external_ref", "target_document_id", "posted_at", "last_sent_at", "found_json"]}),
-        ("Posting", {"fields": ["amount", "currency", "posting_lines", "posting_json", "notes_text"]}),
-        ("Source record", {"fields": ["payload_json", "payload_hash", "correction_json"], "classes": ["collapse"]}),
+        ("Problem", {"fields": ["error_code", "last_error", "error_help", "hold_lines"]}),
+        ("Target", {"fields": ["external_ref", "target_document_id", "posted_at", "last_sent_at", "found_table"]}),
+        ("Posting", {"fields": ["money", "posting_lines", "notes_text"]}),
+        ("Source record", {"fields": ["payload_table", "correction_table"]}),
         ("Audit trail", {"fields": ["audit_trail"]}),
-        ("History", {"fields": ["created_at", "updated_at"]}),
+        ("History", {"fields": ["created_at", "updated_at", "payload_hash"], "classes": ["collapse"]}),
     ]
     readonly_fields = [f for _, opts in fieldsets for f in opts["fields"]]
+
+    search_help_text = "Any id: source record (e.g. Expensify report ID), reference, target document or batch number, error code."
 
     def has_add_permission(self, request):
         return False  # batches come from cycles
 
+    def get_urls(self):
+        return [*batch_actions.batch_action_urls(self), *super().get_urls()]
+
+    def get_list_display(self, request):
+        items = list(super().get_list_display(request))
+        return items if self.is_support(request) else [i for i in items if i != "tenant"]  # one tenant: no column
+
+    def get_search_results(self, request, queryset, search_term):
+        # Also the ids the target answered with (``posting.target``: a JD Edwards batch number, an
+        # Acumatica reference...), whatever their key in each flow. ``queryset`` is already scoped.
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            found = found | queryset.filter(posting__target__icontains=term)
+        return found, duplicates
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = self.get_object(request, unquote(object_id)) if object_id else None
         extra_context = {
             **(extra_context or {}),
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
+            "batch_actions": batch_actions.actions_for(self, request, batch) if batch is not None else [],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="tenant", ordering="flow__tenant__name")
-    @admin.display(description="Problem", ordering="error_code")
-    def problem(self, obj):
-        if not obj.error_code:
-            return "-"
-        text = obj.last_error if len(obj.last_error) <= 90 else obj.last_error[:87] + "..."
-        return f"[{obj.error_code}] {text}"
-
     def tenant(self, obj):
         return obj.flow.tenant
 
-    @admin.display(description="posting lines")
-    def posting_lines(self, obj):
-        lines = (obj.posting or {}).get("lines") or []
-        if not lines:
+    @admin.display(description="problem", ordering="error_code")
+    def problem(self, obj):
+        if not obj.error_code:
             return "-"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    ln.get("kind", ""),
-                    " ".join(f"{k}={v}" for k, v in (ln.get("account") or {}).items()),
-                    ln.get("amount", ""),
-                    " ".join(f"{k}={v}" for k, v in (ln.get("dimensions") or {}).items()),
-                    ln.get("memo", ""),
-                )
-                for ln in lines
-            ),
-        )
-        posting = obj.posting
-        return format_html(
-            "<div>{} {} dated {}</div><table><thead><tr><th>kind</th><th>account</th><th>amount (+debit/-credit)</th>"
-            "<th>dimensions</th><th>memo</th></tr></thead><tbody>{}</tbody></table>",
-            posting.get("reference", ""),
-            posting.get("currency", ""),
-            posting.get("date", ""),
-            rows,
-        )
+        return display.truncated(f"[{obj.error_code}] {obj.last_error}", 60)
 
-    @admin.display(description="posting (JSON)")
-    def posting_json(self, obj):
-        return pretty_json(obj.posting)
+    @admin.display(description="amount", ordering="amount")
+    def money(self, obj):
+        return display.money_with_currency(obj.amount, obj.currency)
 
-    @admin.display(description="source payload")
-    def payload_json(self, obj):
-        return pretty_json(obj.payload)
+    @admin.display(description="failing lines")
+    def hold_lines(self, obj):
+        return explanation_html(explain(obj))
+
+    @admin.display(description="posting")
+    def posting_lines(self, obj):
+        table = display.posting_table(obj.posting, obj.flow.target_system)
+        return format_html("{}{}", table, display.technical_details(obj.posting))
+
+    @admin.display(description="source record")
+    def payload_table(self, obj):
+        return format_html("{}{}", display.labelled_values(obj.payload), display.technical_details(obj.payload))
 
     @admin.display(description="correction awaiting a decision")
-    def correction_json(self, obj):
-        return pretty_json(obj.correction_payload)
+    def correction_table(self, obj):
+        if not obj.correction_payload:
+            return "-"
+        return format_html("{}{}", display.labelled_values(obj.correction_payload),
+                           display.technical_details(obj.correction_payload))
 
     @admin.display(description="found in the target (differs from the posting)")
-    def found_json(self, obj):
-        return pretty_json(obj.found_in_target) if obj.found_in_target else "-"
+    def found_table(self, obj):
+        found = obj.found_in_target
+        if not found:
+            return "-"
+        rows = found if isinstance(found, list) else [found]
+        return format_html("{}{}", display.rows_table([r for r in rows if isinstance(r, dict)]), display.technical_details(found))
 
     @admin.display(description="notes")
     def notes_text(self, obj):
@@ -475,40 +464,42 @@ class BatchAdmin(TenantScopedAdmin):
             ),
         )
 
-    def _operate(self, request, queryset, name, verb):
-        from . import operations
-
-        moved = getattr(operations, name)(queryset, request.user)
-        skipped = queryset.count() - moved
-        text = f"{moved} batch(es) {verb}."
-        if skipped:
-            text += f" {skipped} not in a state that allows it."
-        self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
-        return moved
+    def _operate(self, request, queryset, name):
+        action = batch_actions.BY_NAME[name]
+        if not batch_actions.may_use(self, request, action):
+            raise PermissionDenied
+        return batch_actions.run(self, request, action, queryset)
 
     @admin.action(description="Retry (reconcile first if ever sent)", permissions=["change"])
     def retry(self, request, queryset):
-        self._operate(request, queryset, "retry_batches", "queued for retry")
+        self._operate(request, queryset, "retry")
 
     @admin.action(description="Release held batches", permissions=["change"])
     def release(self, request, queryset):
-        self._operate(request, queryset, "release_batches", "released")
+        self._operate(request, queryset, "release")
 
     @admin.action(description="Hold", permissions=["change"])
     def hold(self, request, queryset):
-        self._operate(request, queryset, "hold_batches", "held")
+        self._operate(request, queryset, "hold")
 
     @admin.action(description="Skip (never post)", permissions=["change"])
     def skip(self, request, queryset):
-        self._operate(request, queryset, "skip_batches", "skipped")
+        self._operate(request, queryset, "skip")
 
-    @admin.action(description="Accept corrections (the posted document stands)", permissions=["change"])
+    @admin.action(description="Force: post failed batches now (support)", permissions=["change"])
+    def force(self, request, queryset):
+        self._operate(request, queryset, "force")
+
+    @admin.action(description="Accept corrections (the posted document stands; support)", permissions=["change"])
     def accept_corrections_action(self, request, queryset):
-        self._operate(request, queryset, "accept_corrections", "closed as posted")
+        self._operate(request, queryset, "accept")
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # batches are evidence: skip them instead
+        if not self.is_support(request):
+            for name in ("force", "accept_corrections_action"):
+                actions.pop(name, None)
         return actions
 
     def has_delete_permission(self, request, obj=None):
@@ -527,7 +518,7 @@ class SyncCycleAdmin(TenantScopedAdmin):
         "tenant",
         "state",
         "trigger",
-        "progress",
+        "outcome",
         "heartbeat_at",
         "finished_at",
         "duration",
@@ -545,7 +536,7 @@ class SyncCycleAdmin(TenantScopedAdmin):
         "started_at",
         "heartbeat_at",
         "finished_at",
-        "progress",
+        "outcome",
         "counts_json",
         "message",
     ]
@@ -569,8 +560,12 @@ class SyncCycleAdmin(TenantScopedAdmin):
 
     @admin.display(description="counts")
     def count_summary(self, obj):
-        return ", ".join(f"{k} {v}" for k, v in sorted((obj.counts or {}).items())) or "-"
+        return display.counts_summary(obj.counts)
+
+    @admin.display(description="progress / outcome")
+    def outcome(self, obj):
+        return display.truncated(cycle_outcome(obj), 80)
 
     @admin.display(description="counts")
     def counts_json(self, obj):
-        return pretty_json(obj.counts)
+        return format_html("{}{}", display.counts_table(obj.counts), display.technical_details(obj.counts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,6 +27,7 @@ from . import audit
 from .models import MappingRule, ReferenceEntry
 from .reference import LOADERS, NoLoader, refresh_reference
 from .resources import MappingRuleResource, format_tags, parse_tags
+from .spreadsheet import COLUMN_LABELS, template_columns, template_response
 from .vocabulary import IFS_CODE_FIELDS, MATCH_ATTRIBUTES, TARGET_FIELDS
 
 
@@ -95,6 +97,8 @@ class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
     resource_classes = [MappingRuleResource]
     formats = [SafeCSV, SafeXLSX]  # no cell is exported as a formula (portal.exports)
     export_form_class = ExportForm  # always every column, so an export can be edited and imported back
+    import_template_name = "admin/mappings/mappingrule/import.html"  # template per flow, errors without tracebacks
+    import_error_display = ("message", "row")
     list_display = ["id", "scope", "match", "sets", "precedence", "active", "reference_check", "updated_at"]
     list_display_links = ["id", "match"]
     list_filter = ["active", "flow", "reference_status"]
@@ -173,8 +177,36 @@ class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
 
     # -- "try a line": which rule sets which field, before anything posts ----------------------
     def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}_try"
-        return [path("try/", self.admin_site.admin_view(self.try_view), name=name), *super().get_urls()]
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [path("try/", self.admin_site.admin_view(self.try_view), name=f"{info}_try"),
+                path("template/<int:flow_id>/", self.admin_site.admin_view(self.template_view), name=f"{info}_template"),
+                *super().get_urls()]
+
+    def _flows(self, request):
+        from django.apps import apps
+
+        Flow = apps.get_model("integrations", "Flow")
+        return tenancy.scope(Flow.objects.select_related("tenant"), request.user, "tenant").order_by("tenant__name", "name")
+
+    def template_view(self, request, flow_id):
+        """A spreadsheet to fill in for one flow: its columns in plain words, its rules so far."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        flow = self._flows(request).filter(pk=flow_id).first()  # another tenant's flow: 404
+        if flow is None:
+            raise Http404("No such flow.")
+        return template_response(flow, with_tenant=self.is_support(request))
+
+    def import_action(self, request, *args, **kwargs):
+        response = super().import_action(request, *args, **kwargs)
+        if hasattr(response, "context_data"):
+            flows = list(self._flows(request))
+            response.context_data["template_flows"] = flows
+            response.context_data["column_labels"] = COLUMN_LABELS
+            # The columns the user's flows use, in plain words (not the table's every internal field name).
+            columns = dict.fromkeys(c for f in flows for c in template_columns(f, with_tenant=self.is_support(request)))
+            response.context_data["fields_list"] = [("", [COLUMN_LABELS[c] for c in columns] or ["see a flow's template"])]
+        return response
 
     def try_view(self, request):
         """Resolve one made-up line for a flow and show each target field with the rule that set it."""

@@ -32,6 +32,7 @@ from portal.models import Tenant
 
 from . import audit
 from .models import MappingRule
+from .spreadsheet import natural_key, normalise_headers
 from .vocabulary import MATCH_ATTRIBUTES, TARGET_FIELDS
 
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "on", "delete"}
@@ -187,16 +188,25 @@ class MappingRuleResource(resources.ModelResource):
             self.fields[name].widget = TextWidget() if name in FREE_TEXT_MATCHES else CodeWidget(name)
         self._audit_ctx = None
         self._row_tenant_id = None
+        self._matched = {}  # rule id -> the row of this file matched to it on its natural key
 
     # -- scoping -----------------------------------------------------------------------
     def get_queryset(self):
         qs = MappingRule.objects.select_related("tenant", "flow")
         return qs.filter(tenant_id__in=self.allowed) if self.allowed is not None else qs
 
+    def before_import(self, dataset, **kwargs):
+        # Plain-word headers ("JD Edwards object account") and files without the id column (rows are
+        # then matched on their natural key) are both fine.
+        normalise_headers(dataset)
+        if "id" not in dataset.headers:
+            dataset.append_col([""] * len(dataset), header="id")
+        super().before_import(dataset, **kwargs)
+
     def get_instance(self, instance_loader, row):
         rule_id = row.get("id")
         if rule_id in (None, ""):
-            return None
+            return self._by_natural_key(row)
         try:
             rule_id = int(float(rule_id))
         except (TypeError, ValueError):
@@ -207,10 +217,44 @@ class MappingRuleResource(resources.ModelResource):
             raise ValueError(f"id: rule {rule_id} does not exist{where}; leave id blank to add a new rule")
         return instance
 
+    def _tenant_of_flow(self, name):
+        """The tenant slug of the one flow so named among the tenants this import may touch, else ""."""
+        Flow = apps.get_model("integrations", "Flow")
+        flows = Flow.objects.filter(name__iexact=name)
+        if self.allowed is not None:
+            flows = flows.filter(tenant_id__in=self.allowed)
+        slugs = set(flows.values_list("tenant__slug", flat=True)[:2])
+        return slugs.pop() if len(slugs) == 1 else ""
+
+    def _by_natural_key(self, row):
+        """The rule of this row's tenant and flow with the same match values, if any (a row without an id)."""
+        if self._row_tenant_id is None:
+            return None
+        try:
+            flow = self.fields["flow"].widget.clean(row.get("flow"), row)
+            key = natural_key(row)
+        except ValueError:
+            return None  # the flow or tags column is wrong: importing the field says so on the row
+        tags = key.pop("tags")
+        candidates = self.get_queryset().filter(tenant_id=self._row_tenant_id, flow=flow,
+                                                **{f"{k}__iexact": v for k, v in key.items()})
+        rule = next((r for r in candidates if (r.tags or {}) == tags), None)
+        if rule is not None and rule.pk in self._matched:
+            raise ValueError(f"this row ties with rule #{rule.pk} from row {self._matched[rule.pk]} of this file "
+                             "(the same flow and match values); keep one of them")
+        return rule
+
+    def after_import_row(self, row, row_result, **kwargs):
+        super().after_import_row(row, row_result, **kwargs)
+        if row_result.object_id is not None:
+            self._matched.setdefault(row_result.object_id, kwargs.get("row_number"))
+
     def before_import_row(self, row, **kwargs):
         slug = str(row.get("tenant") or "").strip()
         if not slug and self.tenant is not None:
             slug = row["tenant"] = self.tenant.slug
+        if not slug and str(row.get("flow") or "").strip():
+            slug = row["tenant"] = self._tenant_of_flow(str(row["flow"]).strip())
         if not slug:
             raise ValueError("tenant: give the tenant's slug")
         tenant = self.tenant if self.tenant is not None and self.tenant.slug == slug else (

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from integrations.api.views import not_found
+from integrations.ops.dashboard import dashboard_view
 
 from . import two_factor
 
@@ -9,5 +12,14 @@ urlpatterns = [
     path("api/v1/", include("integrations.api.urls")),
     re_path(r"^api(?:/.*)?$", not_found),  # every path under /api/ answers JSON, never the admin's pages
     *two_factor.urlpatterns,
+    # The one-time password-set link of an invited user (portal.onboarding): Django's password-reset token.
+    path(
+        "password-set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(success_url="/password-set/done/"),
+        name="password-set",
+    ),
+    path("password-set/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("admin/", RedirectView.as_view(url="/", permanent=False)),  # the admin lives at /
+    path("", admin.site.admin_view(dashboard_view), name="dashboard"),  # the landing page, before the stock index
     path("", admin.site.urls),
 ]

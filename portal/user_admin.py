@@ -50,6 +50,22 @@ class PortalUserChangeForm(UserChangeForm):
 class PortalUserAdmin(UserAdmin):
     form = PortalUserChangeForm
 
+    def get_urls(self):
+        from django.urls import path
+
+        from .onboarding import invite_view
+
+        def invite(request):
+            return invite_view(self, request)
+
+        return [path("invite/", self.admin_site.admin_view(invite), name="auth_user_invite"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        from . import tenancy
+
+        can_invite = tenancy.tenants_for(request.user) is None and self.has_add_permission(request)
+        return super().changelist_view(request, {**(extra_context or {}), "can_invite": can_invite})
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:

@@ -120,6 +120,17 @@ class FlowHandler(ABC):
         """Acknowledge posted batches at the source where it can; return the ones confirmed."""
         return []
 
+    # -- explaining a hold (admin; no network calls) ---------------------------
+    def source_lines(self, payload):
+        """The record's lines as a person reads them in the source: a list of dicts of labelled
+        values, each with a ``line`` id (the ``source_line`` of its posting line). [] = no lines."""
+        return []
+
+    def check_line(self, payload, index):
+        """Map line ``index`` of ``source_lines`` from the portal's own data only (rules, options):
+        ``{"account": {...}}``, or ``{"field": <source field at fault>, "code":..., "message":...}``."""
+        return {}
+
     # -- mapping and target side ---------------------------------------------
     def external_ref(self, source_id):
         return f"{self.reference_prefix}-{source_id}"

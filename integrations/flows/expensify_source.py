@@ -155,6 +155,22 @@ class ExpensifyReports:
                         if tag.get("enabled", True):
                             yield {**base, f"tag:{level['name']}": tag["name"]}
 
+    def source_lines(self, payload):
+        currency = payload.get("currency", "")
+        lines = []
+        for expense in payload.get("transactions") or []:
+            amount = expense.get("convertedAmount", expense.get("amount"))
+            lines.append({
+                "line": str(expense.get("transactionID", "")),
+                "merchant": expense.get("merchant", ""),
+                "category": expense.get("category", ""),
+                "tag": expense.get("tag", ""),
+                "amount": None if amount is None else f"{from_minor_units(amount, currency)} {currency}",
+                "reimbursable": bool(expense.get("reimbursable")),
+                "policy": payload.get("policyName", ""),
+            })
+        return lines
+
     def line_attributes(self, report, expense):
         attrs = {
             "policy": report.get("policyName", ""),

@@ -239,8 +239,8 @@ def test_batch_detail_shows_payload_posting_and_error(support_client, tenant):
     for text in [
         "R42",
         "policyName",
-        "business_unit=100", "object=6110",
-        "-12.34",
+        "100.6110",  # JD Edwards' own notation (BU.OBJECT), not business_unit=100 object=6110
+        "12.34",
         batch.external_ref,
         "JE 4711",
         "MAP-UNMAPPED-CATEGORY",

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from ...demo import setup_demo
 from ...engine import run_cycle
 from ...flows import implemented_kinds
+from ...ops.demo_history import seed_history
 from ...tasks import queue_cycle
 from ..processes import stop_all
 
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         admin.set_password(password)
         admin.save()
         for flow in flows:
+            seed_history(flow)  # weeks of posted history, so the dashboard's chart is not empty
             queue_cycle(flow, trigger="demo")
         manage = [sys.executable, "manage.py"]
         # Own sessions: Ctrl-C reaches only this command, which then stops each child and all it forked.
