@@ -110,6 +110,12 @@ class _Token:
 
 _tokens: dict[tuple, _Token] = {}
 _lock = threading.Lock()
+_signing_in: dict[tuple, threading.Lock] = {}  # one sign-in at a time per credential
+
+
+def _sign_in_lock(key):
+    with _lock:
+        return _signing_in.setdefault(key, threading.Lock())
 
 
 def clear_token_cache():
@@ -152,11 +158,24 @@ class AcumaticaClient(HttpClient):
 
     # -- sign-in --------------------------------------------------------------------------------------
     def ensure_token(self):
+        """The cached access token while fresh, else a new one. Posting threads that find it expired together
+        wait for one sign-in and share its token: a refresh token is single-use, so a second refresh with the
+        same one would fail and fall back to a password sign-in per thread."""
+        token = self._fresh()
+        if token is not None:
+            return token.access
+        with _sign_in_lock(self._key):
+            token = self._fresh()  # another thread signed in while this one waited
+            if token is not None:
+                return token.access
+            with _lock:
+                stale = _tokens.get(self._key)
+            return self._sign_in(refresh=stale.refresh if stale else "")
+
+    def _fresh(self):
         with _lock:
             token = _tokens.get(self._key)
-            if token is not None and self.clock() < token.renew_at:
-                return token.access
-        return self._sign_in(refresh=token.refresh if token else "")
+            return token if token is not None and self.clock() < token.renew_at else None
 
     def _sign_in(self, *, refresh=""):
         """A new access token: from the refresh token when there is one, else by the password grant."""

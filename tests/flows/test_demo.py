@@ -26,7 +26,7 @@ def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     posted = Batch.objects.filter(state__in=["posted", "confirmed"])
     for kind, stats in first["flows"].items():
         assert set(stats) == {"fetched", "posted", "held", "skipped", "failed", "in_doubt", "amount_posted"}
-        assert stats["posted"] > 0 and stats["fetched"] == stats["posted"] + stats["held"], kind
+        assert stats["posted"] > 0 and stats["fetched"] == stats["posted"] + stats["held"], (kind, stats, progress[-3000:])
         if kind.startswith("expensify_to"):
             total = sum(b.amount for b in posted.filter(flow__kind=kind))
             assert total == sum(Decimal(v) for v in stats["amount_posted"].values())
