@@ -174,6 +174,7 @@ class Cycle:
         self.recover_interrupted()
         self.reconciler.reconcile_due()
         self.requeue_due_failures()
+        self.requeue_waiting()
         for chunk in ctx.batch_chunks(state=S.NEW):
             self.mapper.map_batches(chunk)
         for chunk in ctx.batch_chunks(state=S.READY):
@@ -214,6 +215,19 @@ class Cycle:
         ctx = self.ctx
         for batch in ctx.batches(state=S.FAILED, next_attempt_at__lte=timezone.now()):
             ctx.move(batch, "batch.retry_due", "retry time reached", expect=[S.FAILED], state=S.READY, next_attempt_at=None)
+
+    def requeue_waiting(self):
+        """Held batches waiting for something in the target (``handler.waiting_codes``) whose wait the handler
+        says is over go back to ``new``, and this cycle maps and posts them."""
+        ctx = self.ctx
+        codes = list(getattr(ctx.handler, "waiting_codes", ()) or ())
+        if not codes:
+            return
+        for chunk in ctx.batch_chunks(state=S.HELD, error_code__in=codes):
+            for batch, note in ctx.handler.waiting_over(chunk):
+                if ctx.move(batch, "batch.requeued", f"{note} ({batch.last_error}); mapped again", expect=[S.HELD],
+                            state=S.NEW, error_code="", last_error="", error_help=""):
+                    ctx.say(f"batch {batch.source_id}: {note}; mapped again")
 
     def confirm(self):
         """Tell the source what was posted, 500 batches at a time (only the columns a confirm reads: a

@@ -132,6 +132,17 @@ class FlowHandler(ABC):
         return {}
 
     # -- mapping and target side ---------------------------------------------
+    # -- holds that end by themselves ------------------------------------------------------
+    # Hold codes meaning "waiting for something in the target" (a code part value, an account, a
+    # vendor): each cycle asks ``waiting_over`` which of those batches can go on; the cycle moves
+    # them back to ``new`` (fenced, audited) and maps them again. Nobody has to release them.
+    waiting_codes = ()
+
+    def waiting_over(self, batches):
+        """Of ``batches`` (held with one of ``waiting_codes``), those whose wait is over, each with a
+        note saying why (``[(batch, note)]``)."""
+        return []
+
     def external_ref(self, source_id):
         return f"{self.reference_prefix}-{source_id}"
 

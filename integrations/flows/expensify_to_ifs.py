@@ -12,10 +12,10 @@ Every code part value is checked before posting (the product page's promise: no 
 part): against the connection's cached reference data first (``refresh_if_stale``), and live in
 IFS for any value the cache does not show as usable on the voucher date. A value that does not
 exist, is inactive or is not valid on that date holds the batch with ``IFS-CODE-PART-MISSING``
-"waiting for code part X value Y". Those batches wait without a person: each cycle, on opening,
-checks live whether their values now exist and moves the ones that are complete back to ``new``
-(audited ``batch.requeued``), so the same cycle maps and posts them. Only a cycle does this (it holds
-the flow's lease when it opens the handler); a preview opens the handler too and moves nothing.
+"waiting for code part X value Y". Those batches wait without a person: each cycle, before mapping,
+the engine asks ``waiting_over``, which checks live whether their values now exist; the cycle moves
+the complete ones back to ``new`` (fenced, audited ``batch.requeued``), so the same cycle maps and
+posts them. A preview opens the handler too and moves nothing.
 
 The Expensify side (paging, labels, cursor, bad records) is ``expensify_source.ExpensifyReports``.
 
@@ -24,15 +24,11 @@ card_clearing_account ("2150"), use_category_gl_code (true), reference_max_age_m
 target connection's options (company, voucher_projection, voucher_template...) are the client's.
 """
 
-from django.db import transaction
-from django.utils import timezone
 
-from audit import log as audit
 from mappings.models import ReferenceEntry
 from mappings.resolver import Resolver
 from mappings.vocabulary import IFS_CODE_FIELDS
 
-from ..models import Batch, BatchState, Flow
 from ..posting import Hold
 from ..reference import refresh_if_stale
 from ..systems.errors import ValidationRejected
@@ -114,12 +110,6 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
         self.ifs = IfsClient(self.flow.target)
         self.resolver = Resolver.for_flow(self.flow)
         self._index = None
-        if self._in_cycle():  # a preview or a command opens the handler too: those never move batches
-            self.requeue_waiting()
-
-    def _in_cycle(self):
-        """True while a cycle holds this flow's lease (the engine opens the handler after taking it)."""
-        return Flow.objects.filter(pk=self.flow.pk, lease_owner__isnull=False, lease_until__gt=timezone.now()).exists()
 
     @property
     def index(self):
@@ -157,43 +147,21 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
                 if problem:
                     raise waiting_hold(part, value, problem)
 
-    # -- waiting batches -------------------------------------------------------------------------
-    def requeue_waiting(self):
-        """Held batches waiting for a code part value whose values all exist now go back to ``new``."""
-        waiting = list(Batch.objects.filter(flow=self.flow, state=BatchState.HELD, error_code=WAITING))
-        if not waiting:
-            return
-        needs = {}
-        for batch in waiting:
+    # -- waiting batches (the cycle asks, then moves them back to new) ------------------------------
+    waiting_codes = (WAITING,)
+
+    def waiting_over(self, batches):
+        """Batches waiting for code part values that all exist in IFS now (asked live, once per value)."""
+        needs = []
+        for batch in batches:
             try:
                 posting = self.build_posting(batch.payload, batch.external_ref)
             except Hold:
                 continue  # a mapping gap now: it stays held until a person retries it
-            needs[batch.pk] = (batch, {(p, v) for ln in posting.lines for p, v in code_parts(ln.account).items()}, posting.date)
-        self.index.ask(sorted({pair for _, pairs, _ in needs.values() for pair in pairs}))
-        for batch, pairs, day in needs.values():
-            if all(self.index.problem(p, v, day) is None for p, v in sorted(pairs)):
-                self._requeue(batch)
-
-    def _requeue(self, batch):
-        with transaction.atomic():
-            moved = Batch.objects.filter(pk=batch.pk, state=BatchState.HELD, error_code=WAITING).update(
-                state=BatchState.NEW, error_code="", last_error="", error_help="", updated_at=timezone.now()
-            )
-            if moved:
-                audit.record(
-                    self.flow.tenant_id,
-                    "batch.requeued",
-                    flow_id=self.flow.pk,
-                    batch_id=batch.pk,
-                    source_ref=f"{batch.source_kind}:{batch.source_id}",
-                    actor="cycle",
-                    message=f"every code part value it waited for exists in IFS now ({batch.last_error}); mapped again",
-                    before={"state": BatchState.HELD, "error_code": WAITING},
-                    after={"state": BatchState.NEW},
-                )
-        if moved:
-            self.log(f"batch {batch.source_id}: its code part values exist now; mapped again")
+            needs.append((batch, {(p, v) for ln in posting.lines for p, v in code_parts(ln.account).items()}, posting.date))
+        self.index.ask(sorted({pair for _, pairs, _ in needs for pair in pairs}))
+        return [(batch, "every code part value it waited for exists in IFS now") for batch, pairs, day in needs
+                if all(self.index.problem(p, v, day) is None for p, v in sorted(pairs))]
 
     # -- target ----------------------------------------------------------------------------------
     def voucher_document(self, posting):
