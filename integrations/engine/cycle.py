@@ -15,7 +15,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from audit import log as audit
@@ -159,11 +159,20 @@ class Cycle:
     def __init__(self, ctx):
         self.ctx = ctx
         self.reconciler = Reconciler(ctx)
-        self.poster = Poster(ctx, self.reconciler, concurrency=post_concurrency(ctx.flow))
+        self.poster = Poster(ctx, self.reconciler, concurrency=self.concurrency())
         self.reconciler.poster = self.poster
         self.mapper = Mapper(ctx)
         self.intake = Intake(ctx)
         self.pages = 0
+
+    def concurrency(self):
+        """Posting threads each use their own database connection and see only committed rows: a cycle run
+        inside a caller's transaction (a test, an atomic request) posts from its own thread instead."""
+        wanted = post_concurrency(self.ctx.flow)
+        if wanted > 1 and connection.in_atomic_block:
+            self.ctx.say(f"inside a transaction: posting one at a time instead of {wanted} in parallel")
+            return 1
+        return wanted
 
     def run(self):
         ctx = self.ctx

@@ -82,6 +82,8 @@ def test_preview_of_gifts_shows_the_hold_and_a_missing_value_the_wait(box, flow,
     assert "waiting for code part B (Cost Center) value CC10" in waiting["hold"]["message"]
 
 
+# A cycle posts from several threads, each on its own connection: they must see committed rows.
+@pytest.mark.django_db(transaction=True)
 def test_a_preview_never_moves_a_waiting_batch(box, flow, finance):
     from integrations.engine import run_cycle
 
