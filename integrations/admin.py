@@ -26,6 +26,7 @@ from .models import Batch, Connection, Flow, SyncCycle
 from .ops import batch_actions, display
 from .ops.explain import explain, explanation_html
 from .ops.outcome import cycle_outcome
+from .ops.reconciliation_view import reconciliation_urls
 from .systems.registry import CREDENTIAL_KEYS, NON_SECRET_KEYS, SYSTEMS
 
 ALL_CREDENTIAL_KEYS = list(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys))
@@ -261,7 +262,8 @@ class FlowAdmin(TenantScopedAdmin):
     ]
 
     def get_urls(self):
-        return [*flow_tool_urls(self), *super().get_urls()]  # <flow>/coverage/, <flow>/preview/ (admin_views)
+        # <flow>/coverage/, <flow>/preview/ (admin_views), <flow>/reconciliation/ (ops.reconciliation_view)
+        return [*flow_tool_urls(self), *reconciliation_urls(self), *super().get_urls()]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in ("source", "target"):
