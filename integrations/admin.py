@@ -22,6 +22,7 @@ from audit import log as audit
 from portal.admin_scoping import TenantScopedAdmin
 
 from .admin_views import check_mapping_coverage, flow_tool_urls, preview_documents
+from .flows import implemented_kinds
 from .models import Batch, Connection, Flow, SyncCycle
 from .ops import batch_actions, display
 from .ops.explain import explain, explanation_html
@@ -264,6 +265,14 @@ class FlowAdmin(TenantScopedAdmin):
     def get_urls(self):
         # <flow>/coverage/, <flow>/preview/ (admin_views), <flow>/reconciliation/ (ops.reconciliation_view)
         return [*flow_tool_urls(self), *reconciliation_urls(self), *super().get_urls()]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        kind = form.base_fields.get("kind")
+        if kind is not None:  # offer only kinds with a handler (keep an existing flow's own kind)
+            offered = set(implemented_kinds()) | ({obj.kind} if obj is not None else set())
+            kind.choices = [(k, label) for k, label in kind.choices if k in offered or k == ""]
+        return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in ("source", "target"):
