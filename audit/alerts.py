@@ -1,4 +1,8 @@
-"""Alert e-mails: one digest per cycle listing the batches held in it, never one per batch."""
+"""Alert e-mails: one digest per cycle listing the batches held in it, never one per batch.
+
+The periodic tenant digest of held and failed batches is ``integrations.ops.alerts``;
+``ALERT_HELD_PER_CYCLE = False`` leaves it the only one.
+"""
 
 from collections import Counter
 
@@ -14,7 +18,8 @@ def held_digest(tenant, flow, held, *, cycle_id=""):
     ``held`` is a list of objects with source_id, error_code, last_error, error_help.
     Returns the number of messages sent (0 or 1)."""
     recipients = tenant.alert_email_list
-    if not held or not recipients:
+    if not held or not recipients or not getattr(settings, "ALERT_HELD_PER_CYCLE", True):
+        # off: the tenant digest (integrations.ops.alerts, quiet period) is the only held/failed mail
         return 0
     subject = f"[ml-connector] {len(held)} batch{'es' if len(held) != 1 else ''} held in {flow.name}"
     lines = [

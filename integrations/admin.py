@@ -22,10 +22,12 @@ from audit import log as audit
 from portal.admin_scoping import TenantScopedAdmin
 
 from .admin_views import check_mapping_coverage, flow_tool_urls, preview_documents
+from .flows import implemented_kinds
 from .models import Batch, Connection, Flow, SyncCycle
 from .ops import batch_actions, display
 from .ops.explain import explain, explanation_html
 from .ops.outcome import cycle_outcome
+from .ops.reconciliation_view import reconciliation_urls
 from .systems.registry import CREDENTIAL_KEYS, NON_SECRET_KEYS, SYSTEMS
 
 ALL_CREDENTIAL_KEYS = list(dict.fromkeys(k for keys in CREDENTIAL_KEYS.values() for k in keys))
@@ -261,7 +263,16 @@ class FlowAdmin(TenantScopedAdmin):
     ]
 
     def get_urls(self):
-        return [*flow_tool_urls(self), *super().get_urls()]  # <flow>/coverage/, <flow>/preview/ (admin_views)
+        # <flow>/coverage/, <flow>/preview/ (admin_views), <flow>/reconciliation/ (ops.reconciliation_view)
+        return [*flow_tool_urls(self), *reconciliation_urls(self), *super().get_urls()]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        kind = form.base_fields.get("kind")
+        if kind is not None:  # offer only kinds with a handler (keep an existing flow's own kind)
+            offered = set(implemented_kinds()) | ({obj.kind} if obj is not None else set())
+            kind.choices = [(k, label) for k, label in kind.choices if k in offered or k == ""]
+        return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in ("source", "target"):

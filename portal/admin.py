@@ -10,6 +10,11 @@ from . import login_throttle, role_guard, user_admin
 from .admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from .models import Membership, Tenant
 
+PRODUCT_NAME = "ml-connector portal"
+admin.site.site_header = PRODUCT_NAME  # the header of every page, not "Django administration"
+admin.site.site_title = PRODUCT_NAME
+admin.site.index_title = "All sections"
+
 user_admin.install()
 login_throttle.install_admin()
 

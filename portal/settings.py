@@ -180,6 +180,11 @@ vars().update(EMAIL_CONFIG)
 if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F821 (set just above)
     EMAIL_BACKEND = "portal.mail.StderrConsoleBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ml-connector <alerts@ml-connector.local>")
+# Alerts (integrations.ops.alerts, audit.alerts): links in e-mails start with PORTAL_BASE_URL; a tenant gets at
+# most one held/failed digest per ALERT_QUIET_MINUTES; ALERT_HELD_PER_CYCLE keeps the immediate per-cycle held digest.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://localhost:8000")
+ALERT_QUIET_MINUTES = env.int("ALERT_QUIET_MINUTES", default=60)
+ALERT_HELD_PER_CYCLE = env.bool("ALERT_HELD_PER_CYCLE", default=True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -63,7 +63,9 @@ def test_demo_serves_the_portal_runs_the_first_cycle_and_ctrl_c_stops_everything
     env["DATABASE_URL"] = f"sqlite:///{db}"
     web = f"127.0.0.1:{_free_port()}"
     log = open(tmp_path / "demo.log", "w+")
-    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--web", web, "--sandbox-port", str(_free_port())],
+    server_log = tmp_path / "server.log"
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--web", web, "--sandbox-port", str(_free_port()),
+                             "--log", str(server_log)],
                             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         password, deadline = None, time.time() + 90
@@ -91,6 +93,10 @@ def test_demo_serves_the_portal_runs_the_first_cycle_and_ctrl_c_stops_everything
                 row = conn.execute("select state from integrations_synccycle order by id desc limit 1").fetchone()
             state = row and row[0]
         assert state == "done"
+        log.seek(0)
+        console = log.read()
+        assert "GET /login/" not in console and "Traceback" not in console  # the login stays in view
+        assert "GET /login/" in server_log.read_text()  # request logs go to the server log
     finally:
         family = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=60, help="Expensify reports in the sandbox")
         parser.add_argument("--sandbox-port", type=int, default=None, help="default: any free port with --once, else 8765")
         parser.add_argument("--web", default="127.0.0.1:8000", help="address of the web server (without --once)")
+        parser.add_argument("--log", default="demo-server.log",
+                            help="file for the web server's and task cluster's output, so the console keeps the login")
 
     def progress(self, message):
         self.stderr.write(message)
@@ -41,7 +43,7 @@ class Command(BaseCommand):
             tenant, flows = setup_demo(box, progress=self.progress)
             if opts["once"]:
                 return self.run_once(flows)
-            self.serve(tenant, flows, opts["web"])
+            self.serve(tenant, flows, opts["web"], opts["log"])
         finally:
             box.stop()
 
@@ -53,7 +55,7 @@ class Command(BaseCommand):
                 out["flows"][flow.kind] = result.summary()
         self.stdout.write(json.dumps(out))
 
-    def serve(self, tenant, flows, web):
+    def serve(self, tenant, flows, web, log_path):
         User = get_user_model()
         password = secrets.token_urlsafe(9)
         admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@ml-connector.local"})
@@ -65,12 +67,17 @@ class Command(BaseCommand):
             queue_cycle(flow, trigger="demo")
         manage = [sys.executable, "manage.py"]
         # Own sessions: Ctrl-C reaches only this command, which then stops each child and all it forked.
+        # Request and worker logs go to a file: the console keeps the address and login in view.
+        log = open(log_path, "a", buffering=1)  # noqa: SIM115 (closed when the children are stopped)
         children = [
-            subprocess.Popen(manage + ["qcluster"], start_new_session=True),
-            subprocess.Popen(manage + ["runserver", "--noreload", "--insecure", web], start_new_session=True),
+            subprocess.Popen(manage + ["qcluster"], start_new_session=True, stdout=log, stderr=subprocess.STDOUT),
+            subprocess.Popen(manage + ["runserver", "--noreload", "--insecure", web], start_new_session=True, stdout=log,
+                             stderr=subprocess.STDOUT),
         ]
         self.stderr.write("")
         self.stderr.write(f"  Portal:   http://{web}/   user: admin   password: {password}")
+        self.stderr.write("            (a new password at each start of the demo; the old one no longer works)")
+        self.stderr.write(f"  Logs:     requests and tasks in {log_path}")
         self.stderr.write(f"  Tenant:   {tenant.name}; flows: {', '.join(f.name for f in flows)} (first cycle queued)")
         self.stderr.write("  Ctrl-C stops the web server, the task cluster and the sandbox.")
         self.stderr.write("")
@@ -81,4 +88,5 @@ class Command(BaseCommand):
             pass
         finally:
             stop_all(children)
+            log.close()
 
