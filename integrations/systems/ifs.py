@@ -142,6 +142,7 @@ class IfsClient(HttpClient):
         self._key = (self.base_url, self.realm, self.client_id, fingerprint)
         self.token_requests = 0
         self._template_etag = None  # the voucher template's ETag as last read
+        self._template_lock = threading.Lock()  # posting threads share one read of it
 
     def __repr__(self):
         return f"<IfsClient {self.base_url} realm={self.realm!r} client={self.client_id!r}>"
@@ -269,6 +270,14 @@ class IfsClient(HttpClient):
         self._template_etag = etag
         return body, etag
 
+    def template_etag(self, stale=None):
+        """The template's ETag to send: the one already read unless it is ``stale`` (answered 412). Threads
+        posting at once wait for one read and share it, instead of each reading the template."""
+        with self._template_lock:
+            if self._template_etag and self._template_etag != stale:
+                return self._template_etag
+            return self.read_template()[1]
+
     def _template_key(self):
         return f"Company='{_quote(self.company)}',Template='{_quote(self.template)}'"
 
@@ -299,15 +308,17 @@ class IfsClient(HttpClient):
             self.voucher_projection,
             f"VoucherTemplateSet({self._template_key()})/IfsApp.{self.voucher_projection}.VoucherTemplate_CreateVoucher",
         )
+        stale = None
         for attempt in (1, 2):
             # The ETag read for an earlier voucher of this client serves until IFS answers 412: one read per
             # cycle instead of one per voucher, which matters under the tenant's call limit.
-            etag = self._template_etag if attempt == 1 and self._template_etag else self.read_template()[1]
+            etag = self.template_etag(stale)
             try:
                 response = self.call(
                     "POST", action, idempotent=False, data=payload, headers={"If-Match": etag, "Content-Type": JSON_TYPE}
                 )
             except EtagStale:
+                stale = etag
                 if attempt == 2:
                     raise Unavailable(
                         "The IFS voucher template changed twice while the voucher was being sent; nothing was written",
