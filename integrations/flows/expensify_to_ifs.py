@@ -24,15 +24,10 @@ card_clearing_account ("2150"), use_category_gl_code (true), reference_max_age_m
 target connection's options (company, voucher_projection, voucher_template...) are the client's.
 """
 
-from django.db import transaction
-from django.utils import timezone
-
-from audit import log as audit
 from mappings.models import ReferenceEntry
 from mappings.resolver import Resolver
 from mappings.vocabulary import IFS_CODE_FIELDS
 
-from ..models import Batch, BatchState, Flow
 from ..posting import Hold
 from ..reference import refresh_if_stale
 from ..systems.errors import ValidationRejected
@@ -40,6 +35,7 @@ from ..systems.ifs import IfsClient, VoucherDocument, VoucherRow
 from .base import FlowHandler, FoundDocument, PostResult
 from .expensify_journal import unmapped_category
 from .expensify_source import ExpensifyReports
+from .waiting import WaitingBatches
 
 WAITING = "IFS-CODE-PART-MISSING"
 PART_NAMES = {"A": "Account", "B": "Cost Center", "C": "Project"}
@@ -104,7 +100,9 @@ def _usable(entry, day):
     return active and (not start or start <= day) and (not end or day <= end)
 
 
-class ExpensifyToIfs(ExpensifyReports, FlowHandler):
+class ExpensifyToIfs(WaitingBatches, ExpensifyReports, FlowHandler):
+    waiting_code = WAITING
+
     def open(self):
         self.open_source()
         self.offsets = {
@@ -114,12 +112,8 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
         self.ifs = IfsClient(self.flow.target)
         self.resolver = Resolver.for_flow(self.flow)
         self._index = None
-        if self._in_cycle():  # a preview or a command opens the handler too: those never move batches
+        if self.in_cycle():  # a preview or a command opens the handler too: those never move batches
             self.requeue_waiting()
-
-    def _in_cycle(self):
-        """True while a cycle holds this flow's lease (the engine opens the handler after taking it)."""
-        return Flow.objects.filter(pk=self.flow.pk, lease_owner__isnull=False, lease_until__gt=timezone.now()).exists()
 
     @property
     def index(self):
@@ -160,7 +154,7 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
     # -- waiting batches -------------------------------------------------------------------------
     def requeue_waiting(self):
         """Held batches waiting for a code part value whose values all exist now go back to ``new``."""
-        waiting = list(Batch.objects.filter(flow=self.flow, state=BatchState.HELD, error_code=WAITING))
+        waiting = self.waiting_batches()
         if not waiting:
             return
         needs = {}
@@ -176,24 +170,11 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
                 self._requeue(batch)
 
     def _requeue(self, batch):
-        with transaction.atomic():
-            moved = Batch.objects.filter(pk=batch.pk, state=BatchState.HELD, error_code=WAITING).update(
-                state=BatchState.NEW, error_code="", last_error="", error_help="", updated_at=timezone.now()
-            )
-            if moved:
-                audit.record(
-                    self.flow.tenant_id,
-                    "batch.requeued",
-                    flow_id=self.flow.pk,
-                    batch_id=batch.pk,
-                    source_ref=f"{batch.source_kind}:{batch.source_id}",
-                    actor="cycle",
-                    message=f"every code part value it waited for exists in IFS now ({batch.last_error}); mapped again",
-                    before={"state": BatchState.HELD, "error_code": WAITING},
-                    after={"state": BatchState.NEW},
-                )
-        if moved:
-            self.log(f"batch {batch.source_id}: its code part values exist now; mapped again")
+        self.requeue(
+            batch,
+            f"every code part value it waited for exists in IFS now ({batch.last_error}); mapped again",
+            f"batch {batch.source_id}: its code part values exist now; mapped again",
+        )
 
     # -- target ----------------------------------------------------------------------------------
     def voucher_document(self, posting):
