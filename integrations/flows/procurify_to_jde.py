@@ -177,12 +177,14 @@ class ProcurifyToJde(WaitingBatches, FlowHandler):
                     raise problem
 
     def requeue_waiting(self):
-        """Waiting bills whose accounts all exist now go back to ``new`` (one F0901 read while some wait)."""
+        """Waiting bills whose accounts all exist now go back to ``new`` (one F0901 read while some wait); one
+        that meets another problem then (a non-posting account) is held for it by the mapping as usual."""
         refresh_reference(self.flow.target, actor="cycle")
         for batch in self.waiting_batches():
             keys = [ln["account_code"] for ln in batch.payload.get("lines") or []]
             try:
-                missing = [k for k in keys if self.account_problem(split_account(k))]
+                problems = [self.account_problem(split_account(k)) for k in keys]
+                missing = [p for p in problems if p is not None and p.code == WAITING]
             except ValueError:
                 continue  # a mapping gap: a person retries it
             if not missing:
