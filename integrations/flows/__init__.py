@@ -8,6 +8,7 @@ HANDLERS = {
     "acumatica_to_expensify": "integrations.flows.acumatica_to_expensify.AcumaticaToExpensify",
     "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
     "procurify_to_jde": "integrations.flows.procurify_to_jde.ProcurifyToJde",
+    "jde_to_procurify": "integrations.flows.jde_to_procurify.JdeToProcurify",
 }
 
 
