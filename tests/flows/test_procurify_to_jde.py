@@ -176,3 +176,12 @@ def test_a_vendor_without_a_jde_supplier_is_held_with_the_reason(box, db):
     assert held.exists() and all(f'vendor "{name}" has no supplier' in b.last_error for b in held)
     assert not any(ref.startswith("PRC-BILL-") and b for ref, b in vouchers(box).items()
                    if Batch.objects.filter(flow=flow, external_ref=ref, last_error__contains=name).exists())
+
+
+def test_the_demo_sets_up_both_procurify_flows_and_they_run(box, db):
+    from integrations.demo import setup_demo
+
+    _, (bills, accounts) = setup_demo(box, progress=lambda *_: None, kinds=("procurify_to_jde", "jde_to_procurify"))
+    first, second = run_cycle(accounts), run_cycle(bills)
+    assert first.state == second.state == SyncCycle.DONE and first.posted > 0 and second.posted > 0
+    assert bills.kind == "procurify_to_jde" and accounts.options["records"] == "accounts"
