@@ -4,6 +4,9 @@ Each target reads its whole Procurify list once per cycle (one paged GET) and ke
 as it writes, so a cycle that finds nothing changed makes no write call and one list read.
 """
 
+from datetime import date
+from decimal import Decimal
+
 from ..engine.mirror import MirrorTarget
 
 
@@ -104,3 +107,58 @@ class Vendors(MirrorTarget):
 
     def deactivate(self, existing, state):
         return self._keep(self.procurify.update_vendor(existing.id, active=False), existing)
+
+
+class PurchaseOrders(MirrorTarget):
+    """JD Edwards orders -> Procurify purchase orders, matched by ``PO_Num`` (the JDE order key). A new
+    order is a requisition by names (location, department, vendor, account code), purchased into a PO
+    whose ``PO_Num`` is then set; a changed order updates that PO's items in place (a cancelled line
+    reads quantity 0); a cancelled order closes it. Lines are matched by position: a line added in JD
+    Edwards after the PO exists cannot be added (Procurify's PUT edits existing items only)."""
+
+    CLOSED = 3  # the sandbox's PO state code for closed (UNCONFIRMED)
+
+    def __init__(self, procurify, location, department):
+        self.procurify, self.location, self.department = procurify, location, department
+        self._numbers = None
+
+    @property
+    def numbers(self):
+        if self._numbers is None:
+            self._numbers = {po.po_num: po.number for po in self.procurify.purchase_orders() if po.po_num}
+        return self._numbers
+
+    def match(self, state):
+        number = self.numbers.get(state["key"])
+        return self.procurify.purchase_order(number) if number else None
+
+    def same(self, existing, state):
+        if not state.get("active", True):
+            return existing.state == self.CLOSED
+        have = [(i.quantity, i.price) for i in existing.items]
+        want = [(Decimal(ln["quantity"]), Decimal(ln["price"])) for ln in state["lines"]]
+        return existing.state != self.CLOSED and have == want
+
+    def target_id(self, existing, state):
+        return str(existing.number) if existing is not None else state["key"]
+
+    def create(self, state):
+        lines = [{"item_name": ln["name"], "vendor_name": state["vendor"], "account_code": ln["account_code"],
+                  "unit_price": Decimal(ln["price"]), "quantity": Decimal(ln["quantity"])} for ln in state["lines"]]
+        day = date.fromisoformat(state["required_date"]) if state["required_date"] else date.today()
+        requisition = self.procurify.create_requisition(day, self.location,
+                                                        self.department, lines)
+        number = requisition.po_numbers[0]
+        self.procurify.update_purchase_order(number, [], po_num=state["key"])
+        self.numbers[state["key"]] = number
+        return str(number)
+
+    def update(self, existing, state):
+        if existing.state == self.CLOSED:
+            existing = self.procurify.reopen_purchase_order(existing.number)
+        items = [{"id": item.id, "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"])}
+                 for item, ln in zip(existing.items, state["lines"], strict=False)]
+        return str(self.procurify.update_purchase_order(existing.number, items, version=existing.version).number)
+
+    def deactivate(self, existing, state):
+        return str(self.procurify.close_purchase_order(existing.number).number)

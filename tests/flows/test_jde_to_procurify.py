@@ -24,7 +24,7 @@ def _fresh_tokens():
 
 def make_mirror(box, records):
     creds = control(box, "GET", "credentials")
-    tenant = Tenant.objects.create(name="Demo Co", slug="demo", alert_emails="finance@demo.example")
+    tenant = Tenant.objects.create(name=f"Demo Co {records}", slug=f"demo-{records}", alert_emails="finance@demo.example")
     jde = Connection.objects.create(tenant=tenant, system="jde", name="JD Edwards", base_url=box.system_url("jde"),
                                     credentials=creds["jde"], options={"settle_seconds": 0})
     procurify = Connection.objects.create(tenant=tenant, system="procurify", name="Procurify",
@@ -135,3 +135,40 @@ def test_a_supplier_matching_two_vendors_is_held_with_the_reason(box, db):
     held = Batch.objects.get(flow=flow, state=S.HELD)
     assert held.error_code == "MAP-VENDOR-AMBIGUOUS" and "Twin Parts Co" in held.last_error
     assert len(vendors_named(box, "Twin Parts Co")) == 2
+
+
+def order_in_procurify(box, key):
+    found = [p for p in control(box, "GET", "procurify/purchase_orders") if p["PO_Num"] == key]
+    assert len(found) == 1, f"{len(found)} Procurify orders carry {key}"
+    return found[0]
+
+
+def test_purchase_orders_follow_changes_in_place_and_cancellations(box, db):
+    run_cycle(make_mirror(box, "accounts"))
+    suppliers = make_mirror(box, "suppliers")
+    run_cycle(suppliers)
+    flow = Flow.objects.create(tenant=suppliers.tenant, name="JDE orders to Procurify", kind="jde_to_procurify",
+                               source=suppliers.source, target=suppliers.target,
+                               options={"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"})
+    supplier = next(n for n, r in jde_suppliers(box).items() if r["ABAT1"] == "V" and r["A6HDPY"] != "Y")
+    order = control(box, "POST", "jde/purchase-orders", json={"supplier": int(supplier), "lines": [
+        {"item": "PAL-1", "description": "Pallet wrap", "quantity": "10", "unit_cost": "4.25", "account": "200.6200"},
+        {"item": "TON-1", "description": "Toner", "quantity": "2", "unit_cost": "80.10", "account": "300.6200"}]})
+    number = order["PHDOCO"]
+    key = f"{order['PHKCOO']}-{order['PHDCTO']}-{number}"
+    assert run_cycle(flow).state == SyncCycle.DONE
+    po = order_in_procurify(box, key)
+    assert [(i["quantity"], i["price"]) for i in po["order_items"]] == [("10.00", "4.25"), ("2.00", "80.10")]
+    # Changed twice between polls: the Procurify order lands in the last state, updated in place.
+    control(box, "POST", f"jde/purchase-orders/{number}/lines/1", json={"quantity": "12"})
+    control(box, "POST", f"jde/purchase-orders/{number}/lines/1", json={"quantity": "15", "unit_cost": "4.00"})
+    control(box, "POST", f"jde/purchase-orders/{number}/lines/2", json={"cancel": True})
+    run_cycle(flow)
+    po = order_in_procurify(box, key)
+    assert [(i["quantity"], i["price"]) for i in po["order_items"]] == [("15.00", "4.00"), ("0.00", "80.10")]
+    control(box, "DELETE", "calls")
+    run_cycle(flow)
+    assert writes(box) == 0 and control(box, "GET", "calls").get("procurify", {}).get("purchase_orders:update", 0) == 0
+    control(box, "POST", f"jde/purchase-orders/{number}/cancel")
+    run_cycle(flow)
+    assert order_in_procurify(box, key)["status_name"] == "closed"
