@@ -135,6 +135,15 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
                                                    acumatica, expensify, {})
             if not MappingRule.objects.filter(flow=flows["acumatica_to_expensify"]).exists():
                 install_mirror_rules(flows["acumatica_to_expensify"])
+    if {"procurify_to_jde", "jde_to_procurify"} & set(kinds):  # not in DEMO_KINDS yet: bench and tests ask for them
+        procurify, jde = connection("procurify", "Procurify (sandbox)"), connection("jde", "JD Edwards (sandbox)")
+        if "procurify_to_jde" in kinds:
+            flows["procurify_to_jde"] = flow("procurify_to_jde", "Procurify bills to JD Edwards", procurify, jde,
+                                             {"start_date": start})
+        if "jde_to_procurify" in kinds:
+            flows["jde_to_procurify"] = flow("jde_to_procurify", "JD Edwards accounts to Procurify", jde, procurify,
+                                             {"records": "accounts"})
+        reference(jde)
     ordered = [flows[k] for k in kinds if k in flows]
     for made in ordered:
         install_demo_rules(made)

@@ -7,6 +7,8 @@ HANDLERS = {
     "expensify_to_acumatica": "integrations.flows.expensify_to_acumatica.ExpensifyToAcumatica",
     "acumatica_to_expensify": "integrations.flows.acumatica_to_expensify.AcumaticaToExpensify",
     "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
+    "procurify_to_jde": "integrations.flows.procurify_to_jde.ProcurifyToJde",
+    "jde_to_procurify": "integrations.flows.jde_to_procurify.JdeToProcurify",
 }
 
 

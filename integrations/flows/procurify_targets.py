@@ -1,0 +1,164 @@
+"""Procurify as a mirror target (``engine.mirror.MirrorTarget``): account codes and vendors.
+
+Each target reads its whole Procurify list once per cycle (one paged GET) and keeps it current
+as it writes, so a cycle that finds nothing changed makes no write call and one list read.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from ..engine.mirror import MirrorTarget
+
+
+class AccountCodes(MirrorTarget):
+    """JD Edwards F0901 accounts -> Procurify account codes, matched by code (``BU.OBJ[.SUB]``)."""
+
+    def __init__(self, procurify):
+        self.procurify = procurify
+        self._codes = None
+
+    @property
+    def codes(self):
+        if self._codes is None:
+            self._codes = {c.code: c for c in self.procurify.account_codes()}
+        return self._codes
+
+    def match(self, state):
+        return self.codes.get(state["key"])
+
+    def same(self, existing, state):
+        if not state.get("active", True):
+            return not existing.active
+        return existing.active and existing.description == state["description"]
+
+    def target_id(self, existing, state):
+        return str(existing.id) if existing is not None else state["key"]
+
+    def _keep(self, code):
+        self.codes[code.code] = code
+        return str(code.id)
+
+    def create(self, state):
+        return self._keep(self.procurify.create_account_code(state["key"], state["description"]))
+
+    def update(self, existing, state):
+        return self._keep(self.procurify.update_account_code(existing, description=state["description"], active=True))
+
+    def deactivate(self, existing, state):
+        return self._keep(self.procurify.deactivate_account_code(existing))
+
+
+class Vendors(MirrorTarget):
+    """JD Edwards suppliers -> Procurify vendors, matched by name (case and spacing ignored); the
+    vendor keeps the supplier's address number in ``external_id``."""
+
+    def __init__(self, procurify):
+        self.procurify = procurify
+        self._by_name = None
+
+    @staticmethod
+    def name_key(name):
+        return " ".join(str(name or "").split()).casefold()
+
+    @property
+    def by_name(self):
+        """name key -> every Procurify vendor of that name."""
+        if self._by_name is None:
+            self._by_name = {}
+            for vendor in self.procurify.vendors():
+                self._by_name.setdefault(self.name_key(vendor.name), []).append(vendor)
+        return self._by_name
+
+    def candidates(self, name):
+        return self.by_name.get(self.name_key(name), [])
+
+    def match(self, state):
+        found = self.candidates(state["name"])
+        mine = [v for v in found if v.external_id == state["key"]]
+        return (mine or found or [None])[0]
+
+    def same(self, existing, state):
+        if not state.get("active", True):
+            return not existing.active
+        return (existing.active and existing.name == state["name"] and existing.external_id == state["key"]
+                and (not state["email"] or state["email"] in existing.email))
+
+    def target_id(self, existing, state):
+        return str(existing.id) if existing is not None else state["key"]
+
+    def _fields(self, existing, state):
+        emails = list(existing.email) if existing is not None else []
+        if state["email"] and state["email"] not in emails:
+            emails = [state["email"], *emails]
+        return {"name": state["name"], "active": True, "external_id": state["key"], "email": emails}
+
+    def _keep(self, vendor, old=None):
+        if old is not None:
+            self.by_name[self.name_key(old.name)] = [v for v in self.candidates(old.name) if v.id != old.id]
+        self.by_name.setdefault(self.name_key(vendor.name), []).append(vendor)
+        return str(vendor.id)
+
+    def create(self, state):
+        fields = self._fields(None, state)
+        return self._keep(self.procurify.create_vendor(fields.pop("name"), emails=fields.pop("email"), **fields))
+
+    def update(self, existing, state):
+        return self._keep(self.procurify.update_vendor(existing.id, **self._fields(existing, state)), existing)
+
+    def deactivate(self, existing, state):
+        return self._keep(self.procurify.update_vendor(existing.id, active=False), existing)
+
+
+class PurchaseOrders(MirrorTarget):
+    """JD Edwards orders -> Procurify purchase orders, matched by ``PO_Num`` (the JDE order key). A new
+    order is a requisition by names (location, department, vendor, account code), purchased into a PO
+    whose ``PO_Num`` is then set; a changed order updates that PO's items in place (a cancelled line
+    reads quantity 0); a cancelled order closes it. Lines are matched by position: a line added in JD
+    Edwards after the PO exists cannot be added (Procurify's PUT edits existing items only)."""
+
+    CLOSED = 3  # the sandbox's PO state code for closed (UNCONFIRMED)
+
+    def __init__(self, procurify, location, department):
+        self.procurify, self.location, self.department = procurify, location, department
+        self._numbers = None
+
+    @property
+    def numbers(self):
+        if self._numbers is None:
+            self._numbers = {po.po_num: po.number for po in self.procurify.purchase_orders() if po.po_num}
+        return self._numbers
+
+    def match(self, state):
+        number = self.numbers.get(state["key"])
+        return self.procurify.purchase_order(number) if number else None
+
+    def same(self, existing, state):
+        if not state.get("active", True):
+            return existing.state == self.CLOSED
+        have = [(i.quantity, i.price) for i in existing.items]
+        want = [(Decimal(ln["quantity"]), Decimal(ln["price"])) for ln in state["lines"]]
+        return existing.state != self.CLOSED and have == want
+
+    def target_id(self, existing, state):
+        return str(existing.number) if existing is not None else state["key"]
+
+    def create(self, state):
+        lines = [{"item_name": ln["name"], "vendor_name": state["vendor"], "account_code": ln["account_code"],
+                  "unit_price": Decimal(ln["price"]), "quantity": Decimal(ln["quantity"])} for ln in state["lines"]]
+        day = date.fromisoformat(state["required_date"]) if state["required_date"] else date.today()
+        requisition = self.procurify.create_requisition(day, self.location,
+                                                        self.department, lines)
+        number = requisition.po_numbers[0]
+        self.procurify.update_purchase_order(number, [], po_num=state["key"])
+        self.numbers[state["key"]] = number
+        return str(number)
+
+    def update(self, existing, state):
+        if existing.state == self.CLOSED:
+            existing = self.procurify.reopen_purchase_order(existing.number)
+        items = [{"id": item.id, "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"])}
+                 for item, ln in zip(existing.items, state["lines"], strict=False)]
+        return str(self.procurify.update_purchase_order(existing.number, items, version=existing.version).number)
+
+    def deactivate(self, existing, state):
+        return str(self.procurify.close_purchase_order(existing.number).number)

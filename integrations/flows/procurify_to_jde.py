@@ -1,0 +1,249 @@
+"""Procurify bills and payments -> JD Edwards (AP vouchers and payment journals through the AIS orchestrations).
+
+A bill (approved or paid: ``bill_statuses``) becomes one AP voucher (``post_voucher``: F0411Z1 pay
+items with their F0911Z1 G/L distribution) for the JD Edwards supplier whose name (F0101 ALPH) is
+the bill's vendor name: one pay item and one G/L line per bill line, charged to the line's account
+code (``BU.OBJ[.SUB]``, the chart the JD Edwards -> Procurify flow publishes as account codes), exact
+to the cent. The processor books the A/P trade offset itself (its AAIs), so the posting's offset line
+names the supplier and is not sent. A paid payment becomes one journal (``post_journal``): debit
+``ap_trade_account``, credit ``bank_account``.
+
+Exactly once: the source id is ``BILL-<Procurify bill id>`` or ``PAY-<payment id>``, the external
+reference ``PRC-BILL-<id>`` / ``PRC-PAY-<id>`` (VLEDTN/VNEDTN and the remarks), which reconcile finds
+with ``find_vouchers`` / ``find_journals``, processed or not.
+
+A bill line whose account is not in F0901 holds the batch with ``JDE-ACCOUNT-NOT-FOUND`` ("account
+100.4000 not found in F0901"); such batches wait without a person (the engine's ``waiting_codes``, ``waiting_over``): each
+cycle refreshes the chart of accounts while some wait and moves back to ``new`` those whose accounts
+all exist now, so the same cycle posts them.
+
+The cursor (``bills``, ``payments``: Procurify's ``last_modified_datetime`` / ``updated_at`` of the
+newest record read) is inclusive: a record read again is the same version and stores nothing.
+
+Options (Flow.options), all optional: bill_statuses ([2, 3]: approved, paid; the sandbox's codes),
+payments (true), ap_trade_account ("100.2110"), bank_account ("100.1110"), company ("00001"),
+voucher_document_type ("PV"), journal_document_type ("JE"), start_date (ISO date: nothing older is
+read on the first cycle), reference_max_age_minutes (60).
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from mappings.reference import refresh_reference
+
+from ..engine.errors import CONNECTION_ERRORS, Paused
+from ..posting import Hold, Posting, PostingLine
+from ..reference import account_index
+from ..systems.jde import JdeClient, JournalDocument, JournalLine
+from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
+from ..systems.procurify import ProcurifyClient
+from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+from .expensify_to_jde import account_key, split_account
+from .waiting import WaitingBatches
+
+WAITING = "JDE-ACCOUNT-NOT-FOUND"
+WAITING_HELP = (
+    "Create the account in JD Edwards (F0901): the bill posts by itself on the next cycle, nobody needs to "
+    "release it. Or correct the bill's account code in Procurify."
+)
+BILL, PAYMENT = "BILL", "PAY"
+
+
+def _day(text):
+    return dt.date.fromisoformat(str(text)[:10]) if text else None
+
+
+class ProcurifyToJde(WaitingBatches, FlowHandler):
+    source_kind = "procurify_ap"
+    reference_prefix = "PRC"
+    waiting_code = WAITING
+
+    def open(self):
+        self.procurify = ProcurifyClient(self.flow.source)
+        self.jde = JdeClient(self.flow.target)
+        self._accounts = None
+        self._suppliers = None
+        if self.in_cycle() and self.waiting_batches():
+            self.requeue_waiting()
+
+    # -- source -------------------------------------------------------------------------------------
+    def fetch(self, cursor):
+        start = self.options.get("start_date")
+        start = dt.datetime.combine(dt.date.fromisoformat(start), dt.time(), dt.UTC) if start else None
+        since = {kind: dt.datetime.fromisoformat(cursor[kind]) if cursor.get(kind) else start for kind in ("bills", "payments")}
+        statuses = {int(s) for s in self.options.get("bill_statuses", (2, 3))}
+        try:
+            headers = self.procurify.bills_since(since["bills"])
+            bills = [self.procurify.bill(h.uuid) for h in headers if h.status in statuses]
+            moved = {"bills": _newest(headers, "modified", since["bills"])}
+            yield Page(records=[self._bill_record(b) for b in bills], cursor=moved)
+            if not self.options.get("payments", True):
+                return
+            payments = self.procurify.payments_since(since["payments"])
+        except CONNECTION_ERRORS as exc:
+            raise Paused(exc) from exc
+        paid = [p for p in payments if p.status == "paid"]
+        yield Page(records=[self._payment_record(p) for p in paid],
+                   cursor={**moved, "payments": _newest(payments, "updated", since["payments"])})
+
+    def _bill_record(self, bill):
+        raw = bill.raw
+        payload = {"kind": BILL, "id": bill.id, "uuid": bill.uuid, "vendor": bill.vendor_name,
+                   "invoice_number": bill.invoice_number, "invoice_date": bill.invoice_date,
+                   "due_date": raw.get("due_date") or "", "gl_date": raw.get("gl_post_date") or bill.invoice_date,
+                   "currency": bill.currency, "total": str(bill.total),
+                   "lines": [{"description": ln.description, "amount": str(ln.amount), "account_code": ln.account_code,
+                              "department": ln.department} for ln in bill.lines]}
+        return SourceRecord(id=f"{BILL}-{bill.id}", payload=payload,
+                            summary=f"bill {bill.invoice_number} from {bill.vendor_name}")
+
+    def _payment_record(self, payment):
+        payload = {"kind": PAYMENT, "id": payment.id, "vendor": payment.vendor_name, "amount": str(payment.amount),
+                   "currency": payment.currency, "bills": payment.bill_ids,
+                   "date": payment.raw.get("processing_date") or (payment.updated.date().isoformat() if payment.updated else "")}
+        return SourceRecord(id=f"{PAYMENT}-{payment.id}", payload=payload,
+                            summary=f"payment {payment.id} to {payment.vendor_name}")
+
+    def source_amount(self, payload):
+        return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
+
+    def source_lines(self, payload):
+        return [{"line": str(i), "description": ln["description"], "amount": ln["amount"], "account code": ln["account_code"]}
+                for i, ln in enumerate(payload.get("lines") or [], start=1)]
+
+    # -- mapping ------------------------------------------------------------------------------------
+    def build_posting(self, payload, external_ref):
+        if payload["kind"] == PAYMENT:
+            amount = Decimal(payload["amount"])
+            return Posting(reference=external_ref, date=payload["date"], currency=payload["currency"],
+                           memo=f"Payment {payload['id']} {payload['vendor']}", source_total=amount, lines=[
+                               PostingLine(split_account(self.options.get("ap_trade_account", "100.2110")), amount,
+                                           memo=f"Procurify payment {payload['id']}"),
+                               PostingLine(split_account(self.options.get("bank_account", "100.1110")), -amount,
+                                           memo=f"Procurify payment {payload['id']}", kind="offset")])
+        if not payload["lines"]:
+            raise Hold(f"bill {payload['invoice_number']} has no lines", code="SRC-NO-LINES",
+                       help="Add the bill's lines in Procurify; then retry.")
+        offset = {"supplier": self.supplier_for(payload["vendor"])}
+        lines = []
+        for number, line in enumerate(payload["lines"], start=1):
+            try:
+                account = split_account(line["account_code"])
+            except ValueError:
+                raise Hold(f'line {number}: account code "{line["account_code"]}" is not a JD Edwards account '
+                           "(BU.OBJ[.SUB])", code="MAP-BAD-ACCOUNT-CODE",
+                           help="Allocate the line to an account code published from JD Edwards; then retry.") from None
+            lines.append(PostingLine(account, Decimal(line["amount"]), memo=line["description"], source_line=str(number)))
+        total = Decimal(payload["total"])
+        lines.append(PostingLine(offset, -total, memo=f"A/P {payload['vendor']}", kind="offset"))
+        return Posting(reference=external_ref, date=payload["gl_date"], currency=payload["currency"],
+                       memo=f"Bill {payload['invoice_number']} {payload['vendor']}", lines=lines, source_total=total)
+
+    def supplier_for(self, vendor):
+        if self._suppliers is None:  # once per cycle
+            self._suppliers = {}
+            for row in self.jde.suppliers():
+                self._suppliers.setdefault(row["name"].strip().casefold(), row["address_number"])
+        number = self._suppliers.get(str(vendor).strip().casefold())
+        if number is None:
+            raise Hold(f'vendor "{vendor}" has no supplier of that name in JD Edwards (F0401/F0101)',
+                       code="MAP-NO-SUPPLIER",
+                       help="Create the supplier in JD Edwards or align the vendor's name in Procurify; then retry.")
+        return number
+
+    @property
+    def accounts(self):
+        if self._accounts is None:
+            self._accounts = account_index(self.flow.target,
+                                           max_age_minutes=int(self.options.get("reference_max_age_minutes", 60)))
+        return self._accounts
+
+    def account_problem(self, account):
+        key = account_key(account)
+        entry = self.accounts.get(key)
+        if entry is None:
+            return Hold(f"account {key} not found in F0901", code=WAITING, help=WAITING_HELP)
+        if not entry.postable:
+            state = "inactive" if not entry.active else "a non-posting account"
+            return Hold(f"account {key} is {state} in F0901", code="JDE-ACCOUNT-NOT-POSTABLE",
+                        help="Reactivate the account in JD Edwards or correct the bill's account code; then retry.")
+        return None
+
+    def validate(self, posting):
+        for line in posting.lines:
+            if "business_unit" in line.account:
+                problem = self.account_problem(line.account)
+                if problem:
+                    raise problem
+
+    def requeue_waiting(self):
+        """Waiting bills whose accounts all exist now go back to ``new`` (one F0901 read while some wait); one
+        that meets another problem then (a non-posting account) is held for it by the mapping as usual."""
+        refresh_reference(self.flow.target, actor="cycle")
+        for batch in self.waiting_batches():
+            keys = [ln["account_code"] for ln in batch.payload.get("lines") or []]
+            try:
+                problems = [self.account_problem(split_account(k)) for k in keys]
+                missing = [p for p in problems if p is not None and p.code == WAITING]
+            except ValueError:
+                continue  # a mapping gap: a person retries it
+            if not missing:
+                self.requeue(batch, f"every account it waited for is in F0901 now ({batch.last_error}); mapped again",
+                             f"batch {batch.source_id}: its accounts exist now; mapped again")
+
+    # -- target ------------------------------------------------------------------------------------------
+    def voucher_document(self, posting, payload):
+        expenses = [ln for ln in posting.lines if ln.kind != "offset"]
+        offset = next(ln for ln in posting.lines if ln.kind == "offset")
+        due = _day(payload.get("due_date"))
+        return VoucherDocument(
+            reference=posting.reference, supplier=offset.account["supplier"], gl_date=_day(posting.date),
+            currency=posting.currency, invoice_number=str(payload.get("invoice_number") or "")[:25],
+            invoice_date=_day(payload.get("invoice_date")), due_date=due, company=self.options.get("company", "00001"),
+            document_type=self.options.get("voucher_document_type", "PV"), explanation=posting.memo[:30],
+            pay_items=[VoucherPayItem(ln.amount, due) for ln in expenses],
+            lines=[VoucherLine(account_key(ln.account), ln.amount, explanation=ln.memo[:30]) for ln in expenses])
+
+    def journal_document(self, posting):
+        return JournalDocument(
+            reference=posting.reference, gl_date=_day(posting.date), currency=posting.currency,
+            company=self.options.get("company", "00001"), document_type=self.options.get("journal_document_type", "JE"),
+            explanation=posting.memo[:30],
+            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=ln.memo[:30],
+                               remark=posting.reference) for ln in posting.lines])
+
+    def target_document(self, posting):
+        if posting.reference.startswith(f"{self.reference_prefix}-{PAYMENT}-"):
+            return {"orchestration": self.jde.orchestration, "reference": posting.reference,
+                    "lines": [{"Account": account_key(ln.account), "Amount": str(ln.amount)} for ln in posting.lines]}
+        return {"orchestration": self.jde.voucher_orchestration, "reference": posting.reference,
+                "lines": [{"Account": account_key(ln.account), "Amount": str(ln.amount)}
+                          for ln in posting.lines if ln.kind != "offset"]}
+
+    def post(self, batch, posting):
+        if batch.payload["kind"] == PAYMENT:
+            result = self.jde.post_journal(self.journal_document(posting))
+            kind = self.options.get("journal_document_type", "JE")
+        else:
+            result = self.jde.post_voucher(self.voucher_document(posting, batch.payload))
+            kind = self.options.get("voucher_document_type", "PV")
+        return PostResult(document_id=f"{kind} {result.document_number}", existing=result.existing,
+                          details={"batch_number": str(result.batch_number), "document_number": str(result.document_number)})
+
+    def find(self, batch):
+        if batch.payload["kind"] == PAYMENT:
+            return [FoundDocument(document_id=f"{doc.document_type or 'JE'} {doc.document_number}", total=doc.debit_total,
+                                  line_count=doc.line_count, currency=doc.currency,
+                                  details={"batch_number": str(doc.batch_number), "where": doc.where})
+                    for doc in self.jde.find_journals(batch.external_ref)]
+        # One pay item per bill line; the A/P offset the processor books makes the posting's last line.
+        return [FoundDocument(document_id=f"{v.document_type} {v.document_number}", total=v.gross,
+                              line_count=v.pay_items + 1, currency=v.currency,
+                              details={"batch_number": str(v.batch_number), "where": v.where, "supplier": v.supplier})
+                for v in self.jde.find_vouchers(batch.external_ref)]
+
+
+def _newest(records, attribute, fallback):
+    stamps = [getattr(r, attribute) for r in records if getattr(r, attribute)]
+    newest = max(stamps, default=fallback)
+    return newest.isoformat() if newest else ""

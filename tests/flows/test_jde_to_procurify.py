@@ -1,0 +1,174 @@
+"""JD Edwards -> Procurify mirrors (GL accounts as account codes, suppliers as vendors), over real HTTP."""
+
+import pytest
+
+from integrations.engine import run_cycle
+from integrations.models import Batch, Connection, Flow, SyncCycle
+from integrations.systems.jde import clear_token_cache as clear_jde_tokens
+from integrations.systems.procurify import clear_token_cache as clear_procurify_tokens
+from portal.models import Tenant
+
+from .conftest import control
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Batch.State
+WRITES = ("vendors:create", "vendors:update", "account_codes:create", "account_codes:update")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens():
+    clear_jde_tokens(), clear_procurify_tokens()
+    yield
+    clear_jde_tokens(), clear_procurify_tokens()
+
+
+def make_mirror(box, records):
+    creds = control(box, "GET", "credentials")
+    tenant = Tenant.objects.create(name=f"Demo Co {records}", slug=f"demo-{records}", alert_emails="finance@demo.example")
+    jde = Connection.objects.create(tenant=tenant, system="jde", name="JD Edwards", base_url=box.system_url("jde"),
+                                    credentials=creds["jde"], options={"settle_seconds": 0})
+    procurify = Connection.objects.create(tenant=tenant, system="procurify", name="Procurify",
+                                          base_url=box.system_url("procurify"), credentials=creds["procurify"],
+                                          # one write at a time: the mirror asks the database whether a version is
+                                          # superseded from the posting thread, which SQLite's test database locks
+                                          options={"settle_seconds": 0, "concurrency": 1})
+    return Flow.objects.create(tenant=tenant, name=f"JDE {records} to Procurify", kind="jde_to_procurify", source=jde,
+                               target=procurify, options={"records": records})
+
+
+def writes(box):
+    calls = control(box, "GET", "calls").get("procurify", {})
+    return sum(calls.get(name, 0) for name in WRITES)
+
+
+def chart(box):
+    """account number -> (description, postable) in F0901."""
+    return {".".join(p for p in (r["GMMCU"].strip(), r["GMOBJ"], r["GMSUB"]) if p): (r["GMDL01"], r["GMPEC"] == "")
+            for r in control(box, "GET", "jde/accounts")}
+
+
+def codes(box):
+    return {c["code"]: c for c in control(box, "GET", "procurify/account_codes")}
+
+
+def test_accounts_become_account_codes_inactive_ones_deactivated(box, db):
+    flow = make_mirror(box, "accounts")
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.DONE, result.message
+    now = codes(box)
+    accounts = chart(box)
+    assert any(not postable for _, postable in accounts.values())
+    for key, (description, postable) in accounts.items():
+        if postable:
+            assert now[key]["active"] and now[key]["description"] == description, key
+        else:
+            assert key not in now or not now[key]["active"], key
+    assert len({c["code"] for c in control(box, "GET", "procurify/account_codes")}) == len(now)  # never twice
+
+
+def test_accounts_second_run_writes_nothing_then_follows_a_change(box, db):
+    flow = make_mirror(box, "accounts")
+    run_cycle(flow)
+    control(box, "DELETE", "calls")
+    second = run_cycle(flow)
+    assert second.state == SyncCycle.DONE and writes(box) == 0 and second.posted == 0
+    control(box, "POST", "jde/accounts", json={"account": "200.6200", "PEC": "I"})
+    control(box, "POST", "jde/accounts", json={"account": "300.7100", "DL01": "Freight in"})
+    third = run_cycle(flow)
+    now = codes(box)
+    assert not now["200.6200"]["active"]
+    assert now["300.7100"]["active"] and now["300.7100"]["description"] == "Freight in"
+    assert writes(box) == 2 and third.posted == 2
+
+
+def jde_suppliers(box):
+    return {str(r["AN8"] if "AN8" in r else r["ABAN8"]): r for r in control(box, "GET", "jde/suppliers")}
+
+
+def vendors_named(box, name):
+    return [v for v in control(box, "GET", "procurify/vendors") if v["name"].casefold() == name.casefold()]
+
+
+def test_suppliers_become_vendors_matched_by_name_never_twice(box, db):
+    flow = make_mirror(box, "suppliers")
+    known = {v["name"] for v in control(box, "GET", "procurify/vendors")}
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.DONE, result.message
+    suppliers = jde_suppliers(box)
+    linked = 0
+    for number, row in suppliers.items():
+        found = vendors_named(box, row["ABALPH"])
+        if row["ABAT1"] != "V" or row["A6HDPY"] == "Y":
+            assert all(not v["active"] for v in found if v["external_id"] == number)
+            continue
+        assert len(found) == 1, row["ABALPH"]
+        assert found[0]["external_id"] == number and found[0]["active"]
+        linked += row["ABALPH"] in known
+    assert linked  # vendors Procurify already had were adopted, not added again
+    control(box, "DELETE", "calls")
+    assert run_cycle(flow).posted == 0 and writes(box) == 0
+
+
+def test_a_renamed_or_retired_supplier_updates_its_vendor(box, db):
+    flow = make_mirror(box, "suppliers")
+    run_cycle(flow)
+    active = [n for n, r in jde_suppliers(box).items() if r["ABAT1"] == "V" and r["A6HDPY"] != "Y"]
+    control(box, "POST", "jde/suppliers", json={"AN8": int(active[0]), "name": "Renamed Supplies Ltd"})
+    control(box, "POST", "jde/suppliers", json={"AN8": int(active[1]), "status": "inactive"})
+    control(box, "DELETE", "calls")
+    run_cycle(flow)
+    vendors = {v["external_id"]: v for v in control(box, "GET", "procurify/vendors") if v["external_id"]}
+    assert vendors[active[0]]["name"] == "Renamed Supplies Ltd" and vendors[active[0]]["active"]
+    assert not vendors[active[1]]["active"]
+    assert writes(box) == 2
+
+
+def test_a_supplier_matching_two_vendors_is_held_with_the_reason(box, db):
+    flow = make_mirror(box, "suppliers")
+    control(box, "POST", "jde/suppliers", json={"name": "Twin Parts Co"})
+    creds = control(box, "GET", "credentials")["procurify"]
+    from integrations.systems.procurify import ProcurifyClient
+
+    client = ProcurifyClient(Connection(system="procurify", base_url=box.system_url("procurify"), credentials=creds))
+    client.create_vendor("Twin Parts Co"), client.create_vendor("Twin Parts Co")
+    run_cycle(flow)
+    held = Batch.objects.get(flow=flow, state=S.HELD)
+    assert held.error_code == "MAP-VENDOR-AMBIGUOUS" and "Twin Parts Co" in held.last_error
+    assert len(vendors_named(box, "Twin Parts Co")) == 2
+
+
+def order_in_procurify(box, key):
+    found = [p for p in control(box, "GET", "procurify/purchase_orders") if p["PO_Num"] == key]
+    assert len(found) == 1, f"{len(found)} Procurify orders carry {key}"
+    return found[0]
+
+
+def test_purchase_orders_follow_changes_in_place_and_cancellations(box, db):
+    run_cycle(make_mirror(box, "accounts"))
+    suppliers = make_mirror(box, "suppliers")
+    run_cycle(suppliers)
+    flow = Flow.objects.create(tenant=suppliers.tenant, name="JDE orders to Procurify", kind="jde_to_procurify",
+                               source=suppliers.source, target=suppliers.target,
+                               options={"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"})
+    supplier = next(n for n, r in jde_suppliers(box).items() if r["ABAT1"] == "V" and r["A6HDPY"] != "Y")
+    order = control(box, "POST", "jde/purchase-orders", json={"supplier": int(supplier), "lines": [
+        {"item": "PAL-1", "description": "Pallet wrap", "quantity": "10", "unit_cost": "4.25", "account": "200.6200"},
+        {"item": "TON-1", "description": "Toner", "quantity": "2", "unit_cost": "80.10", "account": "300.6200"}]})
+    number = order["PHDOCO"]
+    key = f"{order['PHKCOO']}-{order['PHDCTO']}-{number}"
+    assert run_cycle(flow).state == SyncCycle.DONE
+    po = order_in_procurify(box, key)
+    assert [(i["quantity"], i["price"]) for i in po["order_items"]] == [("10.00", "4.25"), ("2.00", "80.10")]
+    # Changed twice between polls: the Procurify order lands in the last state, updated in place.
+    control(box, "POST", f"jde/purchase-orders/{number}/lines/1", json={"quantity": "12"})
+    control(box, "POST", f"jde/purchase-orders/{number}/lines/1", json={"quantity": "15", "unit_cost": "4.00"})
+    control(box, "POST", f"jde/purchase-orders/{number}/lines/2", json={"cancel": True})
+    run_cycle(flow)
+    po = order_in_procurify(box, key)
+    assert [(i["quantity"], i["price"]) for i in po["order_items"]] == [("15.00", "4.00"), ("0.00", "80.10")]
+    control(box, "DELETE", "calls")
+    run_cycle(flow)
+    assert writes(box) == 0 and control(box, "GET", "calls").get("procurify", {}).get("purchase_orders:update", 0) == 0
+    control(box, "POST", f"jde/purchase-orders/{number}/cancel")
+    run_cycle(flow)
+    assert order_in_procurify(box, key)["status_name"] == "closed"
