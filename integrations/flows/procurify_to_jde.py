@@ -39,7 +39,6 @@ from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
 from ..systems.procurify import ProcurifyClient
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
 from .expensify_to_jde import account_key, split_account
-from .waiting import WaitingBatches
 
 WAITING = "JDE-ACCOUNT-NOT-FOUND"
 WAITING_HELP = (
@@ -53,18 +52,16 @@ def _day(text):
     return dt.date.fromisoformat(str(text)[:10]) if text else None
 
 
-class ProcurifyToJde(WaitingBatches, FlowHandler):
+class ProcurifyToJde(FlowHandler):
     source_kind = "procurify_ap"
     reference_prefix = "PRC"
-    waiting_code = WAITING
+    waiting_codes = (WAITING,)
 
     def open(self):
         self.procurify = ProcurifyClient(self.flow.source)
         self.jde = JdeClient(self.flow.target)
         self._accounts = None
         self._suppliers = None
-        if self.in_cycle() and self.waiting_batches():
-            self.requeue_waiting()
 
     # -- source -------------------------------------------------------------------------------------
     def fetch(self, cursor):
@@ -176,20 +173,21 @@ class ProcurifyToJde(WaitingBatches, FlowHandler):
                 if problem:
                     raise problem
 
-    def requeue_waiting(self):
-        """Waiting bills whose accounts all exist now go back to ``new`` (one F0901 read while some wait); one
-        that meets another problem then (a non-posting account) is held for it by the mapping as usual."""
+    def waiting_over(self, batches):
+        """Waiting bills whose accounts all exist now (one F0901 read while some wait); one that meets another
+        problem then (a non-posting account) is held for it by the mapping as usual."""
         refresh_reference(self.flow.target, actor="cycle")
-        for batch in self.waiting_batches():
+        self._accounts = None
+        over = []
+        for batch in batches:
             keys = [ln["account_code"] for ln in batch.payload.get("lines") or []]
             try:
                 problems = [self.account_problem(split_account(k)) for k in keys]
-                missing = [p for p in problems if p is not None and p.code == WAITING]
             except ValueError:
                 continue  # a mapping gap: a person retries it
-            if not missing:
-                self.requeue(batch, f"every account it waited for is in F0901 now ({batch.last_error}); mapped again",
-                             f"batch {batch.source_id}: its accounts exist now; mapped again")
+            if not [p for p in problems if p is not None and p.code == WAITING]:
+                over.append((batch, "every account it waited for is in F0901 now"))
+        return over
 
     # -- target ------------------------------------------------------------------------------------------
     def voucher_document(self, posting, payload):
