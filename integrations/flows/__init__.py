@@ -7,6 +7,7 @@ HANDLERS = {
     "expensify_to_acumatica": "integrations.flows.expensify_to_acumatica.ExpensifyToAcumatica",
     "acumatica_to_expensify": "integrations.flows.acumatica_to_expensify.AcumaticaToExpensify",
     "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
+    "bill_to_jde": "integrations.flows.bill_to_jde.BillToJde",
 }
 
 
