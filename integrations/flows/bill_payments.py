@@ -11,7 +11,8 @@
    ``updatedTime``), so a missed, late or disabled webhook loses nothing.
 
 Only payments in a paid status (option ``paid_statuses``, default ``["PAID"]``) are records: a
-scheduled one becomes a record when it is paid, a failed one never posts.
+scheduled one becomes a record when it is paid, a failed one never posts. The first poll starts at
+the option ``start_date`` (ISO date; none: every payment BILL has).
 """
 
 from django.utils import timezone
@@ -37,7 +38,7 @@ class BillPayments:
 
     def fetch(self, cursor):
         yield from self.inbox_pages()
-        since = cursor.get("payments_since")
+        since = cursor.get("payments_since") or self.options.get("start_date")
         batch, newest = [], since
         for payment in self.bill.payments(updated_since=since):
             newest = max(newest or "", payment.updated or "") or newest
