@@ -97,3 +97,18 @@ def test_a_payment_that_failed_after_its_event_is_not_posted(box, live_server):
     control(box, "POST", f"bill/payments/{payment['id']}", json={"status": "FAILED"})  # BILL's truth changed since
     run_cycle(flow)
     assert vouchers(flow, payment["id"]) == [] and not Batch.objects.filter(flow=flow, source_id=payment["id"]).exists()
+
+
+def test_a_voucher_written_but_unanswered_is_reconciled_by_payment_id_not_posted_again(box):
+    from audit.models import AuditEntry
+
+    flow = make_bill_flow(box, options=START)
+    _, vendor = supplier_vendor(flow)
+    _, payment, _ = paid_bill(box, flow, vendor)
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "drop_after", "count": 1})
+    first = run_cycle(flow)
+    assert first.in_doubt == 1 and first.posted == 0
+    run_cycle(flow)  # settle window 0 s: reconcile finds the voucher by its reference, the payment id
+    batch = Batch.objects.get(flow=flow, source_id=payment["id"])
+    assert batch.state == S.POSTED and AuditEntry.objects.filter(event="batch.reconciled_posted", batch=batch).exists()
+    assert len(vouchers(flow, payment["id"])) == 1
