@@ -8,6 +8,7 @@ HANDLERS = {
     "acumatica_to_expensify": "integrations.flows.acumatica_to_expensify.AcumaticaToExpensify",
     "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
     "bill_to_jde": "integrations.flows.bill_to_jde.BillToJde",
+    "jde_to_bill": "integrations.flows.jde_to_bill.JdeToBill",
 }
 
 

@@ -29,6 +29,7 @@ from ..systems.jde import JdeClient
 from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_payments import BillPayments
+from .bill_vendors import matches
 from .expensify_to_jde import account_key, split_account
 from .jde_accounts import check_accounts
 
@@ -42,10 +43,6 @@ def allocate(total, weights):
         return []
     parts = [(total * w / whole).quantize(CENT, ROUND_HALF_UP) for w in weights[:-1]]
     return parts + [total - sum(parts, Decimal(0))]
-
-
-def _norm(text):
-    return " ".join(str(text or "").lower().split())
 
 
 class BillToJde(BillPayments, FlowHandler):
@@ -89,9 +86,7 @@ class BillToJde(BillPayments, FlowHandler):
                 help="Check the vendor in BILL; then retry.",
             )
         live = [s for s in self.suppliers() if s.active]
-        found = [s for s in live if vendor.tax_id and s.tax_id == vendor.tax_id]
-        if not found:
-            found = [s for s in live if _norm(s.name) == _norm(vendor.name) and not (s.tax_id and vendor.tax_id)]
+        found = matches(live, vendor.name, vendor.tax_id, name_of=lambda s: s.name, tax_of=lambda s: s.tax_id)
         if len(found) != 1:
             what = "no JD Edwards supplier" if not found else f"{len(found)} JD Edwards suppliers"
             raise Hold(
