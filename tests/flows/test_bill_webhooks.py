@@ -129,3 +129,28 @@ def test_a_json_escaped_string_body_is_accepted(hooked):
 def test_only_post_is_allowed(hooked):
     _, url, _ = hooked
     assert requests.get(url, timeout=10).status_code == 405
+
+
+def test_the_connection_admin_subscribes_then_rotates_the_key_and_keeps_it_only_encrypted(box, support_client):
+    from integrations.models import Connection
+
+    flow = make_bill_flow(box)
+    action = {"action": "bill_webhook_subscribe", "_selected_action": [flow.source.pk]}
+    assert support_client.post("/integrations/connection/", action, follow=True).status_code == 200
+    (sub,) = control(box, "GET", "bill/subscriptions")
+    assert sub["notificationUrl"].endswith(f"/api/v1/webhooks/bill/{flow.source.pk}")
+    assert {e["type"] for e in sub["events"]} == {"payment.updated", "payment.failed"}
+    first = Connection.objects.get(pk=flow.source.pk)
+    assert first.credentials["webhook_secret"] == sub["securityKey"]
+    support_client.post("/integrations/connection/", action, follow=True)  # again: the key is rotated, no second subscription
+    (rotated,) = control(box, "GET", "bill/subscriptions")
+    second = Connection.objects.get(pk=flow.source.pk)
+    assert rotated["securityKey"] != sub["securityKey"] and second.credentials["webhook_secret"] == rotated["securityKey"]
+    entries = AuditEntry.objects.filter(event__in=["webhook.subscribed", "webhook.key_rotated"])
+    assert entries.count() == 2
+    assert not any(k in json.dumps([e.message for e in entries]) for k in (sub["securityKey"], rotated["securityKey"]))
+    from django.db import connection as db
+
+    with db.cursor() as cursor:  # at rest: only the encrypted form
+        cursor.execute("SELECT credentials FROM integrations_connection WHERE id = %s", [flow.source.pk])
+        assert rotated["securityKey"] not in str(cursor.fetchone()[0])
