@@ -15,6 +15,9 @@ scheduled one becomes a record when it is paid, a failed one never posts. The fi
 the option ``start_date`` (ISO date; none: every payment BILL has).
 """
 
+from datetime import timedelta
+
+from django.db.models import Max
 from django.utils import timezone
 
 from ..models import WebhookEvent
@@ -78,6 +81,18 @@ class BillPayments:
         taken, self._inbox_taken = getattr(self, "_inbox_taken", []), []
         if taken and not page.cursor:
             WebhookEvent.objects.filter(pk__in=taken, processed_at__isnull=True).update(processed_at=timezone.now())
+            self.prune_inbox()
+
+    def prune_inbox(self):
+        """Forget processed events older than the replay window before the newest: the endpoint refuses any
+        event that old by its timestamp, so their ids are no longer needed to recognise a replay."""
+        from ..api.webhooks import DEFAULT_WINDOW_SECONDS
+
+        inbox = WebhookEvent.objects.filter(connection=self.flow.source)
+        newest = inbox.aggregate(newest=Max("occurred_at"))["newest"]
+        if newest is not None:
+            window = float((self.flow.source.options or {}).get("webhook_window_seconds") or DEFAULT_WINDOW_SECONDS)
+            inbox.filter(processed_at__isnull=False, occurred_at__lt=newest - timedelta(seconds=window)).delete()
 
     def fetch_record(self, source_id):
         try:

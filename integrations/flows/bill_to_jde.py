@@ -54,6 +54,9 @@ class BillToJde(BillPayments, FlowHandler):
         self.accounts = None
         self._suppliers = self._vendors = self._classes = None
 
+    def coverage_gaps(self):
+        return []  # no mapping rules: supplier and accounts come from BILL's own records, checked per payment
+
     def external_ref(self, source_id):
         return str(source_id)
 

@@ -114,6 +114,26 @@ class JdeOrdersToBill(FlowHandler):
                     after={"state": BatchState.NEW},
                 )
 
+    def coverage_gaps(self):
+        """Each JDE account of an approved order's live line that has no live BILL chart of account or department."""
+        from mappings.coverage import UNMAPPED, Gap
+
+        charts, departments = self.classifications()
+        gaps, seen = [], set()
+        for order in self.jde.purchase_orders_changed_since(None):
+            if not self.approved(order):
+                continue
+            for line in (ln for ln in order.lines if not ln.cancelled and ln.account not in seen):
+                seen.add(line.account)
+                business_unit, obj = (line.account.split(".") + [""])[:2]
+                for field, missing, text in (
+                    ("chartOfAccountId", obj not in charts, f"chart of account {obj}"),
+                    ("departmentId", business_unit.strip() not in departments, f"department {business_unit.strip()}"),
+                ):
+                    if missing:
+                        gaps.append(Gap({"account": line.account}, field, None, UNMAPPED, f"no live BILL {text}"))
+        return gaps
+
     # -- mapping ------------------------------------------------------------------------------------------
     def build_posting(self, payload, external_ref):
         lines = [

@@ -46,6 +46,9 @@ class JdeSuppliersToBill(MirrorFlow):
             action, target_id = mirror.apply(self.target, batch.payload["target"])
         return PostResult(document_id=str(target_id), details={"action": action})
 
+    def coverage_gaps(self):
+        return []  # no mapping rules: a supplier maps to its vendor by tax id or name
+
     def describe(self, state):
         return f"{state['name']} ({state['key']})"
 

@@ -112,3 +112,28 @@ def test_a_voucher_written_but_unanswered_is_reconciled_by_payment_id_not_posted
     batch = Batch.objects.get(flow=flow, source_id=payment["id"])
     assert batch.state == S.POSTED and AuditEntry.objects.filter(event="batch.reconciled_posted", batch=batch).exists()
     assert len(vouchers(flow, payment["id"])) == 1
+
+
+def test_the_inbox_forgets_processed_events_older_than_the_replay_window(box):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    flow = make_bill_flow(box, options=START, bill_options={"webhook_window_seconds": 3600})
+    _, vendor = supplier_vendor(flow)
+    _, payment, _ = paid_bill(box, flow, vendor)
+    now = timezone.now()
+    old = WebhookEvent.objects.create(
+        connection=flow.source,
+        event_id="old",
+        event_type="payment.updated",
+        entity_id="stp01OLD",
+        occurred_at=now - dt.timedelta(hours=2),
+        processed_at=now,
+    )
+    WebhookEvent.objects.create(
+        connection=flow.source, event_id="new", event_type="payment.updated", entity_id=payment["id"], occurred_at=now, payload={}
+    )
+    assert run_cycle(flow).posted == 1
+    assert not WebhookEvent.objects.filter(pk=old.pk).exists()
+    assert WebhookEvent.objects.get(event_id="new").processed_at is not None  # kept: its id still guards replays

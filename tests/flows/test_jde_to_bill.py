@@ -182,3 +182,17 @@ def test_a_session_that_expires_silently_mid_cycle_is_renewed(box, flows):
     result = run_cycle(bills_flow, progress=progress)
     assert expired and result.state == "done" and result.posted == len(approved_orders(bills_flow))
     assert box.calls["bill"]["login"] == logins + 1
+
+
+def test_coverage_names_the_jde_accounts_bill_cannot_code(box, flows):
+    from integrations.coverage import flow_coverage
+
+    _, bills_flow = flows
+    assert flow_coverage(bills_flow) == []
+    order = approved_orders(bills_flow)[0]
+    account = next(ln for ln in order.lines if not ln.cancelled).account
+    client = BillClient(bills_flow.target)
+    chart = next(c for c in client.chart_of_accounts() if c.number == account.split(".")[1])
+    client.call("POST", f"/v3/classifications/chart-of-accounts/{chart.id}/archive", idempotent=True)
+    gaps = flow_coverage(bills_flow)
+    assert account in {g.source["account"] for g in gaps if g.field == "chartOfAccountId"}
