@@ -24,7 +24,9 @@ So this view only checks and stores:
 import datetime as dt
 import json
 import logging
+import time
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import JsonResponse
@@ -81,6 +83,32 @@ def _entity_id(event):
     return str(entity.get("id") or "") if isinstance(entity, dict) else ""
 
 
+_NO_KEY = "no-key-" + "0" * 32
+REFUSAL_AUDITS_PER_MINUTE = 10
+
+
+def _audit_refusal(connection, request, raw, secret):
+    """Audit a refused call; past ``REFUSAL_AUDITS_PER_MINUTE`` per connection and minute the refusals are
+    counted in the log only, so a flood of forged calls cannot fill the audit trail."""
+    key = f"webhook-refused:{connection.pk}:{int(time.time() // 60)}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        count = 1
+    why = "no webhook key is set on the connection" if not secret else "the signature does not match"
+    if count > REFUSAL_AUDITS_PER_MINUTE:
+        logger.warning("BILL webhook refused for connection %s (%s); %s refusals this minute", connection.pk, why, count)
+        return
+    audit.record(
+        connection.tenant_id,
+        "webhook.refused",
+        actor="webhook:bill",
+        target_ref=f"connection:{connection.pk}",
+        message=f"BILL webhook refused (401): {why}; from {_remote(request)}, {len(raw)} bytes",
+    )
+
+
 @csrf_exempt
 def bill_webhook(request, connection_id):
     if request.method != "POST":
@@ -90,16 +118,11 @@ def bill_webhook(request, connection_id):
     raw = request.body
     connection = Connection.objects.filter(pk=int(connection_id), system="bill").select_related("tenant").first()
     secret = str(((connection.credentials or {}) if connection else {}).get("webhook_secret") or "")
-    if connection is None or not secret or not verify_signature(raw, request.headers.get("x-bill-sha-signature"), secret):
+    # The HMAC is computed whatever the connection, so the answer's timing does not tell which ids exist.
+    valid = verify_signature(raw, request.headers.get("x-bill-sha-signature"), secret or _NO_KEY)
+    if connection is None or not secret or not valid:
         if connection is not None:
-            why = "no webhook key is set on the connection" if not secret else "the signature does not match"
-            audit.record(
-                connection.tenant_id,
-                "webhook.refused",
-                actor="webhook:bill",
-                target_ref=f"connection:{connection.pk}",
-                message=f"BILL webhook refused (401): {why}; from {_remote(request)}, {len(raw)} bytes",
-            )
+            _audit_refusal(connection, request, raw, secret)
         return _refuse(401, "invalid or missing x-bill-sha-signature")
     event = parse_event(raw)
     if event is None:

@@ -154,3 +154,13 @@ def test_the_connection_admin_subscribes_then_rotates_the_key_and_keeps_it_only_
     with db.cursor() as cursor:  # at rest: only the encrypted form
         cursor.execute("SELECT credentials FROM integrations_connection WHERE id = %s", [flow.source.pk])
         assert rotated["securityKey"] not in str(cursor.fetchone()[0])
+
+
+def test_a_flood_of_forged_calls_is_refused_without_filling_the_audit_trail(hooked):
+    from integrations.api.webhooks import REFUSAL_AUDITS_PER_MINUTE
+
+    _, url, _ = hooked
+    raw = json.dumps(event()).encode()
+    answers = {send(url, raw, "forged").status_code for _ in range(REFUSAL_AUDITS_PER_MINUTE + 5)}
+    assert answers == {401}
+    assert AuditEntry.objects.filter(event="webhook.refused").count() <= REFUSAL_AUDITS_PER_MINUTE + 1  # a minute may turn
