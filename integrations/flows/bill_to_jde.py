@@ -13,7 +13,8 @@ BILL payment becomes one voucher, exactly once:
   unit, chart-of-account number = object account), in proportion when the payment is partial
   (the remainder of the rounding on the last line, so the voucher totals the payment to the
   cent); a bill without usable lines uses the supplier's default expense account (F0401
-  MCUP.OBAP) or the option ``expense_account``. Every account is checked in F0901 first.
+  MCUP.OBAP) or the option ``expense_account``. Every account is checked in F0901 first;
+* the voucher's invoice number (VINV) is the paid BILL bill's, else the payment id.
 
 Options: ``company`` ("00001"), ``document_type`` ("PV"), ``expense_account``, ``paid_statuses``
 (["PAID"]), ``reference_max_age_minutes`` (60).
@@ -26,7 +27,7 @@ from ..posting import Hold, Posting, PostingLine
 from ..systems.bill import BillClient
 from ..systems.errors import NotFound
 from ..systems.jde import JdeClient
-from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
+from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, VoucherPayItem
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_payments import BillPayments
 from .bill_vendors import matches
@@ -100,7 +101,7 @@ class BillToJde(BillPayments, FlowHandler):
         return found[0]
 
     def distribution(self, payment, supplier):
-        """[(account dict, amount)] for the paid amount, from the bill's line items."""
+        """``([(account dict, amount)] for the paid amount, from the bill's line items; the bill's invoice number)``."""
         amount = Decimal(str(payment.get("amount") or "0"))
         lines = []
         try:
@@ -115,8 +116,10 @@ class BillToJde(BillPayments, FlowHandler):
                     lines = []
                     break
                 lines.append(({"business_unit": department.number, "object": chart.number, "subsidiary": ""}, line.amount))
+        invoice = bill.invoice_number if bill is not None else ""
         if lines:
-            return [(acct, part) for (acct, _), part in zip(lines, allocate(amount, [w for _, w in lines]), strict=True)]
+            parts = allocate(amount, [w for _, w in lines])
+            return [(acct, part) for (acct, _), part in zip(lines, parts, strict=True)], invoice
         fallback = self.options.get("expense_account") or supplier.default_account
         if not fallback:
             raise Hold(
@@ -124,7 +127,7 @@ class BillToJde(BillPayments, FlowHandler):
                 code="MAP-NO-ACCOUNT",
                 help="Set the supplier's default expense account in F0401 or the flow option expense_account.",
             )
-        return [(split_account(fallback), amount)]
+        return [(split_account(fallback), amount)], invoice
 
     def build_posting(self, payload, external_ref):
         payment = self.bill.payment(payload["id"]).raw  # confirm with BILL right before building the voucher
@@ -142,12 +145,19 @@ class BillToJde(BillPayments, FlowHandler):
             )
         supplier = self.supplier_for(payment.get("vendorId"), payment.get("vendorName"))
         amount = Decimal(str(payment["amount"]))
+        split, invoice = self.distribution(payment, supplier)
         lines = [
             PostingLine(account=acct, amount=part, memo=f"BILL payment {payment['id']}"[:30], kind="expense")
-            for acct, part in self.distribution(payment, supplier)
+            for acct, part in split
         ]
         lines.append(
-            PostingLine(account={"supplier": supplier.address_number}, amount=-amount, kind="offset", memo=supplier.name[:30])
+            PostingLine(
+                account={"supplier": supplier.address_number},
+                amount=-amount,
+                kind="offset",
+                memo=supplier.name[:30],
+                dimensions={"invoice_number": invoice if 0 < len(invoice) <= MAX_INVOICE else external_ref},
+            )
         )
         return Posting(
             reference=external_ref,
@@ -177,7 +187,7 @@ class BillToJde(BillPayments, FlowHandler):
             gl_date=gl_date,
             currency=posting.currency,
             pay_items=[VoucherPayItem(-Decimal(str(offset.amount)))],
-            invoice_number=posting.reference,
+            invoice_number=offset.dimensions.get("invoice_number") or posting.reference,
             invoice_date=gl_date,
             company=self.options.get("company", "00001"),
             document_type=self.options.get("document_type", "PV"),

@@ -34,6 +34,7 @@ def test_a_webhooked_payment_posts_one_voucher_for_the_supplier_and_the_bill_acc
     assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 0
     (voucher,) = vouchers(flow, payment["id"])
     assert voucher.supplier == supplier.address_number and voucher.gross == Decimal("199.99")
+    assert voucher.invoice_number == "INV-1"  # the BILL bill's invoice number: what AP clerks match on
     expense = [ln for ln in batch.posting["lines"] if ln["kind"] == "expense"]
     assert {ln["account"]["business_unit"] + "." + ln["account"]["object"] for ln in expense} == {account}
     assert sum(Decimal(ln["amount"]) for ln in expense) == Decimal("199.99")
