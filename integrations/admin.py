@@ -126,7 +126,7 @@ class ConnectionAdmin(TenantScopedAdmin):
     search_fields = ["name", "base_url", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant"]
     readonly_fields = ["last_check_ok", "last_check_at", "last_check_message", "created_at", "updated_at"]
-    actions = ["check_connections"]
+    actions = ["check_connections", "bill_webhook_subscribe"]
     customer_exclude = ("credentials", *(cred_field(k) for k in ALL_CREDENTIAL_KEYS))
 
     @admin.display(description="last check", boolean=True, ordering="last_check_ok")
@@ -231,6 +231,21 @@ class ConnectionAdmin(TenantScopedAdmin):
             request, f"{ok} connection(s) passed, {failed} failed.", messages.SUCCESS if not failed else messages.WARNING
         )
 
+    @admin.action(description="BILL: subscribe to payment webhooks (or rotate the key)", permissions=["change"])
+    def bill_webhook_subscribe(self, request, queryset):
+        from .bill_subscriptions import notification_url, subscribe
+        from .systems.errors import IntegrationError
+
+        for conn in queryset:
+            if conn.system != "bill":
+                self.message_user(request, f"{conn.name}: not a BILL connection, skipped.", messages.WARNING)
+                continue
+            try:
+                sub_id = subscribe(conn, notification_url(request, conn), actor=str(request.user))
+            except IntegrationError as exc:
+                self.message_user(request, f"{conn.name}: [{exc.code}] {exc.message}", messages.WARNING)
+                continue
+            self.message_user(request, f"{conn.name}: subscription {sub_id} active; its key is stored encrypted.")
 
 # --------------------------------------------------------------------------- flows
 

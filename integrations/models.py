@@ -258,3 +258,28 @@ class ConcurrencySlot(models.Model):
 
     def __str__(self):
         return f"{self.key} #{self.slot}"
+
+
+class WebhookEvent(models.Model):
+    """The inbox: a signed event a system pushed to us, stored as it came before anything is done with it.
+
+    The cycle of the flow reading that connection takes the unprocessed ones as source records
+    (``processed_at`` set once their batches are stored). ``(connection, event_id)`` is unique: a
+    redelivered event is recognised, never stored or processed twice."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(max_length=120)
+    event_type = models.CharField(max_length=60)
+    entity_id = models.CharField(max_length=120, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="The sender's timestamp of the event.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "event_id"], name="webhook_event_unique")]
+        indexes = [models.Index(fields=["connection", "processed_at"])]
+        ordering = ["occurred_at", "received_at"]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}"

@@ -9,6 +9,8 @@ HANDLERS = {
     "expensify_to_ifs": "integrations.flows.expensify_to_ifs.ExpensifyToIfs",
     "procurify_to_jde": "integrations.flows.procurify_to_jde.ProcurifyToJde",
     "jde_to_procurify": "integrations.flows.jde_to_procurify.JdeToProcurify",
+    "bill_to_jde": "integrations.flows.bill_to_jde.BillToJde",
+    "jde_to_bill": "integrations.flows.jde_to_bill.JdeToBill",
 }
 
 

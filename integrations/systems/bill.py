@@ -338,6 +338,11 @@ class BillClient(HttpClient):
     def update_vendor(self, vendor_id, **fields):
         return Vendor.from_api(self.call("PATCH", f"/v3/vendors/{vendor_id}", idempotent=True, json=fields))
 
+    def set_vendor_archived(self, vendor_id, archived):
+        """``POST /v3/vendors/{id}/archive`` or ``/restore`` (shared/reference/bill.md, endpoints table)."""
+        action = "archive" if archived else "restore"
+        return Vendor.from_api(self.call("POST", f"/v3/vendors/{vendor_id}/{action}", idempotent=True))
+
     # -- bills -------------------------------------------------------------------------------------------------
     def bills(self, updated_since=None, invoice_number=None, vendor_id=None):
         filters = self.since(updated_since)
