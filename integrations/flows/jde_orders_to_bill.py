@@ -11,8 +11,8 @@
   must exist live in BILL, and the JDE account must be a live posting account in F0901: all
   checked before any write, else the order is held with the reason.
 * The vendor is the BILL vendor of the order's supplier (``bill_vendors.matches``). When there is
-  none yet the order is held ``BILL-VENDOR-PENDING``; each cycle puts such orders back to be
-  mapped once their vendor exists (the vendors flow created it), so they post with no one involved.
+  none yet the order is held ``BILL-VENDOR-PENDING``; each cycle (the engine's waiting phase) puts
+  such orders back to be mapped once their vendor exists (the vendors flow created it), so they post with no one involved.
 
 Options: ``start_date``, ``approved_statuses``, ``due_days`` (30, when the order has no requested
 date), ``page_size`` (100), ``reference_max_age_minutes`` (60).
@@ -23,11 +23,6 @@ import json
 from dataclasses import asdict
 from decimal import Decimal
 
-from django.utils import timezone
-
-from audit import log as audit
-
-from ..models import Batch, BatchState
 from ..posting import Hold, Posting, PostingLine
 from ..systems.bill import BillClient, BillLine
 from ..systems.jde import JdeClient
@@ -50,7 +45,6 @@ class JdeOrdersToBill(FlowHandler):
         self.jde = JdeClient(self.flow.source)
         self.bill = BillClient(self.flow.target)
         self.accounts = self._suppliers = self._vendors = self._classes = None
-        self.requeue_waiting()
 
     # -- source ---------------------------------------------------------------------------------------
     def approved(self, order):
@@ -94,25 +88,12 @@ class JdeOrdersToBill(FlowHandler):
             self._classes = charts, departments
         return self._classes
 
-    def requeue_waiting(self):
-        """Orders held only for their vendor go back to be mapped once BILL has that vendor."""
-        waiting = list(Batch.objects.filter(flow=self.flow, state=BatchState.HELD, error_code=WAITING))
-        ready = [b for b in waiting if self.vendor_id((b.payload or {}).get("supplier") or 0)[0]]
-        for batch in ready:
-            moved = Batch.objects.filter(pk=batch.pk, state=BatchState.HELD, error_code=WAITING).update(
-                state=BatchState.NEW, error_code="", last_error="", error_help="", updated_at=timezone.now()
-            )
-            if moved:
-                audit.record(
-                    self.flow.tenant_id,
-                    "batch.dependency_ready",
-                    flow_id=self.flow.pk,
-                    batch_id=batch.pk,
-                    actor="cycle",
-                    message="its supplier is a BILL vendor now: mapped again",
-                    before={"state": BatchState.HELD},
-                    after={"state": BatchState.NEW},
-                )
+    # Orders held only for their vendor wait without a person: the cycle asks, then maps them again.
+    waiting_codes = (WAITING,)
+
+    def waiting_over(self, batches):
+        return [(b, "its supplier is a BILL vendor now") for b in batches
+                if self.vendor_id((b.payload or {}).get("supplier") or 0)[0]]
 
     def coverage_gaps(self):
         """Each JDE account of an approved order's live line that has no live BILL chart of account or department."""
