@@ -20,10 +20,12 @@ def test_two_expensify_flows_at_once_get_no_rate_limit_error(box):
     clear_token_cache()
     clear_jde_tokens()
     box.config["expensify"]["rate_limit"] = WINDOWS
-    to_jde = make_flow(box)
+    # One post at a time on each target: this is about the source's shared rate (and SQLite's in-memory test
+    # database answers "table is locked" to parallel writers of two cycles at once).
+    to_jde = make_flow(box, target_options={"concurrency": 1})
     Connection.objects.filter(pk=to_jde.source_id).update(options={"rate_limit": WINDOWS})
     # the second flow has its own connection row holding the same partner credentials
-    to_acumatica = make_acumatica_flow(box, tenant=to_jde.tenant)
+    to_acumatica = make_acumatica_flow(box, tenant=to_jde.tenant, target_options={"concurrency": 1})
     Connection.objects.filter(pk=to_acumatica.source_id).update(options={"rate_limit": WINDOWS})
     results = {}
 

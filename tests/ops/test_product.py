@@ -23,9 +23,13 @@ def test_every_page_names_the_product_and_navigates(customer_client):
     assert "/integrations/batch/?state__exact=held" in nav
 
 
-def test_flow_form_offers_only_implemented_kinds(support_client, tenant):
+def test_flow_form_offers_only_implemented_kinds(support_client, tenant, monkeypatch):
+    # Every kind of the registry has a handler now: take one away, as for a kind declared before its module.
+    from integrations import flows
+
+    monkeypatch.delitem(flows.HANDLERS, "bill_to_jde")
     unimplemented = set(FLOW_KINDS) - set(implemented_kinds())
-    assert unimplemented, "the registry lists kinds that have no handler yet"
+    assert unimplemented == {"bill_to_jde"}
     offered = kind_options(support_client.get(reverse("admin:integrations_flow_add")).content.decode())
     assert offered == set(implemented_kinds())
     # a flow saved earlier with a kind that has no handler keeps it on its page instead of failing validation
