@@ -13,7 +13,7 @@ from integrations.models import Batch
 
 def run_demo():
     out, err = StringIO(), StringIO()
-    call_command("demo", "--once", stdout=out, stderr=err)
+    call_command("demo", "--once", "--fast", stdout=out, stderr=err)
     return json.loads(out.getvalue()), err.getvalue()
 
 
@@ -64,7 +64,7 @@ def test_demo_serves_the_portal_runs_the_first_cycle_and_ctrl_c_stops_everything
     web = f"127.0.0.1:{_free_port()}"
     log = open(tmp_path / "demo.log", "w+")
     server_log = tmp_path / "server.log"
-    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--web", web, "--sandbox-port", str(_free_port()),
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--fast", "--web", web, "--sandbox-port", str(_free_port()),
                              "--log", str(server_log)],
                             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

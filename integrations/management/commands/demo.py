@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from ...bench.sandbox import NO_LIMIT
 from ...demo import setup_demo
 from ...engine import run_cycle
 from ...flows import implemented_kinds
@@ -26,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=60, help="Expensify reports in the sandbox")
         parser.add_argument("--sandbox-port", type=int, default=None, help="default: any free port with --once, else 8765")
         parser.add_argument("--web", default="127.0.0.1:8000", help="address of the web server (without --once)")
+        parser.add_argument("--fast", action="store_true",
+                            help="lift the vendors' rate limits (sandbox and demo connections): for tests and CI, where "
+                                 "waiting out Expensify's 20 calls a minute proves nothing new")
         parser.add_argument("--log", default="demo-server.log",
                             help="file for the web server's and task cluster's output, so the console keeps the login")
 
@@ -37,10 +41,12 @@ class Command(BaseCommand):
 
         call_command("migrate", verbosity=0, interactive=False)
         port = opts["sandbox_port"] if opts["sandbox_port"] is not None else (0 if opts["once"] else 8765)
-        box = Sandbox(seed=opts["seed"], size=opts["size"]).start(port=port)
+        config = {"expensify": {"rate_limit": NO_LIMIT}} if opts["fast"] else None
+        box = Sandbox(seed=opts["seed"], size=opts["size"], config=config).start(port=port)
         self.progress(f"sandbox serving the vendor fakes at {box.url}")
         try:
-            tenant, flows = setup_demo(box, progress=self.progress)
+            limits = {"rate_limit": NO_LIMIT} if opts["fast"] else {}
+            tenant, flows = setup_demo(box, progress=self.progress, **limits)
             if opts["once"]:
                 return self.run_once(flows)
             self.serve(tenant, flows, opts["web"], opts["log"])
