@@ -195,6 +195,9 @@ class Cycle:
         self.confirm()
 
     def fetch_new(self):
+        """Page by page: store, map, post. With parallel posting, mapping goes a few groups at a time and the
+        last group of a page stays in flight while the next page is read, stored and mapped: the portal's own
+        work overlaps the target's."""
         ctx = self.ctx
         pages = ctx.handler.fetch(dict(ctx.flow.cursor or {}))
         try:
@@ -202,12 +205,19 @@ class Cycle:
                 self.pages += 1
                 batches = self.intake.store(page)
                 ctx.handler.after_store(page)
-                self.mapper.map_batches(batches)
-                self.poster.post_batches([b for b in batches if b.state == S.READY])
+                step = 2 * self.poster.group_size if self.poster.sender.parallel else max(1, len(batches))
+                for start in range(0, len(batches), step):
+                    chunk = batches[start:start + step]
+                    self.mapper.map_batches(chunk)
+                    self.poster.feed(chunk)
                 self.progress(f"page {self.pages}: {len(page.records)} records; "
                               f"{ctx.result.posted} posted, {ctx.result.held} held so far")
                 if ctx.out_of_time():
-                    return
+                    break
+            self.poster.flush()
+        except BaseException:
+            self.poster.finish(raising=False)  # what was sent is recorded before the cycle stops
+            raise
         finally:
             pages.close()
 

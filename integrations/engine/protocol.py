@@ -46,34 +46,63 @@ class Poster:
         self.reconciler = reconciler
         self.sender = Sender(ctx, concurrency)
         self.group_size = max(MIN_GROUP, ROUNDS_PER_GROUP * self.sender.concurrency)
+        self.pending = []  # ready batches queued by feed(), not claimed yet
+        self.in_flight = None  # the group being sent whose results are not recorded yet
 
     def close(self):
-        self.sender.close()
+        try:
+            self.finish(raising=False)
+        finally:
+            self.sender.close()
 
     def post_batches(self, batches):
-        """Post the READY ones, a group at a time: while one group is being sent, the previous group's
-        results are written, so the sending threads do not wait on the database between groups."""
-        ready = [b for b in batches if b.state == S.READY]
-        in_flight = None
+        """Post the READY ones and record every result before returning."""
+        self.feed(batches)
+        self.flush()
+
+    def feed(self, batches):
+        """Queue the READY ones and start each full group. While one group is being sent, the previous group's
+        results are written, so the sending threads do not wait on the database between groups. The last group
+        started stays in flight when this returns: the cycle maps the next records or reads the next page
+        meanwhile. ``flush`` sends what is left and records everything."""
+        self.pending.extend(b for b in batches if b.state == S.READY)
+        self._start_groups(full_only=True)
+
+    def flush(self):
+        self._start_groups(full_only=False)
+        self.finish()
+
+    def finish(self, *, raising=True):
+        """Record the group in flight, if any, and give the concurrency slots back. Queued batches not yet
+        claimed stay ready for the next cycle."""
+        self.pending = []
         try:
-            for start in range(0, len(ready), self.group_size):
-                if self.ctx.out_of_time():
-                    break
-                sending = self.start_group(ready[start:start + self.group_size])
-                if in_flight is not None:
-                    done, in_flight = in_flight, None
-                    self.record_group(done)
-                in_flight = sending
-                if not self.sender.parallel:  # sent already, in this thread: nothing to overlap with
-                    done, in_flight = in_flight, None
-                    self.record_group(done)
-            if in_flight is not None:
-                done, in_flight = in_flight, None
-                self.record_group(done)
+            self._record_in_flight(raising=raising)
         finally:
-            if in_flight is not None:  # stopping (lease lost, paused, a defect): still record what was sent
-                self.record_group(in_flight, raising=False)
             self.sender.release_slots()
+
+    def _start_groups(self, *, full_only):
+        ok = False
+        try:
+            while self.pending and (len(self.pending) >= self.group_size or not full_only):
+                if self.ctx.out_of_time():
+                    self.pending = []
+                    break
+                group, self.pending = self.pending[:self.group_size], self.pending[self.group_size:]
+                sending = self.start_group(group)
+                self._record_in_flight()
+                self.in_flight = sending
+                if not self.sender.parallel:  # sent already, in this thread: nothing to overlap with
+                    self._record_in_flight()
+            ok = True
+        finally:
+            if not ok:  # stopping (lease lost, paused, a defect): still record what was sent
+                self.finish(raising=False)
+
+    def _record_in_flight(self, *, raising=True):
+        if self.in_flight is not None:
+            done, self.in_flight = self.in_flight, None
+            self.record_group(done, raising=raising)
 
     def post_group(self, group):
         """Claim, send and record one group, all before returning."""

@@ -6,6 +6,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from integrations.engine import run_cycle
 from integrations.models import Batch, Connection, Flow
@@ -33,7 +34,8 @@ def fired(box):
 def settle(flow, cycles=8):
     for _ in range(cycles):
         run_cycle(flow)
-        Batch.objects.filter(flow=flow, state=S.FAILED).update(next_attempt_at=None)  # retry now, not after backoff
+        # Retry now, not after the backoff (a failed batch with no retry time is never due: it must be a time).
+        Batch.objects.filter(flow=flow, state=S.FAILED).update(next_attempt_at=timezone.now())
         if not Batch.objects.filter(flow=flow, state__in=[S.NEW, S.READY, S.POSTING, S.IN_DOUBT, S.FAILED]).exists():
             return
     raise AssertionError(list(Batch.objects.filter(flow=flow).values_list("state", "error_code")))
