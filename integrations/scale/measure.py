@@ -50,7 +50,7 @@ def users():
     return made, tenant
 
 
-def pages(tenant):
+def pages(tenant, deep_page=50):
     """(name, path) of every page measured; the search terms are ids of the customer's own tenant."""
     batches = reverse("admin:integrations_batch_changelist")
     audit = reverse("admin:audit_auditentry_changelist")
@@ -62,11 +62,11 @@ def pages(tenant):
         ("batches", batches),
         ("batches: held (filter)", f"{batches}?state__exact=held"),
         ("batches: search an id", f"{batches}?q={term}"),
-        ("batches: page 50", f"{batches}?p=50"),
+        (f"batches: page {deep_page}", f"{batches}?p={deep_page}"),
         ("audit entries", audit),
         ("audit: one event (filter)", f"{audit}?event=batch.held"),
         ("audit: search a reference", f"{audit}?q={ref}"),
-        ("audit: page 50", f"{audit}?p=50"),
+        (f"audit: page {deep_page}", f"{audit}?p={deep_page}"),
         ("cycles", reverse("admin:integrations_synccycle_changelist")),
         ("cycles: failed (filter)", reverse("admin:integrations_synccycle_changelist") + "?state__exact=failed"),
         ("mapping rules", reverse("admin:mappings_mappingrule_changelist")),
