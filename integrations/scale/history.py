@@ -29,7 +29,7 @@ from portal.models import Tenant
 
 from ..models import Batch, BatchState, Connection, Flow, SyncCycle
 from ..systems.registry import CREDENTIAL_KEYS, FLOW_KINDS, SYSTEMS
-from .bulk import BulkWriter, next_id, reset_sequences
+from .bulk import BulkWriter, indexes_built_after, next_id, reset_sequences
 
 S = BatchState
 SLUG_PREFIX = "year-"
@@ -75,6 +75,10 @@ class Plan:
     days: int = 365
     seed: int = 1
     progress: object = None  # callable(str) or None
+
+    @property
+    def rebuild_indexes(self):
+        return self.batches >= 50_000  # below that, row-by-row index upkeep is cheaper than rebuilding
 
     @property
     def cycle_count(self):
@@ -269,9 +273,13 @@ def _writer(plan, model, columns, name, chunk=20000):
     return BulkWriter(model, columns, chunk=chunk, progress=lambda n: _say(plan, f"  {name}: {n:,}"))
 
 
-def _timed(figures, name, plan, work):
+def _timed(figures, name, plan, work, model=None):
     began = time.monotonic()
-    count = work()
+    if model is not None and plan.rebuild_indexes:
+        with indexes_built_after(model):
+            count = work()
+    else:
+        count = work()
     figures.seconds[name] = round(time.monotonic() - began, 1)
     figures.rows[name] = count
     _say(plan, f"{name}: {count:,} rows in {figures.seconds[name]} s")
@@ -284,13 +292,13 @@ def seed(plan: Plan) -> Figures:
     with transaction.atomic():
         first = next_id(SyncCycle)
         cycles = _writer(plan, SyncCycle, CYCLE_COLUMNS, "cycles")
-        _timed(figures, "cycles", plan, lambda: cycles.write(cycle_rows(plan, flows, first)))
+        _timed(figures, "cycles", plan, lambda: cycles.write(cycle_rows(plan, flows, first)), SyncCycle)
         first = next_id(Batch)
         batches = _writer(plan, Batch, BATCH_COLUMNS, "batches", 10000)
-        _timed(figures, "batches", plan, lambda: batches.write(batch_rows(plan, flows, first, skeletons)))
+        _timed(figures, "batches", plan, lambda: batches.write(batch_rows(plan, flows, first, skeletons)), Batch)
         first = next_id(AuditEntry)
         entries = _writer(plan, AuditEntry, AUDIT_COLUMNS, "audit entries", 50000)
-        _timed(figures, "audit entries", plan, lambda: entries.write(audit_rows(plan, first, skeletons)))
+        _timed(figures, "audit entries", plan, lambda: entries.write(audit_rows(plan, first, skeletons)), AuditEntry)
         _timed(figures, "mapping rules", plan, lambda: mapping_rules(plan, flows))
         reset_sequences(SyncCycle, Batch, AuditEntry)
     return figures
