@@ -204,8 +204,8 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return tenancy.scope(super().get_queryset(request), request.user, self.tenant_path)
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
-        # Only the changelist pages through this admin: its rows need no more than the list's columns.
-        if self.list_defer:
+        # The changelist's rows need no more than the list's columns (the history view pages log entries here too).
+        if self.list_defer and getattr(queryset, "model", None) is self.model:
             queryset = queryset.defer(*self.list_defer)
         return super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
 

@@ -125,8 +125,9 @@ def test_a_long_list_is_counted_only_up_to_the_bound(db, monkeypatch):
         response = client.get("/audit/auditentry/")
     cl = response.context["cl"]
     counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"]]
-    assert counts and all("LIMIT 101" in sql for sql in counts), counts
+    assert counts and "LIMIT 101" in counts[0], counts
     if connection.vendor == "postgresql":
+        assert len(counts) == 1, counts  # past the bound: an EXPLAIN, no second count
         assert cl.paginator.estimated and cl.result_count > 100  # the planner's figure, at least what was counted
         assert len(cl.result_list) == 100 and cl.paginator.num_pages >= 2
     else:
