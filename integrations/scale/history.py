@@ -29,7 +29,7 @@ from portal.models import Tenant
 
 from ..models import Batch, BatchState, Connection, Flow, SyncCycle
 from ..systems.registry import CREDENTIAL_KEYS, FLOW_KINDS, SYSTEMS
-from .bulk import BulkWriter, indexes_built_after, next_id, reset_sequences
+from .bulk import BulkWriter, analyze, indexes_built_after, next_id, reset_sequences
 
 S = BatchState
 SLUG_PREFIX = "year-"
@@ -301,4 +301,8 @@ def seed(plan: Plan) -> Figures:
         _timed(figures, "audit entries", plan, lambda: entries.write(audit_rows(plan, first, skeletons)), AuditEntry)
         _timed(figures, "mapping rules", plan, lambda: mapping_rules(plan, flows))
         reset_sequences(SyncCycle, Batch, AuditEntry)
+    began = time.monotonic()
+    analyze()
+    figures.seconds["vacuum analyze"] = round(time.monotonic() - began, 1)
+    _say(plan, f"vacuum analyze: {figures.seconds['vacuum analyze']} s")
     return figures
