@@ -19,6 +19,6 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(as_rows(figures), indent=1))
             return
-        self.stdout.write(f"{'page':<28} {'role':<9} {'queries':>7} {'ms':>8} status")
+        self.stdout.write(f"{'page':<28} {'role':<9} {'queries':>7} {'ms':>8} {'db ms':>8} status")
         for f in figures:
-            self.stdout.write(f"{f.page:<28} {f.role:<9} {f.queries:>7} {f.ms:>8.1f} {f.status}")
+            self.stdout.write(f"{f.page:<28} {f.role:<9} {f.queries:>7} {f.ms:>8.1f} {f.db_ms:>8.1f} {f.status}")
