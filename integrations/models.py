@@ -196,6 +196,7 @@ class Batch(models.Model):
             models.Index(fields=["external_ref"]),
             models.Index(fields=["error_code"]),
             models.Index(fields=["-created_at"]),
+            models.Index(fields=["posted_at"], name="batch_posted_at_idx"),  # the dashboard's posted-per-day window
         ]
         ordering = ["-created_at"]
 
@@ -232,7 +233,11 @@ class SyncCycle(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["flow", "state"])]
+        # (flow, -started_at): a flow's last cycle (dashboard, flow page) without reading its whole history
+        indexes = [
+            models.Index(fields=["flow", "state"]),
+            models.Index(fields=["flow", "-started_at"], name="cycle_flow_latest_idx"),
+        ]
         constraints = [
             # Cycles of one flow never overlap: at most one running row per flow.
             models.UniqueConstraint(fields=["flow"], condition=models.Q(state="running"), name="one_running_cycle_per_flow"),

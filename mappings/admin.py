@@ -103,6 +103,7 @@ class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
     list_display_links = ["id", "match"]
     list_filter = ["active", "flow", "reference_status"]
     list_select_related = ["tenant", "flow"]
+    show_full_result_count = False
     search_fields = ["policy", "category", "employee", "procurify_account_code", "bill_account", "jde_object", "note",
                      "target_business_unit", "target_object", "target_subsidiary", "target_acumatica_account",
                      "target_ifs_code_a", "target_bill_chart_of_account_id", "target_procurify_account_code"]

@@ -129,3 +129,16 @@ def test_counts_by_state_link_to_the_filtered_list(support_client, tenant):
 def test_anonymous_visitors_are_sent_to_sign_in(client, db):
     response = client.get("/")
     assert response.status_code == 302 and "/login/" in response.url
+
+
+def test_settled_batches_are_counted_over_the_chart_window_open_ones_for_all_time(support_client, tenant):
+    # A year of posted batches is not counted on every visit; a batch held for months still is.
+    flow = make_flow(tenant, name="Old flow")
+    long_ago = timezone.now() - timedelta(days=90)
+    for state in (S.POSTED, S.HELD):
+        batch = make_batch(tenant, flow=flow, state=state, amount=Decimal("5"), currency="USD", posted_at=long_ago)
+        Batch.objects.filter(pk=batch.pk).update(created_at=long_ago)
+    make_batch(tenant, flow=flow, state=S.POSTED, amount=Decimal("5"), currency="USD", posted_at=timezone.now())
+    html = support_client.get("/").content.decode()
+    assert "1 posted (last 28 days)" in html and "1 held (needs a person)" in html
+    assert f"flow__id__exact={flow.pk}&amp;created_at__gte=" in html  # the link lists what was counted
