@@ -230,8 +230,19 @@ class Run:
             "database": "postgresql", "broker": "redis",
         }
 
+    def quiesce(self):
+        """No more cycles queued: wait (bounded) for the queue to empty and the running cycles to end, so that a
+        cycle still 'running' afterwards is a stuck one (a dead worker's cycle is closed by the flow's next)."""
+        from ..models import SyncCycle
+
+        deadline = time.monotonic() + self.opts.cycle_budget * 3 + 30
+        running = SyncCycle.objects.filter(flow__in=self.flows, state=SyncCycle.RUNNING)
+        while time.monotonic() < deadline and (self.broker.queue_size() or running.exists()):
+            time.sleep(1.0)
+        self.events["cycles_left_running"] = running.count()
+
     def stop_clusters(self):
-        """SIGTERM both: django-q2 lets the running cycles finish, so a cycle still 'running' after this is stuck."""
+        """SIGTERM both (django-q2 lets a running task finish), then SIGKILL what is left."""
         for cluster in self.clusters:
             cluster.stop(grace=self.opts.cycle_budget * 2)
 
@@ -259,6 +270,7 @@ def prove(opts, root, server_url, redis_url, progress=print):
     try:
         run.setup()
         run.play()
+        run.quiesce()
         run.stop_clusters()
         summary = run.verdict()
     finally:
