@@ -4,9 +4,10 @@ double post, no lost record, no vendor limit breached (``manage.py prove_cluster
 its own: it makes its own scratch database and sandboxes).
 
 Small by default (about 400 source records: the fixed part, a chart of accounts and the employees of two
-tenants, is 330); ``SCALE_CLUSTERS=10000`` runs the full size. Skipped when PostgreSQL or Redis does not
-answer (``DATABASE_URL`` if it is PostgreSQL, else postgres://postgres@127.0.0.1:5432/postgres;
-``PROOF_REDIS_URL``, else redis://127.0.0.1:6379/12).
+tenants, is 330); ``SCALE_CLUSTERS=10000`` runs the full size. Runs in the PostgreSQL pass (``DATABASE_URL``
+a PostgreSQL URL: the scratch database goes on that server), skipped in the SQLite one and when PostgreSQL
+or Redis does not answer (``PROOF_REDIS_URL``, else redis://127.0.0.1:6379/13: a database number of its
+own, since the run empties the task queue there).
 """
 
 import json
@@ -17,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from integrations.bench.scratch import DEFAULT_POSTGRES, is_postgres
+from integrations.bench.scratch import is_postgres, with_database
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = int(os.environ.get("SCALE_CLUSTERS") or 400)
-SERVER = os.environ["DATABASE_URL"] if is_postgres(os.environ.get("DATABASE_URL")) else DEFAULT_POSTGRES
-REDIS = os.environ.get("PROOF_REDIS_URL") or "redis://127.0.0.1:6379/12"
+SERVER = os.environ.get("DATABASE_URL") or ""
+REDIS = os.environ.get("PROOF_REDIS_URL") or "redis://127.0.0.1:6379/13"
 
 
 def unreachable():
@@ -30,8 +31,8 @@ def unreachable():
     import psycopg
     import redis
 
-    from integrations.bench.scratch import with_database
-
+    if not is_postgres(SERVER):
+        return "the two-cluster run needs PostgreSQL: it runs in the PostgreSQL pass (DATABASE_URL=postgres://...)"
     try:
         psycopg.connect(with_database(SERVER, "postgres"), connect_timeout=3).close()
     except Exception as exc:
