@@ -12,6 +12,7 @@ limit was breached.
 """
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -52,6 +53,8 @@ class Command(BaseCommand):
                           kill_after=opts["kill_after"], down=opts["down"], timeout=opts["timeout"],
                           workers=opts["workers"], fault_every=opts["fault_every"], keep=opts["keep"])
         root = Path(__file__).resolve().parents[3]
+        # SIGTERM (a CI timeout) unwinds like Ctrl-C: the clusters, sandboxes and scratch database are cleaned up.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         summary = prove(options, root, server, redis_url, progress=lambda m: self.stdout.write(m))
         if not summary["ok"]:
             sys.exit(1)
