@@ -44,13 +44,18 @@ class Cluster:
             pass
         self.proc.wait(timeout=30)
 
+    def terminate(self):
+        """SIGTERM to the cluster's parent, which stops its own processes in order (a running task finishes);
+        ``stop`` SIGKILLs whatever of the group is left after the grace period."""
+        if self.running:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
     def stop(self, grace=20):
-        """SIGTERM (django-q2 lets running tasks finish), then SIGKILL what is left."""
+        """After ``terminate``: wait up to ``grace`` seconds, then SIGKILL what is left."""
         if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
             return
         try:
             self.proc.wait(timeout=grace)

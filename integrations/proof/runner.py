@@ -68,6 +68,7 @@ class Run:
     def setup(self):
         from ..flows import implemented_kinds
 
+        began = time.monotonic()
         self.scratch = PostgresScratch(self.server_url, self.root, self.say, prefix="mlc_proof")
         self.db_url = with_database(self.server_url, self.scratch.template)
         point_at(self.scratch.template)
@@ -81,6 +82,7 @@ class Run:
             world.size_to(self.kinds, self.opts.records / self.opts.tenants, self.say)
             world.make_tenant(self.kinds, lambda message: None)
         self.flows = [flow for world in self.worlds for flow in world.flows]
+        self.events["setup_seconds"] = round(time.monotonic() - began, 1)
         self.expected = sum(len(keys) for world in self.worlds for keys in world.records.values())
         self.say(f"{len(self.flows)} flows of {len(self.worlds)} tenants over {self.expected} source records")
 
@@ -256,7 +258,9 @@ class Run:
     def stop_clusters(self):
         """SIGTERM both (django-q2 lets a running task finish), then SIGKILL what is left."""
         for cluster in self.clusters:
-            cluster.stop(grace=self.opts.cycle_budget * 2)
+            cluster.terminate()
+        for cluster in self.clusters:
+            cluster.stop(grace=30)
 
     def close(self):
         self.stop_clusters()
