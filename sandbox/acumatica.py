@@ -77,9 +77,14 @@ class AcumaticaFake(Fake):
         self.store = Store(self, self.world)
         self.auth = AuthState(self)
         self.recent = deque()  # arrival times of the past minute (the license's per-minute count)
+        self.refused_rate = 0  # requests refused 429 by the per-minute limit
 
     def credentials(self):
         return dict(self.creds)
+
+    def limit_breaches(self):
+        """Requests refused by the license's limits: per minute, and sign-ins beyond the API-user seats."""
+        return {"requests_per_minute": self.refused_rate, "api_login_limit": self.auth.refused_logins}
 
     def restart(self):
         """An application restart signs every cookie session out; with ``restart_expires_tokens`` (this fake's
@@ -189,6 +194,7 @@ class AcumaticaFake(Fake):
         while self.recent and self.recent[0] <= now - 60:
             self.recent.popleft()
         if limit and len(self.recent) >= limit:
+            self.refused_rate += 1
             return respond(429, {"message": "The number of API requests per minute exceeds the limit of the license."})
         self.recent.append(now)
         return None

@@ -27,6 +27,7 @@ class AuthState:
         self.tokens = {}  # access token -> expiry (sandbox clock)
         self.refresh = {}  # refresh token -> chain expiry
         self.sessions = {}  # cookie value -> last use
+        self.refused_logins = 0  # sign-ins refused "API Login Limit" (every seat taken)
 
     @property
     def settings(self):
@@ -87,6 +88,7 @@ class AuthState:
             raise HttpError("Invalid credentials. Please try again.", 400, {"message": "Invalid credentials. Please try again."})
         self._expire_idle()
         if len(self.sessions) >= int(self.settings["max_api_users"]):
+            self.refused_logins += 1
             raise HttpError("API Login Limit", 429, {"message": "API Login Limit"})
         cookie = secrets.token_hex(16)
         self.sessions[cookie] = self.now()

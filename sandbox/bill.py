@@ -110,6 +110,10 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
     def credentials(self):
         return dict(self.creds, webhook_secret="")
 
+    def limit_breaches(self):
+        with self.lock:
+            return {"BDC_1322_concurrency": self.stats["refused_1322"], "BDC_1144_hourly": self.stats["refused_1144"]}
+
     def restart(self):
         with self.lock:
             self.sessions.clear()

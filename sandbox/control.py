@@ -9,6 +9,8 @@
     GET    /_sandbox/faults            every fault with its counters;  DELETE clears them
     DELETE /_sandbox/faults/<id>       one fault
     GET    /_sandbox/config            the live configuration; POST merges {system: {key: value}}
+    GET    /_sandbox/limits            {system: {limit: requests refused for going over it}} for every fake
+                                       that enforces a vendor limit (rate, concurrency, seats)
     GET    /_sandbox/clock             {"now": epoch seconds}; POST {"advance": seconds}
     *      /_sandbox/<system>/<sub>    the fake's own control endpoints (fake.control)
 """
@@ -54,6 +56,8 @@ def handle(sandbox, req, subpath):
             if not isinstance(body, dict):
                 raise BadRequest('config expects a JSON object, e.g. {"jde": {"token_lifetime": 1800}}')
             return json_response(sandbox.merge_config(body))
+    if head == "limits" and len(parts) == 1 and method == "GET":
+        return json_response(limit_breaches(sandbox))
     if head == "clock" and len(parts) == 1:
         if method == "POST":
             body = req.json()
@@ -69,6 +73,16 @@ def handle(sandbox, req, subpath):
         with lock:
             return fake.control(req, "/".join(parts[1:]))
     raise NotFoundError(f"no sandbox control endpoint {method} /_sandbox/{subpath}")
+
+
+def limit_breaches(sandbox):
+    out = {}
+    for name, fake in sandbox.fakes.items():
+        counter = getattr(fake, "limit_breaches", None)
+        if callable(counter):
+            with sandbox._lock_for(name, fake):
+                out[name] = counter()
+    return out
 
 
 def _faults(sandbox, req, rest):

@@ -213,6 +213,9 @@ class ExpensifyFake(Fake):
     def credentials(self):
         return dict(self._creds)
 
+    def limit_breaches(self):
+        return {"rate_limit": self.rate_limited}
+
     def now(self):
         """The world's current time: the anchor's midnight plus the time since reset."""
         elapsed = max(0.0, self.sandbox.clock() - self._epoch)

@@ -88,6 +88,9 @@ class IfsFake(Fake):
     def credentials(self):
         return dict(self.creds)
 
+    def limit_breaches(self):
+        return {"rate_limit": self.iam.refused}
+
     def now(self):
         elapsed = max(0.0, self.sandbox.clock() - self._epoch)
         return dt.datetime.combine(self.anchor, dt.time()) + dt.timedelta(seconds=elapsed)

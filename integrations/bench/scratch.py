@@ -73,11 +73,11 @@ class SqliteScratch:
 class PostgresScratch:
     vendor = "postgresql"
 
-    def __init__(self, server_url, root, progress):
+    def __init__(self, server_url, root, progress, prefix="mlc_bench"):
         import psycopg
 
         self.server_url = server_url
-        self.prefix = f"mlc_bench_{os.getpid()}"
+        self.prefix = f"{prefix}_{os.getpid()}"
         self.names = []
         # The maintenance database, not the one in the URL: that one may be somebody's real data.
         self.admin = psycopg.connect(with_database(server_url, "postgres"), autocommit=True)

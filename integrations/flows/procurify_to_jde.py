@@ -112,11 +112,12 @@ class ProcurifyToJde(FlowHandler):
     def build_posting(self, payload, external_ref):
         if payload["kind"] == PAYMENT:
             amount = Decimal(payload["amount"])
+            trade, bank = self.payment_accounts()
             return Posting(reference=external_ref, date=payload["date"], currency=payload["currency"],
                            memo=f"Payment {payload['id']} {payload['vendor']}", source_total=amount, lines=[
-                               PostingLine(split_account(self.options.get("ap_trade_account", "100.2110")), amount,
+                               PostingLine(split_account(trade), amount,
                                            memo=f"Procurify payment {payload['id']}"),
-                               PostingLine(split_account(self.options.get("bank_account", "100.1110")), -amount,
+                               PostingLine(split_account(bank), -amount,
                                            memo=f"Procurify payment {payload['id']}", kind="offset")])
         if not payload["lines"]:
             raise Hold(f"bill {payload['invoice_number']} has no lines", code="SRC-NO-LINES",
@@ -173,14 +174,24 @@ class ProcurifyToJde(FlowHandler):
                 if problem:
                     raise problem
 
+    def payment_accounts(self):
+        """(A/P trade, bank): the accounts a payment's journal moves."""
+        return self.options.get("ap_trade_account", "100.2110"), self.options.get("bank_account", "100.1110")
+
+    def waited_accounts(self, payload):
+        """The account keys a record's posting needs: a bill's line accounts, a payment's A/P trade and bank."""
+        if payload.get("kind") == PAYMENT:
+            return list(self.payment_accounts())
+        return [ln["account_code"] for ln in payload.get("lines") or []]
+
     def waiting_over(self, batches):
-        """Waiting bills whose accounts all exist now (one F0901 read while some wait); one that meets another
-        problem then (a non-posting account) is held for it by the mapping as usual."""
+        """Waiting bills and payments whose accounts all exist now (one F0901 read while some wait); one that meets
+        another problem then (a non-posting account) is held for it by the mapping as usual."""
         refresh_reference(self.flow.target, actor="cycle")
         self._accounts = None
         over = []
         for batch in batches:
-            keys = [ln["account_code"] for ln in batch.payload.get("lines") or []]
+            keys = self.waited_accounts(batch.payload)
             try:
                 problems = [self.account_problem(split_account(k)) for k in keys]
             except ValueError:

@@ -322,7 +322,7 @@ class AcumaticaClient(HttpClient):
         if status < 500:
             return ValidationRejected(f"Acumatica refused the request (HTTP {status}){suffix}", code=f"ACU-{status}",
                                       status=status)
-        if idempotent or status == 503:
+        if idempotent:  # a write's 503 is uncertain too (systems.http.default_classify)
             return Unavailable(f"Acumatica answered HTTP {status}{suffix}", code=f"ACU-{status}", status=status,
                                retry_after=parse_retry_after(response.headers.get("Retry-After")))
         return OutcomeUnknown(f"Acumatica answered HTTP {status} after the record was sent{suffix}; it may or may not "

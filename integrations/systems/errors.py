@@ -65,7 +65,7 @@ class ValidationRejected(IntegrationError):
 
 
 class Unavailable(IntegrationError):
-    """The request did not take effect (connection refused, 503 before work...): retry later."""
+    """The request did not take effect (connection refused, a 5xx on a read...): retry later."""
 
     default_code = "UNAVAILABLE"
     default_help = "The system could not be reached or was busy; the portal retries by itself."

@@ -193,7 +193,9 @@ class HttpClient:
             return NotFound(f"{where}: not found", status=status)
         if status < 500:
             return ValidationRejected(f"{where}: request rejected", status=status)
-        if status == 503 or idempotent:
+        # A write's 5xx is uncertain, 503 too: a gateway may answer it after the backend wrote (RFC 9110 does not
+        # say a 503'd request was not processed); reconcile finds out, a blind retry could write twice.
+        if idempotent:
             return Unavailable(f"{where}: service unavailable", retry_after=retry_after, status=status)
         return OutcomeUnknown(f"{where} after the request was sent", status=status)
 

@@ -185,3 +185,24 @@ def test_the_demo_sets_up_both_procurify_flows_and_they_run(box, db):
     first, second = run_cycle(accounts), run_cycle(bills)
     assert first.state == second.state == SyncCycle.DONE and first.posted > 0 and second.posted > 0
     assert bills.kind == "procurify_to_jde" and accounts.options["records"] == "accounts"
+
+
+def test_a_payment_waiting_for_its_accounts_stays_held_until_they_exist(box, db):
+    """A payment's journal needs the A/P trade and bank accounts, not a bill line's: while they are missing its
+    hold is not over, so no cycle moves it back to 'new' only to hold it again (found by prove_clusters: every
+    cycle requeued and re-held every such payment, two audit entries each)."""
+    from audit.models import AuditEntry
+
+    flow = make_procurify_flow(box, payments_accounts=False)
+    run_cycle(flow)
+    held = Batch.objects.filter(flow=flow, source_id__startswith="PAY-", state=S.HELD, error_code="JDE-ACCOUNT-NOT-FOUND")
+    payments = {p["id"] for p in control(box, "GET", "procurify/payments") if p["status"] == "paid"}
+    assert {int(b.source_id[4:]) for b in held} == payments and payments
+    second = run_cycle(flow)
+    requeued = AuditEntry.objects.filter(flow=flow, event="batch.requeued", batch__source_id__startswith="PAY-")
+    assert second.posted == 0 and held.count() == len(payments) and not requeued.exists()
+    for account in PAYMENT_ACCOUNTS:
+        control(box, "POST", "jde/accounts", json={"account": account})
+    third = run_cycle(flow)
+    assert third.posted >= len(payments) and not held.all().exists()
+    assert requeued.count() == len(payments)

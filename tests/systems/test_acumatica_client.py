@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from integrations.systems.acumatica import AcumaticaClient, clear_token_cache, unwrap, wrap
-from integrations.systems.errors import AuthError, RateLimited, ValidationRejected, VersionMismatch
+from integrations.systems.errors import AuthError, OutcomeUnknown, RateLimited, ValidationRejected, VersionMismatch
 from tests.sandbox_fixtures import sandbox_fixtures
 
 pytestmark = pytest.mark.django_db  # every call holds a slot of the connection's concurrency limit (a table)
@@ -95,6 +95,18 @@ def test_422_is_a_rejection_naming_the_fields(box):
     with pytest.raises(ValidationRejected) as caught:
         client.put("Bill", {"Type": "Bill", "ReferenceNbr": "999999", "Description": "x"}, update_only=True)
     assert caught.value.code == "ACU-412"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_after_the_bill_was_written_is_outcome_unknown_and_not_sent_again(box, status):
+    """A 503 too: a gateway may answer it after the instance wrote (found by prove_clusters: 503 was retried
+    blindly and the bill created twice)."""
+    client = client_for(box)
+    box.faults.add(system="acumatica", endpoint="put:Bill", action="status_after", status=status, count=1)
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.put("Bill", bill("EXP-8"), create_only=True)
+    assert not caught.value.definite and box.calls["acumatica"]["put:Bill"] == 1
+    assert len(list(client.list("Bill", filter="VendorRef eq 'EXP-8'"))) == 1  # written once: reconcile finds it
 
 
 def test_429_is_retried_then_reported_as_rate_limited(box):
