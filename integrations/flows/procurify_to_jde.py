@@ -34,10 +34,13 @@ from mappings.reference import refresh_reference
 from ..engine.errors import CONNECTION_ERRORS, Paused
 from ..posting import Hold, Posting, PostingLine
 from ..reference import account_index
+from ..systems.errors import NotFound, ValidationRejected
 from ..systems.jde import JdeClient, JournalDocument, JournalLine
 from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
 from ..systems.procurify import ProcurifyClient
+from ..systems.source_fields import FieldReader
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+from .checks import check_fields
 from .expensify_to_jde import account_key, split_account
 
 WAITING = "JDE-ACCOUNT-NOT-FOUND"
@@ -71,7 +74,7 @@ class ProcurifyToJde(FlowHandler):
         statuses = {int(s) for s in self.options.get("bill_statuses", (2, 3))}
         try:
             headers = self.procurify.bills_since(since["bills"])
-            bills = [self.procurify.bill(h.uuid) for h in headers if h.status in statuses]
+            bills = [self._detail(h) for h in headers if h.status in statuses]
             moved = {"bills": _newest(headers, "modified", since["bills"])}
             yield Page(records=[self._bill_record(b) for b in bills], cursor=moved)
             if not self.options.get("payments", True):
@@ -83,11 +86,27 @@ class ProcurifyToJde(FlowHandler):
         yield Page(records=[self._payment_record(p) for p in paid],
                    cursor={**moved, "payments": _newest(payments, "updated", since["payments"])})
 
+    def _detail(self, header):
+        """The bill with its lines; the header, held with the reason, when Procurify cannot give them."""
+        problem = None
+        if header.uuid:
+            try:
+                bill = self.procurify.bill(header.uuid)
+            except (NotFound, ValidationRejected) as exc:
+                problem = f"bill {header.id}: its lines could not be read ({exc.message[:120]})"
+            else:
+                if bill is not None:
+                    return bill
+                problem = f"bill {header.id}: Procurify answered its lines without an id"
+        header.problems.append(problem or f"bill {header.id}: no uuid to read its lines by")
+        return header
+
     def _bill_record(self, bill):
         raw = bill.raw
-        payload = {"kind": BILL, "id": bill.id, "uuid": bill.uuid, "vendor": bill.vendor_name,
+        payload = {"kind": BILL, "id": bill.id, "uuid": bill.uuid, "vendor": bill.vendor_name, "problems": bill.problems,
                    "invoice_number": bill.invoice_number, "invoice_date": bill.invoice_date,
-                   "due_date": raw.get("due_date") or "", "gl_date": raw.get("gl_post_date") or bill.invoice_date,
+                   "due_date": _text_day(raw.get("due_date"), bill.problems, "due_date"),
+                   "gl_date": _text_day(raw.get("gl_post_date"), bill.problems, "gl_post_date") or bill.invoice_date,
                    "currency": bill.currency, "total": str(bill.total),
                    "lines": [{"description": ln.description, "amount": str(ln.amount), "account_code": ln.account_code,
                               "department": ln.department} for ln in bill.lines]}
@@ -96,10 +115,16 @@ class ProcurifyToJde(FlowHandler):
 
     def _payment_record(self, payment):
         payload = {"kind": PAYMENT, "id": payment.id, "vendor": payment.vendor_name, "amount": str(payment.amount),
-                   "currency": payment.currency, "bills": payment.bill_ids,
-                   "date": payment.raw.get("processing_date") or (payment.updated.date().isoformat() if payment.updated else "")}
+                   "currency": payment.currency, "bills": payment.bill_ids, "problems": payment.problems,
+                   "date": _text_day(payment.raw.get("processing_date"), payment.problems, "processing_date")
+                   or (payment.updated.date().isoformat() if payment.updated else "")}
         return SourceRecord(id=f"{PAYMENT}-{payment.id}", payload=payload,
                             summary=f"payment {payment.id} to {payment.vendor_name}")
+
+    def check_record(self, payload):
+        """What Procurify sent that is not as documented holds the record (``SRC-BAD-FIELD``); control characters
+        leave the free text (vendor, invoice number, line descriptions) and are noted."""
+        return check_fields(payload, text=("vendor", "invoice_number"), line_text=("description",))
 
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
@@ -239,6 +264,10 @@ class ProcurifyToJde(FlowHandler):
                               line_count=v.pay_items + 1, currency=v.currency,
                               details={"batch_number": str(v.batch_number), "where": v.where, "supplier": v.supplier})
                 for v in self.jde.find_vouchers(batch.external_ref)]
+
+
+def _text_day(value, problems, name):
+    return FieldReader(problems, "the record").day(value, name)
 
 
 def _newest(records, attribute, fallback):
