@@ -65,9 +65,11 @@ class JdeToProcurify(MirrorFlow):
         if self.records == "accounts":
             return [{"key": a.key, "active": a.is_postable, "description": a.description} for a in self.jde.accounts()], True
         if self.records == "suppliers":
-            return [self.supplier_state(s) for s in self.jde.suppliers_changed_since(None)], True
+            return self.states_of(self.jde.suppliers_changed_since(None), self.supplier_state,
+                                  key=lambda s: str(s.address_number)), True
         names = {s["address_number"]: s["name"] for s in self.jde.suppliers()}
-        return [self.order_state(o, names) for o in self.jde.purchase_orders_changed_since(None)], True
+        return self.states_of(self.jde.purchase_orders_changed_since(None), lambda o: self.order_state(o, names),
+                              key=lambda o: o.key), True
 
     def order_state(self, order, names):
         """Every order is read whole each cycle (complete scan): an order changed twice between polls

@@ -7,11 +7,14 @@ implements ``source_states() -> (states, complete)``. A state is a dict with ``k
 and is stored held with it (a new version, once mapped, is written as usual).
 """
 
+import logging
 from datetime import date
 
 from ..engine import mirror
 from ..posting import Posting
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+
+logger = logging.getLogger(__name__)
 
 
 class MirrorFlow(FlowHandler):
@@ -24,6 +27,19 @@ class MirrorFlow(FlowHandler):
 
     def describe(self, state):
         return f"{state['key']}"
+
+    def states_of(self, records, build, *, key):
+        """``build(record)`` for each record. A record whose state cannot be built (a value of a shape nobody
+        expected) becomes a held version with the defect named, so one record never fails the cycle."""
+        states = []
+        for record in records:
+            try:
+                states.append(build(record))
+            except Exception as exc:
+                logger.exception("flow %s: the target state of %s could not be built", self.flow.pk, key(record))
+                states.append({"key": key(record), "active": True, "problem": [
+                    "MAP-INTERNAL-ERROR", f"the record could not be mapped ({type(exc).__name__}: {str(exc)[:200]})"]})
+        return states
 
     # -- source ------------------------------------------------------------------------------
     def fetch(self, cursor):
