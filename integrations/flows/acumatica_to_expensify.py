@@ -17,10 +17,10 @@ manager; else themselves), page_size (500).
 from mappings.resolver import Resolver
 
 from ..engine.mirror import MirrorTarget
-from ..engine.sanitize import clean_text, has_control
+from ..engine.sanitize import clean_text
 from ..systems.acumatica import AcumaticaClient
 from ..systems.expensify import ExpensifyClient
-from ..systems.source_fields import FieldReader
+from ..systems.source_fields import FieldReader, trackable_id
 from .checks import BAD_FIELD
 from .mirror import MirrorFlow
 
@@ -87,8 +87,8 @@ def read_employee(employee):
     """An Acumatica employee as plain text fields, with ``problems`` for values not as documented; None when it
     has no EmployeeID to follow it by. Names lose control characters (never sent to Expensify)."""
     problems = []
-    key = FieldReader(problems, "employee").text(employee.get("EmployeeID"), "EmployeeID")
-    if not key.strip() or has_control(key):
+    key = trackable_id(employee.get("EmployeeID"))
+    if key is None:
         return None
     read = FieldReader(problems, f"employee {key}")
     contact = read.record(employee.get("ContactInfo"), "ContactInfo")

@@ -24,13 +24,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..posting import Hold, Posting, PostingLine
-from ..systems.bill import BillClient
+from ..systems.bill import BillClient, Payment
 from ..systems.errors import NotFound
 from ..systems.jde import JdeClient
 from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, VoucherPayItem
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_payments import BillPayments
 from .bill_vendors import matches
+from .checks import check_fields
 from .expensify_to_jde import account_key, split_account
 from .jde_accounts import check_accounts
 
@@ -60,6 +61,13 @@ class BillToJde(BillPayments, FlowHandler):
 
     def external_ref(self, source_id):
         return str(source_id)
+
+    def check_record(self, payload):
+        """A payment BILL sent with a field not as documented is held (``SRC-BAD-FIELD``); control characters
+        leave its free text."""
+        payment = Payment.from_api(payload)
+        return check_fields(payload, payment.problems if payment else ["the payment has no id"],
+                            text=("vendorName", "description"))
 
     def source_amount(self, payload):
         return Decimal(str(payload.get("amount") or "0")), "USD"
@@ -161,7 +169,7 @@ class BillToJde(BillPayments, FlowHandler):
         )
         return Posting(
             reference=external_ref,
-            date=payment.get("processDate") or date.today().isoformat(),
+            date=str(payment.get("processDate") or date.today().isoformat())[:10],
             currency="USD",
             memo=f"BILL payment to {supplier.name}"[:30],
             lines=lines,

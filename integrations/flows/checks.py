@@ -7,10 +7,10 @@ from ..engine.sanitize import clean_text, has_control
 BAD_FIELD = "SRC-BAD-FIELD"
 
 
-def check_fields(payload, *, text=(), line_text=(), lines_key="lines"):
-    """``(payload, notes, problems)`` for the engine's intake."""
+def check_fields(payload, problems, *, text=(), line_text=(), lines_key="lines"):
+    """``(payload, notes, problems)`` for the engine's intake; ``problems``: the sentences the client noted."""
     notes = []
-    problems = [(BAD_FIELD, str(p)[:300]) for p in payload.get("problems") or []]
+    problems = [(BAD_FIELD, str(p)[:300]) for p in problems or []]
     cleaned = _clean(payload, text, "the record", notes)
     lines = payload.get(lines_key)
     if line_text and isinstance(lines, list):

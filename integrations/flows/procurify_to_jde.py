@@ -103,28 +103,32 @@ class ProcurifyToJde(FlowHandler):
 
     def _bill_record(self, bill):
         raw = bill.raw
-        payload = {"kind": BILL, "id": bill.id, "uuid": bill.uuid, "vendor": bill.vendor_name, "problems": bill.problems,
+        payload = {"kind": BILL, "id": bill.id, "uuid": bill.uuid, "vendor": bill.vendor_name,
                    "invoice_number": bill.invoice_number, "invoice_date": bill.invoice_date,
                    "due_date": _text_day(raw.get("due_date"), bill.problems, "due_date"),
                    "gl_date": _text_day(raw.get("gl_post_date"), bill.problems, "gl_post_date") or bill.invoice_date,
                    "currency": bill.currency, "total": str(bill.total),
                    "lines": [{"description": ln.description, "amount": str(ln.amount), "account_code": ln.account_code,
                               "department": ln.department} for ln in bill.lines]}
+        if bill.problems:  # only then: a sound bill's payload (and fingerprint) is what it always was
+            payload["problems"] = bill.problems
         return SourceRecord(id=f"{BILL}-{bill.id}", payload=payload,
                             summary=f"bill {bill.invoice_number} from {bill.vendor_name}")
 
     def _payment_record(self, payment):
         payload = {"kind": PAYMENT, "id": payment.id, "vendor": payment.vendor_name, "amount": str(payment.amount),
-                   "currency": payment.currency, "bills": payment.bill_ids, "problems": payment.problems,
+                   "currency": payment.currency, "bills": payment.bill_ids,
                    "date": _text_day(payment.raw.get("processing_date"), payment.problems, "processing_date")
                    or (payment.updated.date().isoformat() if payment.updated else "")}
+        if payment.problems:
+            payload["problems"] = payment.problems
         return SourceRecord(id=f"{PAYMENT}-{payment.id}", payload=payload,
                             summary=f"payment {payment.id} to {payment.vendor_name}")
 
     def check_record(self, payload):
         """What Procurify sent that is not as documented holds the record (``SRC-BAD-FIELD``); control characters
         leave the free text (vendor, invoice number, line descriptions) and are noted."""
-        return check_fields(payload, text=("vendor", "invoice_number"), line_text=("description",))
+        return check_fields(payload, payload.get("problems"), text=("vendor", "invoice_number"), line_text=("description",))
 
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]

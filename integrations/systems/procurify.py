@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 from .errors import AuthError, IntegrationError, ValidationRejected
 from .http import HttpClient
-from .source_fields import FieldReader, when
+from .source_fields import FieldReader, trackable_id, when
 
 log = logging.getLogger(__name__)
 AUDIENCE = "https://api.procurify.com/"
@@ -215,7 +215,7 @@ class Bill:
     """A bill as Procurify sent it. ``problems``: what is not as the API documents it (plain sentences);
     a bill with any is held by the flow, never posted, and never fails a page."""
 
-    id: str
+    id: int | str
     uuid: str
     status: int | None
     vendor_name: str
@@ -266,7 +266,7 @@ class Bill:
 
 @dataclass
 class Payment:
-    id: str
+    id: int | str
     uuid: str
     amount: Decimal | None
     currency: str
@@ -303,11 +303,9 @@ class Payment:
 
 
 def _ident(d):
-    """A record's id as text, or None when there is none to track it by (not a record, no scalar id)."""
+    """The record's id as Procurify sent it (stored as is: batches keep their fingerprints), or None."""
     value = d.get("id") if isinstance(d, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or str(value).strip() == "":
-        return None
-    return str(value)
+    return value if trackable_id(value) is not None else None
 
 
 def _status(value):

@@ -8,6 +8,7 @@ are never repaired.
 """
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 # No real invoice, bill or payment reaches 10^15 in any currency unit; beyond it is a broken value
@@ -63,13 +64,15 @@ class FieldReader:
         return amount
 
     def day(self, value, name, *, required=False):
-        """An ISO date (``YYYY-MM-DD``, or the date part of a date-time) as text, else "" with a problem."""
+        """An ISO date (``YYYY-MM-DD``, or a date-time whose first ten characters are one) as sent, else ""
+        with a problem."""
         if value is None or value == "":
             if required:
                 self.note(f"{name} is missing")
             return ""
         try:
-            return dt.date.fromisoformat(str(value)[:10]).isoformat() if isinstance(value, str) else _refuse()
+            dt.date.fromisoformat(value[:10] if isinstance(value, str) else _refuse())
+            return value
         except ValueError:
             self.note(f"{name} {show(value)} is not a date")
             return ""
@@ -112,3 +115,14 @@ def when(value):
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def trackable_id(value):
+    """A record's id as text, or None when there is none to store and follow the record by: not a string or
+    an integer, blank, or holding a control character (it would be altered on the way into the database)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    text = str(value)
+    if not text.strip() or any(unicodedata.category(c) == "Cc" for c in text):
+        return None
+    return text
