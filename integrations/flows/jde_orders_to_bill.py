@@ -28,6 +28,7 @@ from ..systems.bill import BillClient, BillLine
 from ..systems.jde import JdeClient
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
 from .bill_vendors import matches
+from .checks import check_fields
 from .jde_accounts import check_accounts
 
 WAITING = "BILL-VENDOR-PENDING"
@@ -66,6 +67,10 @@ class JdeOrdersToBill(FlowHandler):
                 if self.approved(o)
             ]
             yield Page(records, {"orders_since": newest.isoformat()} if newest else {})
+
+    def check_record(self, payload):
+        """Control characters leave the order's and its lines' free text (noted), so none reaches BILL."""
+        return check_fields(payload, [], text=("description",), line_text=("description", "item"))
 
     def source_amount(self, payload):
         return Decimal(str(payload.get("total") or "0")), payload.get("currency") or ""

@@ -63,7 +63,8 @@ class JdeToProcurify(MirrorFlow):
 
     def source_states(self):
         if self.records == "accounts":
-            return [{"key": a.key, "active": a.is_postable, "description": a.description} for a in self.jde.accounts()], True
+            return self.states_of(self.jde.accounts(), lambda a: {"key": a.key, "active": a.is_postable,
+                                                                  "description": a.description}, key=lambda a: a.key), True
         if self.records == "suppliers":
             return self.states_of(self.jde.suppliers_changed_since(None), self.supplier_state,
                                   key=lambda s: str(s.address_number)), True

@@ -11,6 +11,7 @@ import logging
 from datetime import date
 
 from ..engine import mirror
+from ..engine.sanitize import clean_text
 from ..posting import Posting
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
 
@@ -34,7 +35,7 @@ class MirrorFlow(FlowHandler):
         states = []
         for record in records:
             try:
-                states.append(build(record))
+                states.append(clean_state(build(record)))
             except Exception as exc:
                 logger.exception("flow %s: the target state of %s could not be built", self.flow.pk, key(record))
                 states.append({"key": key(record), "active": True, "problem": [
@@ -83,3 +84,13 @@ class MirrorFlow(FlowHandler):
 
     def confirm(self, batches):
         return list(batches)  # nothing to acknowledge at the source: a written version is done
+
+
+def clean_state(value):
+    """``value`` with control characters removed from every text in it (names, descriptions, lines), so none
+    reaches a target; the key is an identifier and is left as it is."""
+    if isinstance(value, dict):
+        return {k: (v if k == "key" else clean_state(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_state(v) for v in value]
+    return clean_text(value) if isinstance(value, str) else value
