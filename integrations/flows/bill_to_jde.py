@@ -27,7 +27,9 @@ from ..posting import Hold, Posting, PostingLine
 from ..systems.bill import BillClient, Payment
 from ..systems.errors import NotFound
 from ..systems.jde import JdeClient
+from ..systems.jde_checks import TEXT_LENGTH
 from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, VoucherPayItem
+from ..systems.text import fit, identifier_or
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_payments import BillPayments
 from .bill_vendors import matches
@@ -155,7 +157,7 @@ class BillToJde(BillPayments, FlowHandler):
         amount = Decimal(str(payment["amount"]))
         split, invoice = self.distribution(payment, supplier)
         lines = [
-            PostingLine(account=acct, amount=part, memo=f"BILL payment {payment['id']}"[:30], kind="expense")
+            PostingLine(account=acct, amount=part, memo=fit(f"BILL payment {payment['id']}", TEXT_LENGTH), kind="expense")
             for acct, part in split
         ]
         lines.append(
@@ -163,15 +165,15 @@ class BillToJde(BillPayments, FlowHandler):
                 account={"supplier": supplier.address_number},
                 amount=-amount,
                 kind="offset",
-                memo=supplier.name[:30],
-                dimensions={"invoice_number": invoice if 0 < len(invoice) <= MAX_INVOICE else external_ref},
+                memo=fit(supplier.name, TEXT_LENGTH),
+                dimensions={"invoice_number": identifier_or(invoice, external_ref, MAX_INVOICE)},
             )
         )
         return Posting(
             reference=external_ref,
             date=str(payment.get("processDate") or date.today().isoformat())[:10],
             currency="USD",
-            memo=f"BILL payment to {supplier.name}"[:30],
+            memo=fit(f"BILL payment to {supplier.name}", TEXT_LENGTH),
             lines=lines,
             source_total=amount,
         )
@@ -199,9 +201,10 @@ class BillToJde(BillPayments, FlowHandler):
             invoice_date=gl_date,
             company=self.options.get("company", "00001"),
             document_type=self.options.get("document_type", "PV"),
-            explanation=posting.memo[:30],
+            explanation=fit(posting.memo, TEXT_LENGTH),
             lines=[
-                VoucherLine(account=account_key(ln.account), amount=Decimal(str(ln.amount)), explanation=ln.memo[:30])
+                VoucherLine(account=account_key(ln.account), amount=Decimal(str(ln.amount)),
+                            explanation=fit(ln.memo, TEXT_LENGTH))
                 for ln in posting.lines
                 if ln.kind == "expense"
             ],

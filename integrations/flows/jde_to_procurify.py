@@ -27,10 +27,12 @@ finds nothing changed makes no write call. Options: records, location, departmen
 
 from ..systems.jde import JdeClient
 from ..systems.procurify import ProcurifyClient
+from ..systems.text import fit
 from .mirror import MirrorFlow
 from .procurify_targets import AccountCodes, PurchaseOrders, Vendors
 
 RECORDS = ("accounts", "suppliers", "purchase_orders")
+LINE_TEXT_LENGTH = 100  # an order item's name (Procurify documents no length: the connector's choice)
 
 
 class JdeToProcurify(MirrorFlow):
@@ -77,7 +79,7 @@ class JdeToProcurify(MirrorFlow):
         is one new state, its last."""
         state = {"key": order.key, "active": not order.cancelled, "vendor": names.get(order.supplier, ""),
                  "required_date": str(order.requested_date or order.order_date or ""),
-                 "lines": [{"name": (ln.description or ln.item or f"line {ln.line_number}")[:100],
+                 "lines": [{"name": fit(ln.description or ln.item or f"line {ln.line_number}", LINE_TEXT_LENGTH),
                             "quantity": str(0 if ln.cancelled else ln.quantity), "price": str(ln.unit_cost),
                             "account_code": ln.account} for ln in order.lines]}
         if not state["vendor"]:

@@ -36,9 +36,11 @@ from ..posting import Hold, Posting, PostingLine
 from ..reference import account_index
 from ..systems.errors import NotFound, ValidationRejected
 from ..systems.jde import JdeClient, JournalDocument, JournalLine
-from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
+from ..systems.jde_checks import TEXT_LENGTH
+from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, VoucherPayItem
 from ..systems.procurify import ProcurifyClient
 from ..systems.source_fields import FieldReader
+from ..systems.text import fit, identifier_or
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
 from .checks import check_fields
 from .expensify_to_jde import account_key, split_account
@@ -225,18 +227,19 @@ class ProcurifyToJde(FlowHandler):
         due = _day(payload.get("due_date"))
         return VoucherDocument(
             reference=posting.reference, supplier=offset.account["supplier"], gl_date=_day(posting.date),
-            currency=posting.currency, invoice_number=str(payload.get("invoice_number") or "")[:25],
+            currency=posting.currency,
+            invoice_number=identifier_or(payload.get("invoice_number"), posting.reference, MAX_INVOICE),
             invoice_date=_day(payload.get("invoice_date")), due_date=due, company=self.options.get("company", "00001"),
-            document_type=self.options.get("voucher_document_type", "PV"), explanation=posting.memo[:30],
+            document_type=self.options.get("voucher_document_type", "PV"), explanation=fit(posting.memo, TEXT_LENGTH),
             pay_items=[VoucherPayItem(ln.amount, due) for ln in expenses],
-            lines=[VoucherLine(account_key(ln.account), ln.amount, explanation=ln.memo[:30]) for ln in expenses])
+            lines=[VoucherLine(account_key(ln.account), ln.amount, explanation=fit(ln.memo, TEXT_LENGTH)) for ln in expenses])
 
     def journal_document(self, posting):
         return JournalDocument(
             reference=posting.reference, gl_date=_day(posting.date), currency=posting.currency,
             company=self.options.get("company", "00001"), document_type=self.options.get("journal_document_type", "JE"),
-            explanation=posting.memo[:30],
-            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=ln.memo[:30],
+            explanation=fit(posting.memo, TEXT_LENGTH),
+            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=fit(ln.memo, TEXT_LENGTH),
                                remark=posting.reference) for ln in posting.lines])
 
     def target_document(self, posting):

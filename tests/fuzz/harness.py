@@ -6,6 +6,7 @@ the good records of the same run posted; every write the target received is soun
 
 import datetime as dt
 import itertools
+import os
 
 from integrations.engine.sanitize import storable
 from integrations.models import Batch, SyncCycle
@@ -15,6 +16,8 @@ from portal.models import Tenant
 from . import sent
 
 ANCHOR = dt.date(2026, 11, 1)
+# Examples per test and flow: about 1.5 s each here (a tenant, a reseeded sandbox, a cycle over HTTP).
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 S = Batch.State
 FINAL = (S.POSTED, S.CONFIRMED, S.HELD, S.SKIPPED)
 _tenants = itertools.count(1)

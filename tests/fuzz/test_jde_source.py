@@ -10,7 +10,7 @@ the fake's tables, runs the flow over real HTTP and checks ``harness.soundness``
 from decimal import Decimal
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from integrations.engine import run_cycle
@@ -19,7 +19,7 @@ from tests.flows.conftest import control
 from tests.sandbox_fixtures import sandbox_fixtures
 
 from . import evil
-from .harness import fresh, posted_ids, soundness, tenant
+from .harness import EXAMPLES, fresh, posted_ids, soundness, tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 server, box = sandbox_fixtures(systems=["jde", "bill", "procurify"], size=10)
@@ -110,6 +110,7 @@ def untouched(good, touched):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=max(2, EXAMPLES // 2))
 @given(corruptions=corruptions)
 @example(corruptions=[(0, ("F0101", "ALPH", "Acme\x00\u202e" + "\U0001f600" * 60)), (1, ("F4311", "PRRC", Decimal("0.00001")))])
 @example(corruptions=[(28, ("F4311", "DSC1", "\x9d\x90 Pallet\x07 wrap")), (5, ("F0101", "ALPH", "\x9dSupplier\x8b"))])
