@@ -9,6 +9,8 @@
   transaction: the cursor never moves past a record that is not stored.
 """
 
+import dataclasses
+import hashlib
 import logging
 
 from django.db import DataError, IntegrityError, transaction
@@ -26,6 +28,19 @@ UNSTORABLE = Hold(
 )
 
 
+SOURCE_ID_LENGTH = Batch._meta.get_field("source_id").max_length
+REF_LENGTH = Batch._meta.get_field("external_ref").max_length
+
+
+def stored_id(value, length):
+    """``value`` as the database keeps it: NUL replaced, and an id longer than its column shortened to a stable
+    form (its start and a digest), so that the record is stored, held with the reason, and found again."""
+    text = storable(str(value))
+    if len(text) <= length:
+        return text
+    return f"{text[: length - 17]}~{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
 def problem_hold(problems):
     code = problems[0][0]
     message = "; ".join(text for _, text in problems)[:2000]
@@ -41,10 +56,10 @@ class Intake:
         """Store ``page``; returns the batches to map now (new ones and changed ones not yet posted)."""
         ctx, handler = self.ctx, self.ctx.handler
         kind = handler.source_kind
-        records = _unique(page.records)
+        records, too_long = _unique(page.records)
         ids = [r.id for r in records]
         existing = {b.source_id: b for b in Batch.objects.filter(flow=ctx.flow, source_kind=kind, source_id__in=ids)}
-        refs = {handler.external_ref(r.id): r.id for r in records if r.id not in existing}
+        refs = {self.reference(r.id): r.id for r in records if r.id not in existing}
         elsewhere = set(
             Batch.objects.filter(target_id=ctx.flow.target_id, external_ref__in=list(refs))
             .exclude(flow=ctx.flow)
@@ -55,18 +70,24 @@ class Intake:
             ctx.result.fetched += 1
             payload, notes, problems = handler.check_record(record.payload)
             payload = storable(payload)
+            if record.id in too_long or len(handler.external_ref(record.id)) > REF_LENGTH:
+                problems = [*problems, ("SRC-ID-TOO-LONG", f"the record's id is longer than a batch keeps ({SOURCE_ID_LENGTH} "
+                                        f"characters, {REF_LENGTH} as a reference); it is kept shortened as {record.id[:60]}")]
             batch = existing.get(record.id)
             if batch is not None:
                 updates.extend(self._changed(batch, payload, notes, problems))
-            elif handler.external_ref(record.id) in elsewhere:
+            elif self.reference(record.id) in elsewhere:
                 ctx.result.skipped += 1
                 ctx.audit("record.owned_elsewhere", source_ref=f"{kind}:{record.id}",
-                          message=f"{handler.external_ref(record.id)} is already a batch of another flow on this target: "
+                          message=f"{self.reference(record.id)} is already a batch of another flow on this target: "
                           "left to that flow, never posted twice")
             else:
                 new.append(self._new_batch(record.id, payload, notes, problems))
         created = self._write(new, updates, page.cursor)
         return [b for b in created if b.state == S.NEW] + [b for b, _ in updates if b.state == S.NEW]
+
+    def reference(self, source_id):
+        return stored_id(self.ctx.handler.external_ref(source_id), REF_LENGTH)
 
     # -- one record -------------------------------------------------------------------------
     def _new_batch(self, source_id, payload, notes, problems):
@@ -75,11 +96,11 @@ class Intake:
             flow=ctx.flow,
             target_id=ctx.flow.target_id,
             source_kind=handler.source_kind,
-            source_id=storable(source_id),
+            source_id=source_id,
             state=S.NEW,
             payload=payload,
             payload_hash=handler.fingerprint(payload),
-            external_ref=handler.external_ref(storable(source_id)),
+            external_ref=self.reference(source_id),
             notes=notes,
         )
         if problems:
@@ -198,9 +219,13 @@ class Intake:
 
 
 def _unique(records):
-    """The page's records, each id once (the last version wins if the source repeats one)."""
-    by_id = {}
+    """The page's records under the ids the database keeps (``stored_id``), each id once (the last version wins
+    if the source repeats one), and the set of ids that had to be shortened."""
+    by_id, too_long = {}, set()
     for record in records:
-        by_id.pop(record.id, None)
-        by_id[record.id] = record
-    return list(by_id.values())
+        sid = stored_id(record.id, SOURCE_ID_LENGTH)
+        if len(storable(str(record.id))) > SOURCE_ID_LENGTH:
+            too_long.add(sid)
+        by_id.pop(sid, None)
+        by_id[sid] = dataclasses.replace(record, id=sid) if sid != record.id else record
+    return list(by_id.values()), too_long

@@ -77,6 +77,7 @@ def baseline(server):
 @given(corruptions=corruptions)
 @example(corruptions=[(0, ("ContactInfo.FirstName", "Ann\x00\u202e" + "\U0001f600" * 300)), (1, ("ContactInfo", 5))])
 @example(corruptions=[(2, ("EmployeeID", "DUPLICATE")), (3, ("EmployeeSettings.DepartmentID", ["x"]))])
+@example(corruptions=[(4, ("EmployeeID", "E" * 300))])  # longer than a batch's source id: stored shortened, held
 def test_corrupted_employees_are_held_and_the_rest_are_mirrored(server, corruptions):
     good = baseline(server)
     fresh(server)
