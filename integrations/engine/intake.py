@@ -68,7 +68,7 @@ class Intake:
         new, updates = [], []
         for record in records:
             ctx.result.fetched += 1
-            payload, notes, problems = handler.check_record(record.payload)
+            payload, notes, problems = self.check(record)
             payload = storable(payload)
             if record.id in too_long or len(handler.external_ref(record.id)) > REF_LENGTH:
                 problems = [*problems, ("SRC-ID-TOO-LONG", f"the record's id is longer than a batch keeps ({SOURCE_ID_LENGTH} "
@@ -85,6 +85,20 @@ class Intake:
                 new.append(self._new_batch(record.id, payload, notes, problems))
         created = self._write(new, updates, page.cursor)
         return [b for b in created if b.state == S.NEW] + [b for b, _ in updates if b.state == S.NEW]
+
+    def check(self, record):
+        """The handler's ``check_record``, and its ``source_amount`` for a record without problems. A record that
+        breaks either (a shape nobody expected) is stored held with the defect named, never failing the page."""
+        handler = self.ctx.handler
+        try:
+            payload, notes, problems = handler.check_record(record.payload)
+            if not problems:
+                handler.source_amount(payload)
+        except Exception as exc:
+            logger.exception("flow %s: record %s could not be checked", self.ctx.flow.pk, str(record.id)[:60])
+            return record.payload, [], [("SRC-UNREADABLE", f"the record could not be read ({type(exc).__name__}: "
+                                         f"{str(exc)[:200]}); this is a defect in the connector, report it to support")]
+        return payload, notes, problems
 
     def reference(self, source_id):
         return stored_id(self.ctx.handler.external_ref(source_id), REF_LENGTH)
