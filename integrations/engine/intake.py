@@ -15,6 +15,7 @@ import logging
 
 from django.db import DataError, IntegrityError, transaction
 
+from ..currencies import is_known
 from ..models import Batch, BatchState, Flow
 from ..posting import Hold
 from .sanitize import storable
@@ -92,12 +93,13 @@ class Intake:
         handler = self.ctx.handler
         try:
             payload, notes, problems = handler.check_record(record.payload)
-            if not problems:
-                handler.source_amount(payload)
+            currency = handler.source_amount(payload)[1] if not problems else ""
         except Exception as exc:
             logger.exception("flow %s: record %s could not be checked", self.ctx.flow.pk, str(record.id)[:60])
             return record.payload, [], [("SRC-UNREADABLE", f"the record could not be read ({type(exc).__name__}: "
                                          f"{str(exc)[:200]}); this is a defect in the connector, report it to support")]
+        if currency and not is_known(currency):  # a batch keeps a three-letter ISO code, nothing else
+            problems = [*problems, ("SRC-UNKNOWN-CURRENCY", f"currency {str(currency)[:10]!r} is not an ISO 4217 currency")]
         return payload, notes, problems
 
     def reference(self, source_id):
@@ -210,7 +212,7 @@ class Intake:
         except DataError:
             batch.pk = None
             batch.payload = {"unstorable": True, "summary": storable(repr(batch.payload)[:500])}
-            batch.amount, batch.notes = None, []
+            batch.amount, batch.currency, batch.notes = None, "", []
             if batch.state != S.HELD:
                 self._as_held(batch, UNSTORABLE)
             with transaction.atomic():

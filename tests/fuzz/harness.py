@@ -18,7 +18,7 @@ from . import sent
 
 ANCHOR = dt.date(2026, 11, 1)
 # Examples per test and flow: about 1.5 s each here (a tenant, a reseeded sandbox, a cycle over HTTP).
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 S = Batch.State
 FINAL = (S.POSTED, S.CONFIRMED, S.HELD, S.SKIPPED)
 _tenants = itertools.count(1)

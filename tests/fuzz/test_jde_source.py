@@ -113,6 +113,7 @@ def untouched(good, touched):
 @settings(max_examples=max(2, EXAMPLES // 2))
 @given(corruptions=corruptions)
 @example(corruptions=[(0, ("F0101", "ALPH", "Acme\x00\u202e" + "\U0001f600" * 60)), (1, ("F4311", "PRRC", Decimal("0.00001")))])
+@example(corruptions=[(38, ("F4301", "CRCD", "A\x00" * 232))])  # a currency no batch column holds (PostgreSQL)
 @example(corruptions=[(28, ("F4311", "DSC1", "\x9d\x90 Pallet\x07 wrap")), (5, ("F0101", "ALPH", "\x9dSupplier\x8b"))])
 @example(corruptions=[(2, ("F4301", "DRQJ", 999999)), (3, ("F4311", "UORG", Decimal("-3"))), (4, ("F4311", "DSC1", "\t" * 90))])
 def test_corrupted_suppliers_and_orders_are_held_and_the_rest_mirror(server, kind, corruptions):
