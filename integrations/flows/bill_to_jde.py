@@ -140,7 +140,12 @@ class BillToJde(BillPayments, FlowHandler):
         return [(split_account(fallback), amount)], invoice
 
     def build_posting(self, payload, external_ref):
-        payment = self.bill.payment(payload["id"]).raw  # confirm with BILL right before building the voucher
+        try:
+            payment = self.bill.payment(payload["id"]).raw  # confirm with BILL right before building the voucher
+        except NotFound:
+            raise Hold(f"BILL has no payment {payload['id']} (any more): it was deleted or its id changed",
+                       code="BILL-PAYMENT-GONE",
+                       help="Nothing to post while BILL does not show the payment; skip the batch, or retry once it does.")
         if not self.paid(payment):
             raise Hold(
                 f"BILL payment {payment['id']} is {payment.get('status')} now, not paid",

@@ -38,7 +38,7 @@ def apply(payments, which, change):
     if field == "id" and value == "DUPLICATE":
         value = payments[(which + 1) % len(payments)]["id"]
     payment[field] = value
-    return {before, payment.get("id")}
+    return {str(before), str(payment.get("id"))}
 
 
 def offered(payments):
@@ -47,6 +47,7 @@ def offered(payments):
 
 @given(corruptions=corruptions)
 @example(corruptions=[(0, ("amount", "12.x")), (1, ("processDate", "2026-02-30"))])
+@example(corruptions=[(0, ("id", 0))])  # BILL cannot find it again by that id: held, not a failed cycle
 @example(corruptions=[(2, ("amount", "100.005")), (3, ("id", "DUPLICATE")), (4, ("vendorName", "\x07" * 400))])
 def test_corrupted_payments_are_held_and_the_rest_post(server, corruptions):
     fresh(server)
@@ -59,5 +60,6 @@ def test_corrupted_payments_are_held_and_the_rest_post(server, corruptions):
     payments = server.fakes["bill"].world["payments"]
     touched = set().union(*(apply(payments, which, change) for which, change in corruptions))
     result = run_cycle(flow)
-    problems = soundness(server, flow, result, offered=offered(payments), good=good - touched, target="jde")
+    problems = soundness(server, flow, result, offered=offered(payments), good={g for g in good if g not in touched},
+                         target="jde")
     assert problems == [], problems
