@@ -69,7 +69,9 @@ def make(server, kind):
     if flow_kind == "jde_to_bill":
         target = Connection.objects.create(tenant=owner, system="bill", name="BILL",
                                            base_url=server.system_url("bill") + "/connect", credentials=creds["bill"],
-                                           options={"backoff_max": 0.05, "settle_seconds": 0})
+                                           # one write at a time: SQLite's test database locks a table a
+                                           # posting thread reads while another writes (PostgreSQL does not)
+                                           options={"backoff_max": 0.05, "settle_seconds": 0, "concurrency": 1})
     else:
         target = Connection.objects.create(tenant=owner, system="procurify", name="Procurify",
                                            base_url=server.system_url("procurify"), credentials=creds["procurify"],
