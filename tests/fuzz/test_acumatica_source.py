@@ -25,7 +25,9 @@ texts = st.one_of(evil.any_text, evil.wrong_type)
 change = st.one_of(
     st.tuples(st.just("EmployeeID"), st.one_of(st.just("DUPLICATE"), evil.odd_text, evil.huge_text, evil.wrong_type)),
     st.tuples(st.just("Status"), st.one_of(st.sampled_from(["Inactive", "Active", "active", ""]), evil.wrong_type)),
-    st.tuples(st.sampled_from(["ContactInfo", "EmployeeSettings"]), evil.wrong_type),
+    # A linked entity is an object or a value, never a list (lists are detail entities; the fake cannot serve one).
+    st.tuples(st.sampled_from(["ContactInfo", "EmployeeSettings"]),
+              st.one_of(evil.scalars, st.dictionaries(st.text(max_size=5), evil.scalars, max_size=3))),
     st.tuples(st.sampled_from(["ContactInfo.Email", "ContactInfo.FirstName", "ContactInfo.LastName"]), texts),
     st.tuples(st.sampled_from(["EmployeeSettings.DepartmentID", "EmployeeSettings.EmployeeClass",
                                "EmployeeSettings.ReportsToID"]), texts),
