@@ -1,6 +1,6 @@
 """Fuzzed vendor payloads (issue #15 point 2): the hypothesis profile and one sandbox per module.
 
-Profiles: ``fuzz-ci`` (the default) runs ``FUZZ_EXAMPLES`` examples per test and flow (10; the JD Edwards sources,
+Profiles: ``fuzz-ci`` (the default) runs ``FUZZ_EXAMPLES`` examples per test and flow (20; the JD Edwards sources,
 whose typed columns leave less to vary, half as many), derandomized so CI
 is repeatable, with no deadline (a cycle makes real HTTP calls); ``FUZZ_PROFILE=fuzz-deep`` draws
 fresh random examples each run (hypothesis prints the seed of a failure: rerun it with

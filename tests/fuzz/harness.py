@@ -17,8 +17,8 @@ from portal.models import Tenant
 from . import sent
 
 ANCHOR = dt.date(2026, 11, 1)
-# Examples per test and flow: about 1.5 s each here (a tenant, a reseeded sandbox, a cycle over HTTP).
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+# Examples per test and flow: 0.2 to 1.5 s each here, by load (a tenant, a reseeded sandbox, a cycle over HTTP).
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 S = Batch.State
 FINAL = (S.POSTED, S.CONFIRMED, S.HELD, S.SKIPPED)
 _tenants = itertools.count(1)
