@@ -21,6 +21,7 @@ Usage in tests::
 """
 
 import copy
+import dataclasses
 import datetime as dt
 import importlib
 import inspect
@@ -133,6 +134,10 @@ class Sandbox:
         self.anchor = _as_date(anchor) or dt.date.today()
         self.calls = CallCounter()
         self.faults = FaultRegistry()
+        # Off by default: a test that checks what was sent turns it on (``record_requests = True``) and reads
+        # ``requests`` (system, endpoint, method, path, body bytes); reset empties it.
+        self.record_requests = False
+        self.requests = []
         self.config = {}
         self.url = None
         self._server = None
@@ -208,6 +213,7 @@ class Sandbox:
         self.faults.clear()
         self.calls.reset()
         self._clock_offset = 0.0
+        self.requests = []
         self._restore_config()
         for name, fake in self.fakes.items():
             with self._locks[name]:
@@ -302,6 +308,8 @@ class Sandbox:
         if endpoint is None:
             return json_response({"error": f"{name}: no endpoint {req.method} {req.path}"}, 404)
         self.calls.increment(name, endpoint)
+        if self.record_requests:
+            self.requests.append(RecordedRequest(name, endpoint, req.method, req.path, req.body))
         decision = self.faults.decide(name, endpoint)
         if decision.latency:
             time.sleep(decision.latency)
@@ -347,6 +355,15 @@ class Sandbox:
         if status in (429, 503) and decision.retry_after is not None:
             response.headers["Retry-After"] = _retry_after_text(decision.retry_after)
         return response
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRequest:
+    system: str
+    endpoint: str
+    method: str
+    path: str
+    body: bytes
 
 
 class _NoLock:

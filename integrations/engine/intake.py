@@ -9,10 +9,13 @@
   transaction: the cursor never moves past a record that is not stored.
 """
 
+import dataclasses
+import hashlib
 import logging
 
 from django.db import DataError, IntegrityError, transaction
 
+from ..currencies import is_known
 from ..models import Batch, BatchState, Flow
 from ..posting import Hold
 from .sanitize import storable
@@ -24,6 +27,19 @@ UNSTORABLE = Hold(
     code="SRC-UNSTORABLE",
     help="Correct the record in the source system; it is fetched again once it changes.",
 )
+
+
+SOURCE_ID_LENGTH = Batch._meta.get_field("source_id").max_length
+REF_LENGTH = Batch._meta.get_field("external_ref").max_length
+
+
+def stored_id(value, length):
+    """``value`` as the database keeps it: NUL replaced, and an id longer than its column shortened to a stable
+    form (its start and a digest), so that the record is stored, held with the reason, and found again."""
+    text = storable(str(value))
+    if len(text) <= length:
+        return text
+    return f"{text[: length - 17]}~{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def problem_hold(problems):
@@ -41,10 +57,10 @@ class Intake:
         """Store ``page``; returns the batches to map now (new ones and changed ones not yet posted)."""
         ctx, handler = self.ctx, self.ctx.handler
         kind = handler.source_kind
-        records = _unique(page.records)
+        records, too_long = _unique(page.records)
         ids = [r.id for r in records]
         existing = {b.source_id: b for b in Batch.objects.filter(flow=ctx.flow, source_kind=kind, source_id__in=ids)}
-        refs = {handler.external_ref(r.id): r.id for r in records if r.id not in existing}
+        refs = {self.reference(r.id): r.id for r in records if r.id not in existing}
         elsewhere = set(
             Batch.objects.filter(target_id=ctx.flow.target_id, external_ref__in=list(refs))
             .exclude(flow=ctx.flow)
@@ -53,20 +69,41 @@ class Intake:
         new, updates = [], []
         for record in records:
             ctx.result.fetched += 1
-            payload, notes, problems = handler.check_record(record.payload)
+            payload, notes, problems = self.check(record)
             payload = storable(payload)
+            if record.id in too_long or len(handler.external_ref(record.id)) > REF_LENGTH:
+                problems = [*problems, ("SRC-ID-TOO-LONG", f"the record's id is longer than a batch keeps ({SOURCE_ID_LENGTH} "
+                                        f"characters, {REF_LENGTH} as a reference); it is kept shortened as {record.id[:60]}")]
             batch = existing.get(record.id)
             if batch is not None:
                 updates.extend(self._changed(batch, payload, notes, problems))
-            elif handler.external_ref(record.id) in elsewhere:
+            elif self.reference(record.id) in elsewhere:
                 ctx.result.skipped += 1
                 ctx.audit("record.owned_elsewhere", source_ref=f"{kind}:{record.id}",
-                          message=f"{handler.external_ref(record.id)} is already a batch of another flow on this target: "
+                          message=f"{self.reference(record.id)} is already a batch of another flow on this target: "
                           "left to that flow, never posted twice")
             else:
                 new.append(self._new_batch(record.id, payload, notes, problems))
         created = self._write(new, updates, page.cursor)
         return [b for b in created if b.state == S.NEW] + [b for b, _ in updates if b.state == S.NEW]
+
+    def check(self, record):
+        """The handler's ``check_record``, and its ``source_amount`` for a record without problems. A record that
+        breaks either (a shape nobody expected) is stored held with the defect named, never failing the page."""
+        handler = self.ctx.handler
+        try:
+            payload, notes, problems = handler.check_record(record.payload)
+            currency = handler.source_amount(payload)[1] if not problems else ""
+        except Exception as exc:
+            logger.exception("flow %s: record %s could not be checked", self.ctx.flow.pk, str(record.id)[:60])
+            return record.payload, [], [("SRC-UNREADABLE", f"the record could not be read ({type(exc).__name__}: "
+                                         f"{str(exc)[:200]}); this is a defect in the connector, report it to support")]
+        if currency and not is_known(currency):  # a batch keeps a three-letter ISO code, nothing else
+            problems = [*problems, ("SRC-UNKNOWN-CURRENCY", f"currency {str(currency)[:10]!r} is not an ISO 4217 currency")]
+        return payload, notes, problems
+
+    def reference(self, source_id):
+        return stored_id(self.ctx.handler.external_ref(source_id), REF_LENGTH)
 
     # -- one record -------------------------------------------------------------------------
     def _new_batch(self, source_id, payload, notes, problems):
@@ -75,11 +112,11 @@ class Intake:
             flow=ctx.flow,
             target_id=ctx.flow.target_id,
             source_kind=handler.source_kind,
-            source_id=storable(source_id),
+            source_id=source_id,
             state=S.NEW,
             payload=payload,
             payload_hash=handler.fingerprint(payload),
-            external_ref=handler.external_ref(storable(source_id)),
+            external_ref=self.reference(source_id),
             notes=notes,
         )
         if problems:
@@ -175,7 +212,7 @@ class Intake:
         except DataError:
             batch.pk = None
             batch.payload = {"unstorable": True, "summary": storable(repr(batch.payload)[:500])}
-            batch.amount, batch.notes = None, []
+            batch.amount, batch.currency, batch.notes = None, "", []
             if batch.state != S.HELD:
                 self._as_held(batch, UNSTORABLE)
             with transaction.atomic():
@@ -198,9 +235,13 @@ class Intake:
 
 
 def _unique(records):
-    """The page's records, each id once (the last version wins if the source repeats one)."""
-    by_id = {}
+    """The page's records under the ids the database keeps (``stored_id``), each id once (the last version wins
+    if the source repeats one), and the set of ids that had to be shortened."""
+    by_id, too_long = {}, set()
     for record in records:
-        by_id.pop(record.id, None)
-        by_id[record.id] = record
-    return list(by_id.values())
+        sid = stored_id(record.id, SOURCE_ID_LENGTH)
+        if len(storable(str(record.id))) > SOURCE_ID_LENGTH:
+            too_long.add(sid)
+        by_id.pop(sid, None)
+        by_id[sid] = dataclasses.replace(record, id=sid) if sid != record.id else record
+    return list(by_id.values()), too_long

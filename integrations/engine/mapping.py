@@ -10,6 +10,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from ..currencies import is_known
 from ..models import BatchState
 from ..posting import Hold
 from ..systems.errors import IntegrationError
@@ -53,6 +54,9 @@ class Mapper:
             posting = ctx.handler.build_posting(batch.payload, batch.external_ref)
             posting.notes = list(batch.notes or []) + list(posting.notes)
             posting.check_balanced()
+            if posting.currency and not is_known(posting.currency):
+                raise Hold(f"currency {posting.currency[:10]!r} is not an ISO 4217 currency", code="SRC-UNKNOWN-CURRENCY",
+                           help="Correct the currency in the source system; the corrected record is fetched again.")
             ctx.handler.validate(posting)
         except Hold as hold:
             self._set_held(batch, hold)

@@ -17,8 +17,11 @@ manager; else themselves), page_size (500).
 from mappings.resolver import Resolver
 
 from ..engine.mirror import MirrorTarget
+from ..engine.sanitize import clean_text
 from ..systems.acumatica import AcumaticaClient
 from ..systems.expensify import ExpensifyClient
+from ..systems.source_fields import FieldReader, trackable_id
+from .checks import BAD_FIELD
 from .mirror import MirrorFlow
 
 
@@ -35,10 +38,11 @@ class AcumaticaToExpensify(MirrorFlow):
         return f"{state.get('email') or state['key']} -> policy {state.get('policyID') or '?'}"
 
     def source_states(self):
-        employees = list(self.acumatica.list("Employee", expand=["ContactInfo", "EmployeeSettings"],
-                                             page_size=int(self.options.get("page_size", 500))))
-        emails = {e["EmployeeID"]: ((e.get("ContactInfo") or {}).get("Email") or "").strip().lower() for e in employees}
-        return [self.state(e, emails) for e in employees], True
+        employees = [read_employee(e) for e in self.acumatica.list("Employee", expand=["ContactInfo", "EmployeeSettings"],
+                                                                   page_size=int(self.options.get("page_size", 500)))]
+        employees = [e for e in employees if e is not None]
+        emails = {e["key"]: e["email"] for e in employees}
+        return self.states_of(employees, lambda e: self.state(e, emails), key=lambda e: e["key"]), True
 
     def coverage_gaps(self):
         """Every department and class of an active employee that maps to no Expensify policy."""
@@ -55,28 +59,47 @@ class AcumaticaToExpensify(MirrorFlow):
         return gaps
 
     def state(self, employee, emails):
-        contact, settings = employee.get("ContactInfo") or {}, employee.get("EmployeeSettings") or {}
-        key = str(employee["EmployeeID"])
-        email = emails.get(key, "")
-        state = {"key": key, "active": employee.get("Status") == "Active", "email": email, "employeeID": key,
-                 "firstName": contact.get("FirstName") or "", "lastName": contact.get("LastName") or ""}
-        department, klass = settings.get("DepartmentID") or "", settings.get("EmployeeClass") or ""
+        """``employee`` as ``read_employee`` gives it -> the target state."""
+        key, email = employee["key"], employee["email"]
+        state = {"key": key, "active": employee["status"] == "Active", "email": email, "employeeID": key,
+                 "firstName": employee["firstName"], "lastName": employee["lastName"]}
+        department, klass = employee["department"], employee["class"]
         policy = self.policy_for(department, klass)
-        manager = emails.get(settings.get("ReportsToID") or "") or self.options.get("default_manager") or email
+        manager = emails.get(employee["reportsTo"]) or self.options.get("default_manager") or email
         state.update(policyID=policy or "", managerEmail=manager, department=department, **{"class": klass})
-        if not email:
+        if employee["problems"]:
+            state["problem"] = [BAD_FIELD, "; ".join(employee["problems"])[:500]]
+        elif not email:
             state["problem"] = ["SRC-NO-EMAIL", f"employee {key} has no e-mail in Acumatica (Contact info)"]
         elif not policy and state["active"]:
             state["problem"] = ["MAP-NO-POLICY", f'no Expensify policy for department "{department}" or class '
                                 f'"{klass}" (employee {key})']
         return state
 
-
     def policy_for(self, department, klass):
         resolver = getattr(self, "resolver", None) or Resolver.for_flow(self.flow)
         ruled = resolver.resolve({"acumatica_department": department, "acumatica_employee_class": klass})
         return (ruled.get("expensify_policy") or (self.options.get("department_policies") or {}).get(department)
                 or (self.options.get("class_policies") or {}).get(klass) or self.options.get("default_policy"))
+
+
+def read_employee(employee):
+    """An Acumatica employee as plain text fields, with ``problems`` for values not as documented; None when it
+    has no EmployeeID to follow it by. Names lose control characters (never sent to Expensify)."""
+    problems = []
+    key = trackable_id(employee.get("EmployeeID"))
+    if key is None:
+        return None
+    read = FieldReader(problems, f"employee {key}")
+    contact = read.record(employee.get("ContactInfo"), "ContactInfo")
+    settings = read.record(employee.get("EmployeeSettings"), "EmployeeSettings")
+    return {"key": key, "status": read.text(employee.get("Status"), "Status"), "problems": problems,
+            "email": read.text(contact.get("Email"), "Email").strip().lower(),
+            "firstName": clean_text(read.text(contact.get("FirstName"), "FirstName")),
+            "lastName": clean_text(read.text(contact.get("LastName"), "LastName")),
+            "department": read.text(settings.get("DepartmentID"), "DepartmentID"),
+            "class": read.text(settings.get("EmployeeClass"), "EmployeeClass"),
+            "reportsTo": read.text(settings.get("ReportsToID"), "ReportsToID")}
 
 
 class PolicyMembers(MirrorTarget):

@@ -24,13 +24,16 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from ..posting import Hold, Posting, PostingLine
-from ..systems.bill import BillClient
+from ..systems.bill import BillClient, Payment
 from ..systems.errors import NotFound
 from ..systems.jde import JdeClient
+from ..systems.jde_checks import TEXT_LENGTH
 from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, VoucherPayItem
+from ..systems.text import fit, identifier_or
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_payments import BillPayments
 from .bill_vendors import matches
+from .checks import check_fields
 from .expensify_to_jde import account_key, split_account
 from .jde_accounts import check_accounts
 
@@ -60,6 +63,13 @@ class BillToJde(BillPayments, FlowHandler):
 
     def external_ref(self, source_id):
         return str(source_id)
+
+    def check_record(self, payload):
+        """A payment BILL sent with a field not as documented is held (``SRC-BAD-FIELD``); control characters
+        leave its free text."""
+        payment = Payment.from_api(payload)
+        return check_fields(payload, payment.problems if payment else ["the payment has no id"],
+                            text=("vendorName", "description"))
 
     def source_amount(self, payload):
         return Decimal(str(payload.get("amount") or "0")), "USD"
@@ -130,7 +140,12 @@ class BillToJde(BillPayments, FlowHandler):
         return [(split_account(fallback), amount)], invoice
 
     def build_posting(self, payload, external_ref):
-        payment = self.bill.payment(payload["id"]).raw  # confirm with BILL right before building the voucher
+        try:
+            payment = self.bill.payment(payload["id"]).raw  # confirm with BILL right before building the voucher
+        except NotFound:
+            raise Hold(f"BILL has no payment {payload['id']} (any more): it was deleted or its id changed",
+                       code="BILL-PAYMENT-GONE",
+                       help="Nothing to post while BILL does not show the payment; skip the batch, or retry once it does.")
         if not self.paid(payment):
             raise Hold(
                 f"BILL payment {payment['id']} is {payment.get('status')} now, not paid",
@@ -147,7 +162,7 @@ class BillToJde(BillPayments, FlowHandler):
         amount = Decimal(str(payment["amount"]))
         split, invoice = self.distribution(payment, supplier)
         lines = [
-            PostingLine(account=acct, amount=part, memo=f"BILL payment {payment['id']}"[:30], kind="expense")
+            PostingLine(account=acct, amount=part, memo=fit(f"BILL payment {payment['id']}", TEXT_LENGTH), kind="expense")
             for acct, part in split
         ]
         lines.append(
@@ -155,15 +170,15 @@ class BillToJde(BillPayments, FlowHandler):
                 account={"supplier": supplier.address_number},
                 amount=-amount,
                 kind="offset",
-                memo=supplier.name[:30],
-                dimensions={"invoice_number": invoice if 0 < len(invoice) <= MAX_INVOICE else external_ref},
+                memo=fit(supplier.name, TEXT_LENGTH),
+                dimensions={"invoice_number": identifier_or(invoice, external_ref, MAX_INVOICE)},
             )
         )
         return Posting(
             reference=external_ref,
-            date=payment.get("processDate") or date.today().isoformat(),
+            date=str(payment.get("processDate") or date.today().isoformat())[:10],
             currency="USD",
-            memo=f"BILL payment to {supplier.name}"[:30],
+            memo=fit(f"BILL payment to {supplier.name}", TEXT_LENGTH),
             lines=lines,
             source_total=amount,
         )
@@ -191,9 +206,10 @@ class BillToJde(BillPayments, FlowHandler):
             invoice_date=gl_date,
             company=self.options.get("company", "00001"),
             document_type=self.options.get("document_type", "PV"),
-            explanation=posting.memo[:30],
+            explanation=fit(posting.memo, TEXT_LENGTH),
             lines=[
-                VoucherLine(account=account_key(ln.account), amount=Decimal(str(ln.amount)), explanation=ln.memo[:30])
+                VoucherLine(account=account_key(ln.account), amount=Decimal(str(ln.amount)),
+                            explanation=fit(ln.memo, TEXT_LENGTH))
                 for ln in posting.lines
                 if ln.kind == "expense"
             ],

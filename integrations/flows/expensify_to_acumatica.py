@@ -28,10 +28,14 @@ from mappings.resolver import Resolver
 from ..posting import Hold
 from ..reference import refresh_if_stale
 from ..systems.acumatica import AcumaticaClient, literal
+from ..systems.text import fit
 from .base import FlowHandler, FoundDocument, PostResult
 from .expensify_source import ExpensifyReports
 
 BILL, JOURNAL = "bill", "journal"
+
+# Acumatica's reference gives no length for Description / TransactionDescription: 255, the connector's choice.
+DESCRIPTION_LENGTH = 255
 
 
 class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
@@ -140,7 +144,8 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
         if self.document == BILL:
             return "Bill", {
                 "Type": "Bill", "Vendor": self.vendor_for(posting), "VendorRef": posting.reference, "Date": posting.date,
-                "Description": posting.memo[:255], "CurrencyID": posting.currency, "Hold": bool(self.options.get("hold")),
+                "Description": fit(posting.memo, DESCRIPTION_LENGTH), "CurrencyID": posting.currency,
+                "Hold": bool(self.options.get("hold")),
                 "Details": [self._line(ln, {"Amount": ln.amount}) for ln in posting.lines if ln.kind != "offset"],
             }
         return "JournalTransaction", {
@@ -154,7 +159,7 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
     def _line(self, line, amounts, *, journal=False):
         coded = line.account
         out = {"Account": coded["account"], "Subaccount": coded.get("subaccount") or self.default_subaccount,
-               "TransactionDescription": (line.memo or "")[:255], **amounts}
+               "TransactionDescription": fit(line.memo, DESCRIPTION_LENGTH), **amounts}
         out["BranchID" if journal else "Branch"] = coded.get("branch") or self.branch
         if coded.get("project"):
             out["Project"] = coded["project"]

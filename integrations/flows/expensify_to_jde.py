@@ -22,6 +22,8 @@ from mappings.resolver import Resolver
 from ..posting import Hold
 from ..reference import account_index
 from ..systems.jde import JdeClient, JournalDocument, JournalLine, max_amount
+from ..systems.jde_checks import TEXT_LENGTH
+from ..systems.text import fit
 from .base import FlowHandler, FoundDocument, PostResult
 from .expensify_journal import unmapped_category
 from .expensify_source import ExpensifyReports
@@ -165,12 +167,12 @@ class ExpensifyToJde(ExpensifyReports, FlowHandler):
             currency=posting.currency,
             company=self.options.get("company", "00001"),
             document_type=self.options.get("document_type", "JE"),
-            explanation=posting.memo[:30],
+            explanation=fit(posting.memo, TEXT_LENGTH),
             lines=[
                 JournalLine(
                     account=account_key(ln.account),
                     amount=ln.amount,
-                    explanation=ln.memo[:30],
+                    explanation=fit(ln.memo, TEXT_LENGTH),
                     # The orchestration keeps the reference in VNEXR (it survives R09110Z into F0911.GLEXR).
                     remark=posting.reference,
                 )

@@ -26,11 +26,14 @@ from decimal import Decimal
 from ..posting import Hold, Posting, PostingLine
 from ..systems.bill import BillClient, BillLine
 from ..systems.jde import JdeClient
+from ..systems.text import fit
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
 from .bill_vendors import matches
+from .checks import check_fields
 from .jde_accounts import check_accounts
 
 WAITING = "BILL-VENDOR-PENDING"
+LINE_TEXT_LENGTH = 100  # a bill line's description (BILL documents no length: the connector's choice)
 
 
 def _plain(order):
@@ -66,6 +69,10 @@ class JdeOrdersToBill(FlowHandler):
                 if self.approved(o)
             ]
             yield Page(records, {"orders_since": newest.isoformat()} if newest else {})
+
+    def check_record(self, payload):
+        """Control characters leave the order's and its lines' free text (noted), so none reaches BILL."""
+        return check_fields(payload, [], text=("description",), line_text=("description", "item"))
 
     def source_amount(self, payload):
         return Decimal(str(payload.get("total") or "0")), payload.get("currency") or ""
@@ -121,7 +128,7 @@ class JdeOrdersToBill(FlowHandler):
             PostingLine(
                 account={"account": ln["account"]},
                 amount=Decimal(ln["extended_amount"]),
-                memo=(ln.get("description") or ln.get("item") or "")[:100],
+                memo=fit(ln.get("description") or ln.get("item") or "", LINE_TEXT_LENGTH),
                 source_line=str(ln["line_number"]),
             )
             for ln in payload.get("lines") or []

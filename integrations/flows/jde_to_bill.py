@@ -53,7 +53,7 @@ class JdeSuppliersToBill(MirrorFlow):
         return f"{state['name']} ({state['key']})"
 
     def source_states(self):
-        return [self.state(s) for s in self.jde.suppliers_changed_since(None)], True
+        return self.states_of(self.jde.suppliers_changed_since(None), self.state, key=lambda s: str(s.address_number)), True
 
     @staticmethod
     def state(supplier):

@@ -27,10 +27,12 @@ finds nothing changed makes no write call. Options: records, location, departmen
 
 from ..systems.jde import JdeClient
 from ..systems.procurify import ProcurifyClient
+from ..systems.text import fit
 from .mirror import MirrorFlow
 from .procurify_targets import AccountCodes, PurchaseOrders, Vendors
 
 RECORDS = ("accounts", "suppliers", "purchase_orders")
+LINE_TEXT_LENGTH = 100  # an order item's name (Procurify documents no length: the connector's choice)
 
 
 class JdeToProcurify(MirrorFlow):
@@ -63,18 +65,21 @@ class JdeToProcurify(MirrorFlow):
 
     def source_states(self):
         if self.records == "accounts":
-            return [{"key": a.key, "active": a.is_postable, "description": a.description} for a in self.jde.accounts()], True
+            return self.states_of(self.jde.accounts(), lambda a: {"key": a.key, "active": a.is_postable,
+                                                                  "description": a.description}, key=lambda a: a.key), True
         if self.records == "suppliers":
-            return [self.supplier_state(s) for s in self.jde.suppliers_changed_since(None)], True
+            return self.states_of(self.jde.suppliers_changed_since(None), self.supplier_state,
+                                  key=lambda s: str(s.address_number)), True
         names = {s["address_number"]: s["name"] for s in self.jde.suppliers()}
-        return [self.order_state(o, names) for o in self.jde.purchase_orders_changed_since(None)], True
+        return self.states_of(self.jde.purchase_orders_changed_since(None), lambda o: self.order_state(o, names),
+                              key=lambda o: o.key), True
 
     def order_state(self, order, names):
         """Every order is read whole each cycle (complete scan): an order changed twice between polls
         is one new state, its last."""
         state = {"key": order.key, "active": not order.cancelled, "vendor": names.get(order.supplier, ""),
                  "required_date": str(order.requested_date or order.order_date or ""),
-                 "lines": [{"name": (ln.description or ln.item or f"line {ln.line_number}")[:100],
+                 "lines": [{"name": fit(ln.description or ln.item or f"line {ln.line_number}", LINE_TEXT_LENGTH),
                             "quantity": str(0 if ln.cancelled else ln.quantity), "price": str(ln.unit_cost),
                             "account_code": ln.account} for ln in order.lines]}
         if not state["vendor"]:

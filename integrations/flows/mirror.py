@@ -7,11 +7,15 @@ implements ``source_states() -> (states, complete)``. A state is a dict with ``k
 and is stored held with it (a new version, once mapped, is written as usual).
 """
 
+import logging
 from datetime import date
 
 from ..engine import mirror
+from ..engine.sanitize import clean_text
 from ..posting import Posting
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+
+logger = logging.getLogger(__name__)
 
 
 class MirrorFlow(FlowHandler):
@@ -24,6 +28,19 @@ class MirrorFlow(FlowHandler):
 
     def describe(self, state):
         return f"{state['key']}"
+
+    def states_of(self, records, build, *, key):
+        """``build(record)`` for each record. A record whose state cannot be built (a value of a shape nobody
+        expected) becomes a held version with the defect named, so one record never fails the cycle."""
+        states = []
+        for record in records:
+            try:
+                states.append(clean_state(build(record)))
+            except Exception as exc:
+                logger.exception("flow %s: the target state of %s could not be built", self.flow.pk, key(record))
+                states.append({"key": key(record), "active": True, "problem": [
+                    "MAP-INTERNAL-ERROR", f"the record could not be mapped ({type(exc).__name__}: {str(exc)[:200]})"]})
+        return states
 
     # -- source ------------------------------------------------------------------------------
     def fetch(self, cursor):
@@ -67,3 +84,13 @@ class MirrorFlow(FlowHandler):
 
     def confirm(self, batches):
         return list(batches)  # nothing to acknowledge at the source: a written version is done
+
+
+def clean_state(value):
+    """``value`` with control characters removed from every text in it (names, descriptions, lines), so none
+    reaches a target; the key is an identifier and is left as it is."""
+    if isinstance(value, dict):
+        return {k: (v if k == "key" else clean_state(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_state(v) for v in value]
+    return clean_text(value) if isinstance(value, str) else value

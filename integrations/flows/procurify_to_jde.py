@@ -34,10 +34,15 @@ from mappings.reference import refresh_reference
 from ..engine.errors import CONNECTION_ERRORS, Paused
 from ..posting import Hold, Posting, PostingLine
 from ..reference import account_index
+from ..systems.errors import NotFound, ValidationRejected
 from ..systems.jde import JdeClient, JournalDocument, JournalLine
-from ..systems.jde_vouchers import VoucherDocument, VoucherLine, VoucherPayItem
+from ..systems.jde_checks import TEXT_LENGTH
+from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, VoucherPayItem
 from ..systems.procurify import ProcurifyClient
+from ..systems.source_fields import FieldReader
+from ..systems.text import fit, identifier_or
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
+from .checks import check_fields
 from .expensify_to_jde import account_key, split_account
 
 WAITING = "JDE-ACCOUNT-NOT-FOUND"
@@ -71,7 +76,7 @@ class ProcurifyToJde(FlowHandler):
         statuses = {int(s) for s in self.options.get("bill_statuses", (2, 3))}
         try:
             headers = self.procurify.bills_since(since["bills"])
-            bills = [self.procurify.bill(h.uuid) for h in headers if h.status in statuses]
+            bills = [self._detail(h) for h in headers if h.status in statuses]
             moved = {"bills": _newest(headers, "modified", since["bills"])}
             yield Page(records=[self._bill_record(b) for b in bills], cursor=moved)
             if not self.options.get("payments", True):
@@ -83,23 +88,49 @@ class ProcurifyToJde(FlowHandler):
         yield Page(records=[self._payment_record(p) for p in paid],
                    cursor={**moved, "payments": _newest(payments, "updated", since["payments"])})
 
+    def _detail(self, header):
+        """The bill with its lines; the header, held with the reason, when Procurify cannot give them."""
+        problem = None
+        if header.uuid:
+            try:
+                bill = self.procurify.bill(header.uuid)
+            except (NotFound, ValidationRejected) as exc:
+                problem = f"bill {header.id}: its lines could not be read ({exc.message[:120]})"
+            else:
+                if bill is not None:
+                    return bill
+                problem = f"bill {header.id}: Procurify answered its lines without an id"
+        header.problems.append(problem or f"bill {header.id}: no uuid to read its lines by")
+        return header
+
     def _bill_record(self, bill):
         raw = bill.raw
         payload = {"kind": BILL, "id": bill.id, "uuid": bill.uuid, "vendor": bill.vendor_name,
                    "invoice_number": bill.invoice_number, "invoice_date": bill.invoice_date,
-                   "due_date": raw.get("due_date") or "", "gl_date": raw.get("gl_post_date") or bill.invoice_date,
+                   "due_date": _text_day(raw.get("due_date"), bill.problems, "due_date"),
+                   "gl_date": _text_day(raw.get("gl_post_date"), bill.problems, "gl_post_date") or bill.invoice_date,
                    "currency": bill.currency, "total": str(bill.total),
                    "lines": [{"description": ln.description, "amount": str(ln.amount), "account_code": ln.account_code,
                               "department": ln.department} for ln in bill.lines]}
+        if bill.problems:  # only then: a sound bill's payload (and fingerprint) is what it always was
+            payload["problems"] = bill.problems
         return SourceRecord(id=f"{BILL}-{bill.id}", payload=payload,
                             summary=f"bill {bill.invoice_number} from {bill.vendor_name}")
 
     def _payment_record(self, payment):
         payload = {"kind": PAYMENT, "id": payment.id, "vendor": payment.vendor_name, "amount": str(payment.amount),
                    "currency": payment.currency, "bills": payment.bill_ids,
-                   "date": payment.raw.get("processing_date") or (payment.updated.date().isoformat() if payment.updated else "")}
+                   "date": _text_day(payment.raw.get("processing_date"), payment.problems, "processing_date")
+                   or (payment.updated.date().isoformat() if payment.updated else "")}
+        if payment.problems:
+            payload["problems"] = payment.problems
         return SourceRecord(id=f"{PAYMENT}-{payment.id}", payload=payload,
                             summary=f"payment {payment.id} to {payment.vendor_name}")
+
+    def check_record(self, payload):
+        """What Procurify sent that is not as documented holds the record (``SRC-BAD-FIELD``); control characters
+        leave the free text (vendor, invoice number, line descriptions) and are noted."""
+        return check_fields(payload, payload.get("problems"), text=("vendor", "invoice_number"), line_text=("description",))
 
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
@@ -207,18 +238,19 @@ class ProcurifyToJde(FlowHandler):
         due = _day(payload.get("due_date"))
         return VoucherDocument(
             reference=posting.reference, supplier=offset.account["supplier"], gl_date=_day(posting.date),
-            currency=posting.currency, invoice_number=str(payload.get("invoice_number") or "")[:25],
+            currency=posting.currency,
+            invoice_number=identifier_or(payload.get("invoice_number"), posting.reference, MAX_INVOICE),
             invoice_date=_day(payload.get("invoice_date")), due_date=due, company=self.options.get("company", "00001"),
-            document_type=self.options.get("voucher_document_type", "PV"), explanation=posting.memo[:30],
+            document_type=self.options.get("voucher_document_type", "PV"), explanation=fit(posting.memo, TEXT_LENGTH),
             pay_items=[VoucherPayItem(ln.amount, due) for ln in expenses],
-            lines=[VoucherLine(account_key(ln.account), ln.amount, explanation=ln.memo[:30]) for ln in expenses])
+            lines=[VoucherLine(account_key(ln.account), ln.amount, explanation=fit(ln.memo, TEXT_LENGTH)) for ln in expenses])
 
     def journal_document(self, posting):
         return JournalDocument(
             reference=posting.reference, gl_date=_day(posting.date), currency=posting.currency,
             company=self.options.get("company", "00001"), document_type=self.options.get("journal_document_type", "JE"),
-            explanation=posting.memo[:30],
-            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=ln.memo[:30],
+            explanation=fit(posting.memo, TEXT_LENGTH),
+            lines=[JournalLine(account=account_key(ln.account), amount=ln.amount, explanation=fit(ln.memo, TEXT_LENGTH),
                                remark=posting.reference) for ln in posting.lines])
 
     def target_document(self, posting):
@@ -250,6 +282,10 @@ class ProcurifyToJde(FlowHandler):
                               line_count=v.pay_items + 1, currency=v.currency,
                               details={"batch_number": str(v.batch_number), "where": v.where, "supplier": v.supplier})
                 for v in self.jde.find_vouchers(batch.external_ref)]
+
+
+def _text_day(value, problems, name):
+    return FieldReader(problems, "the record").day(value, name)
 
 
 def _newest(records, attribute, fallback):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from .jde_checks import INVALID, TEXT_LENGTH, control_problems, exponent_of, line_problems, reference_problems, refuse
 from .jde_values import clean
+from .text import fit
 
 
 @dataclass
@@ -86,15 +87,15 @@ class JournalPosting:
             total += amount
             lines.append({"LineNumber": number, "Account": str(line.account).strip(),
                           "Amount": format(amount.quantize(quantum), "f"),
-                          "Explanation": str(line.explanation or "")[:TEXT_LENGTH],
-                          "Remark": str(line.remark or "")[:TEXT_LENGTH]})
+                          "Explanation": fit(line.explanation or "", TEXT_LENGTH),
+                          "Remark": fit(line.remark or "", TEXT_LENGTH)})
         if not problems and total != 0:
             problems.append((INVALID, f"the journal is out of balance by {total} {currency}"))
         if problems:
             refuse("Journal", reference, problems)
         payload = {"BatchReference": reference, "DocumentType": str(doc.document_type or "JE"),
                    "Company": str(doc.company or "00001"), "GLDate": doc.gl_date.isoformat(), "Currency": currency,
-                   "Explanation": str(doc.explanation or "")[:TEXT_LENGTH], "Lines": lines}
+                   "Explanation": fit(doc.explanation or "", TEXT_LENGTH), "Lines": lines}
         if self.batch_user:
             payload["User"] = str(self.batch_user)
         return payload

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from .jde_checks import INVALID, TEXT_LENGTH, control_problems, exponent_of, line_problems, reference_problems, refuse
 from .jde_values import as_date, as_decimal, as_int, as_text, document_number
+from .text import fit
 
 DEFAULT_VOUCHER_ORCHESTRATION = "MLC_AddVoucherBatch"
 MAX_INVOICE = 25  # VLVINV
@@ -127,14 +128,14 @@ class VoucherPosting:
                 total += amount
                 lines.append({"LineNumber": number, "Account": str(line.account).strip(),
                               "Amount": format(amount.quantize(quantum), "f"),
-                              "Explanation": str(line.explanation or "")[:TEXT_LENGTH]})
+                              "Explanation": fit(line.explanation or "", TEXT_LENGTH)})
         if not problems and total != gross:
             problems.append((INVALID, f"the G/L lines total {total} but the pay items {gross} {currency}"))
         if problems:
             refuse("Voucher", reference, problems)
         payload = {"VoucherReference": reference, "Supplier": int(doc.supplier), "InvoiceNumber": str(doc.invoice_number or ""),
                    "GLDate": doc.gl_date.isoformat(), "Currency": currency, "Company": str(doc.company or "00001"),
-                   "DocumentType": str(doc.document_type or "PV"), "Explanation": str(doc.explanation or "")[:TEXT_LENGTH],
+                   "DocumentType": str(doc.document_type or "PV"), "Explanation": fit(doc.explanation or "", TEXT_LENGTH),
                    "PayItems": items, "Lines": lines}
         for key, day in (("InvoiceDate", doc.invoice_date), ("DueDate", doc.due_date)):
             if day:

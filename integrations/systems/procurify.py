@@ -29,14 +29,18 @@ vendor's object in ``raw``.
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import quote
 
 from .errors import AuthError, IntegrationError, ValidationRejected
 from .http import HttpClient
+from .source_fields import FieldReader, trackable_id, when
 
+log = logging.getLogger(__name__)
 AUDIENCE = "https://api.procurify.com/"
 _tokens: dict[tuple, tuple[str, float, float]] = {}  # key -> (token, fetched at, lifetime)
 _locks: dict[tuple, threading.Lock] = {}
@@ -200,77 +204,112 @@ class Requisition:
 @dataclass
 class BillLine:
     description: str
-    amount: Decimal
+    amount: Decimal | None  # None when Procurify sent no usable amount (see the bill's ``problems``)
     account_code: str
     department: str
+    line_id: str = ""
 
 
 @dataclass
 class Bill:
-    id: int
+    """A bill as Procurify sent it. ``problems``: what is not as the API documents it (plain sentences);
+    a bill with any is held by the flow, never posted, and never fails a page."""
+
+    id: int | str
     uuid: str
-    status: int
+    status: int | None
     vendor_name: str
     invoice_number: str
     invoice_date: str
-    total: Decimal
+    total: Decimal | None
     currency: str
     modified: dt.datetime | None
     lines: list = field(default_factory=list)
     raw: dict = field(repr=False, default_factory=dict)
+    problems: list = field(default_factory=list)
 
     @classmethod
     def from_api(cls, d):
-        lines = [
-            BillLine(
-                i.get("description", ""),
-                _money(i.get("total")),
-                str(i.get("account_code") or ""),
-                ((i.get("account") or {}).get("department") or {}).get("name", ""),
-            )
-            for i in d.get("items") or []
-        ]
+        """The bill, or None when it has no id to track it by."""
+        ident = _ident(d)
+        if ident is None:
+            return None
+        problems = []
+        read = FieldReader(problems, f"bill {ident}")
+        lines = []
+        for number, item in enumerate(read.records(d.get("items"), "items"), start=1):
+            line = FieldReader(problems, f"bill {ident} line {number}")
+            account = line.record(item.get("account"), "account")
+            department = line.record(account.get("department"), "account.department")
+            lines.append(BillLine(line.text(item.get("description"), "description"), line.amount(item.get("total"), "total"),
+                                  line.text(item.get("account_code"), "account_code"),
+                                  line.text(department.get("name"), "department name"), line.text(item.get("id"), "id")))
+        ids = [ln.line_id for ln in lines if ln.line_id]
+        if len(ids) != len(set(ids)):
+            read.note("a line id appears twice")
+        vendor = read.record(d.get("vendor"), "vendor")
         return cls(
-            d["id"],
-            d.get("uuid", ""),
-            d.get("status"),
-            (d.get("vendor") or {}).get("name", ""),
-            d.get("invoice_number") or "",
-            d.get("invoice_date") or "",
-            _money(d.get("total_cost_with_tax")),
-            d.get("currency") or "",
-            _when(d.get("last_modified_datetime")),
+            ident,
+            read.text(d.get("uuid"), "uuid"),
+            _status(d.get("status")),
+            read.text(vendor.get("name"), "vendor name", required=True),
+            read.text(d.get("invoice_number"), "invoice_number"),
+            read.day(d.get("invoice_date"), "invoice_date"),
+            read.amount(d.get("total_cost_with_tax"), "total_cost_with_tax"),
+            read.text(d.get("currency"), "currency", required=True),
+            when(d.get("last_modified_datetime")),
             lines,
             d,
+            problems,
         )
 
 
 @dataclass
 class Payment:
-    id: int
+    id: int | str
     uuid: str
-    amount: Decimal
+    amount: Decimal | None
     currency: str
     status: str
     vendor_name: str
     bill_ids: list
     updated: dt.datetime | None
     raw: dict = field(repr=False, default_factory=dict)
+    problems: list = field(default_factory=list)
 
     @classmethod
     def from_api(cls, d):
-        bills = [b.get("id") for g in d.get("bill_groups") or [] for b in g.get("bills") or []]
+        """The payment, or None when it has no id to track it by."""
+        ident = _ident(d)
+        if ident is None:
+            return None
+        problems = []
+        read = FieldReader(problems, f"payment {ident}")
+        groups = read.records(d.get("bill_groups"), "bill_groups")
+        bills = [b.get("id") for g in groups for b in read.records(g.get("bills"), "bill_groups.bills")]
+        status = d.get("status")
         return cls(
-            d["id"],
-            d.get("uuid", ""),
-            _money(d.get("amount")),
-            (d.get("currency") or {}).get("name", ""),
-            d.get("status", ""),
-            d.get("vendor_name", ""),
-            bills,
-            _when(d.get("updated_at")),
+            ident,
+            read.text(d.get("uuid"), "uuid"),
+            read.amount(d.get("amount"), "amount"),
+            read.text(read.record(d.get("currency"), "currency").get("name"), "currency name", required=True),
+            status if isinstance(status, str) else "",
+            read.text(d.get("vendor_name"), "vendor_name"),
+            [b for b in bills if isinstance(b, (int, str)) and not isinstance(b, bool)],
+            when(d.get("updated_at")),
             d,
+            problems,
         )
+
+
+def _ident(d):
+    """The record's id as Procurify sent it (stored as is: batches keep their fingerprints), or None."""
+    value = d.get("id") if isinstance(d, dict) else None
+    return value if trackable_id(value) is not None else None
+
+
+def _status(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # -- the client -----------------------------------------------------------------------------------------
@@ -470,17 +509,26 @@ class ProcurifyClient(HttpClient):
         params = {"order_by": "last_modified_datetime"}
         if cursor is not None:
             params["last_modified_datetime_0"] = _stamp(cursor)
-        return [Bill.from_api(b) for b in self.pages("/api/v3/ap/bills/", params)]
+        return _tracked(Bill.from_api(b) for b in self.pages("/api/v3/ap/bills/", params))
 
     def bill(self, uuid):
         """One bill with its lines."""
-        return Bill.from_api(self.call("GET", f"/api/v2/ap/bills/{uuid}/", idempotent=True)["data"])
+        return Bill.from_api(self.call("GET", f"/api/v2/ap/bills/{quote(str(uuid), safe='')}/", idempotent=True)["data"])
 
     def payments_since(self, cursor=None):
         params = {"order_by": "updated_at"}
         if cursor is not None:
             params["updated_at_after"] = _stamp(cursor)
-        return [Payment.from_api(p) for p in self.pages("/api/public/v1/payments/", params)]
+        return _tracked(Payment.from_api(p) for p in self.pages("/api/public/v1/payments/", params))
+
+
+def _tracked(records):
+    """The records that have an id; one without cannot be stored or followed, so it is logged and left."""
+    records = list(records)
+    kept = [r for r in records if r is not None]
+    if len(kept) != len(records):
+        log.warning("Procurify sent %d record(s) without a usable id: skipped", len(records) - len(kept))
+    return kept
 
 
 def _drf_text(response):

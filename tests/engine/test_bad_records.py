@@ -109,3 +109,25 @@ def test_an_amount_beyond_any_real_amount_is_held_as_out_of_range(box):
         codes[where] = (batch.error_code, batch.last_error[:90])
     assert {where: code for where, (code, _) in codes.items()} == {
         "line": "SRC-AMOUNT-OUT-OF-RANGE", "total": "SRC-AMOUNT-OUT-OF-RANGE"}, codes
+
+
+def test_a_record_that_breaks_the_source_checks_is_held_and_the_page_goes_on(box, monkeypatch):
+    """The engine's guard: a record on which the flow's own checks raise (a shape nobody expected) is stored held
+    SRC-UNREADABLE with the defect named; the cycle does not fail and the other reports post."""
+    from integrations.flows.expensify_to_jde import ExpensifyToJde
+
+    victim = clean_candidates(box)[0]["reportID"]
+    checked = ExpensifyToJde.check_record
+
+    def check_record(self, payload):
+        if str(payload.get("reportID")) == str(victim):
+            raise TypeError("unhashable type: 'list'")
+        return checked(self, payload)
+
+    monkeypatch.setattr(ExpensifyToJde, "check_record", check_record)
+    flow = make_flow(box)
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.DONE, result.message
+    batch = Batch.objects.get(flow=flow, source_id=str(victim))
+    assert (batch.state, batch.error_code) == (S.HELD, "SRC-UNREADABLE") and "TypeError" in batch.last_error
+    assert result.posted >= 20

@@ -26,9 +26,9 @@ def _fresh_tokens():
     clear_jde_tokens(), clear_procurify_tokens()
 
 
-def make_procurify_flow(box, *, options=None, payments_accounts=True, unknown_vendor=None):
+def make_procurify_flow(box, *, options=None, payments_accounts=True, unknown_vendor=None, tenant=None):
     creds = control(box, "GET", "credentials")
-    tenant = Tenant.objects.create(name="Demo Co", slug="demo", alert_emails="finance@demo.example")
+    tenant = tenant or Tenant.objects.create(name="Demo Co", slug="demo", alert_emails="finance@demo.example")
     source = Connection.objects.create(tenant=tenant, system="procurify", name="Procurify",
                                        base_url=box.system_url("procurify"), credentials=creds["procurify"])
     target = Connection.objects.create(tenant=tenant, system="jde", name="JD Edwards", base_url=box.system_url("jde"),
