@@ -110,7 +110,8 @@ def world(box, transactional_db, settings):
     Membership.objects.create(user=support, tenant=tenant, role=Membership.SUPPORT)
     customer = factories.make_user("carla", password=PASSWORD, is_staff=True, email="carla@demo.example")
     Membership.objects.create(user=customer, tenant=tenant, role=Membership.CUSTOMER)
-    return {"tenant": tenant, "other": other, "flow": flow, "result": result, "support": support, "customer": customer}
+    return {"box": box, "tenant": tenant, "other": other, "flow": flow, "result": result, "support": support,
+            "customer": customer}
 
 
 def sign_in(page, username, password=PASSWORD):
