@@ -85,7 +85,8 @@ def test_the_rule_added_from_a_held_batch_comes_back_to_the_batch_and_only_to_th
     assert f"next=%2Fintegrations%2Fbatch%2F{batch.pk}%2Fchange%2F" in url
     form = support_client.get(url).content.decode()  # support's form has the tenant pre-filled as well
     assert f'<option value="{flow.tenant_id}" selected>' in form and f'<option value="{flow.pk}" selected>' in form
-    rule = {"tenant": flow.tenant_id, "flow": flow.pk, "category": "Team lunch", "target_object": "6110", "active": "on", "_save": "Save"}
+    rule = {"tenant": flow.tenant_id, "flow": flow.pk, "category": "Team lunch", "target_object": "6110", "active": "on",
+            "_save": "Save"}
     response = support_client.post(url, rule)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert response.url == BATCHES + f"{batch.pk}/change/"
