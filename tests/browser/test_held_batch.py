@@ -1,13 +1,13 @@
 """A held batch fixed end to end in the browser, as a customer finance user would: from the dashboard to the held
 batch, its failing line and field, a mapping rule from the page's pre-filled link, Retry, and the batch posted with
-the target's document id. And the held list's reason column stays readable on a laptop and on a wide screen."""
+the target's document id."""
 
 import pytest
 from playwright.sync_api import expect
 
 from integrations.models import Batch, BatchState
 from mappings.models import MappingRule
-from tests.browser.conftest import WIDTHS, sign_in
+from tests.browser.conftest import sign_in
 from tests.flows.conftest import control
 
 S = BatchState
@@ -34,6 +34,7 @@ def test_customer_fixes_an_unmapped_category_and_the_batch_posts(page, world, qu
     row = page.locator("#result_list tbody tr", has_text=batch.source_id)
     assert "unmapped category" in row.locator("td.field-problem").inner_text()
     row.locator("th a").click()
+    page.wait_for_url(f"**/integrations/batch/{batch.pk}/change/**")
 
     # the failing line and field, with the source values
     assert batch.source_id in page.locator("#content h2").first.inner_text()
@@ -69,24 +70,4 @@ def test_customer_fixes_an_unmapped_category_and_the_batch_posts(page, world, qu
     # only what the person retried moved: the other report held for Gifts waits for its own Retry
     others = Batch.objects.filter(flow=flow, error_code="MAP-UNMAPPED-CATEGORY").exclude(pk=batch.pk)
     assert others.exists() and all(b.state == S.HELD for b in others)
-
-
-@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
-def test_held_list_reason_column_is_readable(page, world, width):
-    sign_in(page, "sam")
-    page.goto("/integrations/batch/?state__exact=held")
-    cells = page.locator("#result_list td.field-problem")
-    assert cells.count() == world["result"].held
-    # What a person sees without scrolling sideways: the part of the cell inside the list's scroll box and the
-    # window, left of the filter panel.
-    shown = page.locator("#changelist .results").bounding_box()
-    right = min(shown["x"] + shown["width"], width, page.locator("#changelist-filter").bounding_box()["x"])
-    for i in range(cells.count()):
-        box = cells.nth(i).bounding_box()
-        visible = min(box["x"] + box["width"], right) - max(box["x"], shown["x"])
-        assert visible > 120 and visible >= box["width"] - 1, (
-            f"{visible:.0f} px of the reason column is in view at {width} px (cell {box}, list ends at {right:.0f})")
-        assert "unmapped category" in cells.nth(i).inner_text() or "non-posting" in cells.nth(i).inner_text().lower()
-    header = page.locator("#result_list th.column-problem").inner_text().strip()
-    assert header.lower() == "problem"
 
