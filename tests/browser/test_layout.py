@@ -1,5 +1,6 @@
 """The pages use the window on a laptop (1366 px) and on a wide screen (1920 px): the dashboard is not squeezed
-into a column, the product name stays on one line, and the held list's reason column is in view and readable."""
+into a column, the product name stays on one line, the held list's reason column is in view and readable, and a
+batch's wide tables (a report's expenses) scroll inside their box instead of being cut off."""
 
 import pytest
 from playwright.sync_api import expect
@@ -31,3 +32,13 @@ def test_dashboard_and_held_list_are_readable(page, world, width):
             f"{visible:.0f} px of the reason column is in view at {width} px (cell {box}, list ends at {right:.0f})")
         assert cells.nth(i).get_attribute("title") or cells.nth(i).locator("[title]").count()  # the full text on hover
     assert page.locator("#result_list th.column-problem").inner_text().strip().lower() == "problem"
+
+    # a held batch's page: every value fits the window, or scrolls sideways inside its own box
+    cells.first.locator("xpath=ancestor::tr").locator("th a").click()
+    page.wait_for_url("**/integrations/batch/*/change/**")
+    cut = page.evaluate("""() => [...document.querySelectorAll('#content .readonly')].filter(el => {
+        const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+        const scrolls = el.scrollWidth > el.clientWidth && ['auto', 'scroll'].includes(style.overflowX);
+        return box.right > window.innerWidth + 1 || (el.scrollWidth > el.clientWidth + 1 && !scrolls);
+    }).map(el => el.closest('.form-row').className)""")
+    assert not cut, f"values cut off at {width} px: {cut}"
