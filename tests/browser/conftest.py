@@ -3,7 +3,8 @@
 * Playwright's own browser download cannot work here, so it is given ``/usr/bin/chromium`` (``CHROMIUM_BIN``),
   which ``scripts/test`` and ``.ci/run`` install (scripts/_chromium.sh). Without it these tests skip, naming
   the binary; with ``REQUIRE_BROWSER=1`` (CI) they fail instead.
-* ``page``: a fresh browser context (1366 x 900 unless a test asks for another width) on the live server.
+* ``page``: a fresh browser context (1366 x 900 unless a test asks for another width) on the live server;
+  ``new_page()`` makes another one (a second person).
 * ``world``: the demo tenant (setup_demo over the session's sandbox) after one real cycle, a support user and
   a customer user who sign in with passwords, and a second tenant the customer must never see.
 * A failing test keeps a screenshot and the page's HTML in ``test-artifacts/browser/`` (git-ignored); the
@@ -58,33 +59,51 @@ def width():
 
 
 @pytest.fixture
-def page(browser, live_server, width, settings):
+def new_page(browser, live_server, width, settings):
+    """``new_page()``: a page in a browser context of its own (another person's browser, no shared cookies), on the
+    live server; closed after the test (after a failure's screenshot)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # hashing is slow on purpose
-    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
-    if report.when != "call" or not report.failed or page is None or page.is_closed():
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if report.when != "call" or not report.failed or browser is None:
+        return
+    # Every page still open: the test's own and any second user's (a test may open a context of its own).
+    pages = [p for context in browser.contexts for p in context.pages if not p.is_closed()]
+    if not pages:
         return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    stem = ARTIFACTS / re.sub(r"[^\w.-]+", "_", item.nodeid.split("::", 1)[-1])
+    name = re.sub(r"[^\w.-]+", "_", item.nodeid.split("::", 1)[-1])
     kept = []
-    try:
-        page.screenshot(path=f"{stem}.png", full_page=True)
-        kept.append(f"{stem}.png")
-        Path(f"{stem}.html").write_text(page.content())
-        kept.append(f"{stem}.html")
-    except Exception as exc:  # the page may be what broke; say so rather than hide the test's own failure
-        kept.append(f"(could not keep the page: {exc})")
-    report.sections.append(("browser artifacts", f"at {page.url}:\n" + "\n".join(kept)))
+    for i, page in enumerate(pages):
+        stem = ARTIFACTS / (name if i == 0 else f"{name}-{i + 1}")
+        try:
+            page.screenshot(path=f"{stem}.png", full_page=True)
+            Path(f"{stem}.html").write_text(page.content())
+            kept.append(f"{page.url}\n  {stem}.png\n  {stem}.html")
+        except Exception as exc:  # the page may be what broke; say so rather than hide the test's own failure
+            kept.append(f"{page.url}: could not keep the page ({exc})")
+    report.sections.append(("browser artifacts", "\n".join(kept)))
 
 
 # -- the world the tests act in -------------------------------------------------------------------------------

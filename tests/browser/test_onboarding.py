@@ -11,7 +11,7 @@ from tests.browser.conftest import sign_in
 NEW_PASSWORD = "a long pass phrase 42"
 
 
-def test_support_invites_a_customer_who_sets_a_password_and_signs_in(page, browser, live_server, world, mailoutbox):
+def test_support_invites_a_customer_who_sets_a_password_and_signs_in(page, new_page, world, mailoutbox):
     sign_in(page, "sam")
     page.goto("/auth/user/")
     page.get_by_role("link", name="Invite a customer user").click()
@@ -30,18 +30,14 @@ def test_support_invites_a_customer_who_sets_a_password_and_signs_in(page, brows
     assert (membership.tenant, membership.role) == (world["tenant"], Membership.CUSTOMER)
 
     # the new user, in a browser of their own: the link, a password, then the sign-in page
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
-    try:
-        theirs = context.new_page()
-        theirs.goto(link)
-        theirs.fill("input[name=new_password1]", NEW_PASSWORD)
-        theirs.fill("input[name=new_password2]", NEW_PASSWORD)
-        theirs.locator("input[type=submit]").click()
-        theirs.wait_for_url("**/password-set/done/")
-        sign_in(theirs, "nina.ng@demo.example", NEW_PASSWORD)
-        body = theirs.locator("#content").inner_text()
-        assert "Expensify to JD Edwards" in body and "Globex" not in body
-        theirs.goto(link)  # the link worked once
-        assert theirs.locator("input[name=new_password1]").count() == 0
-    finally:
-        context.close()
+    theirs = new_page()
+    theirs.goto(link)
+    theirs.fill("input[name=new_password1]", NEW_PASSWORD)
+    theirs.fill("input[name=new_password2]", NEW_PASSWORD)
+    theirs.locator("input[type=submit]").click()
+    theirs.wait_for_url("**/password-set/done/")
+    sign_in(theirs, "nina.ng@demo.example", NEW_PASSWORD)
+    body = theirs.locator("#content").inner_text()
+    assert "Expensify to JD Edwards" in body and "Globex" not in body
+    theirs.goto(link)  # the link worked once
+    assert theirs.locator("input[name=new_password1]").count() == 0
