@@ -53,7 +53,13 @@ def test_customer_imports_a_rule_from_the_flow_template(page, world, tmp_path):
 
     before = MappingRule.objects.filter(tenant=world["tenant"]).count()
     upload(page, fill(template, tmp_path, **{"Expensify category": "Gifts", "JD Edwards object account": "6200"}))
-    expect(page.locator("#content")).to_contain_text("Gifts")
+    # the preview: the file's columns and the flow, in plain words, within the window
+    preview = page.locator("table.import-preview")
+    expect(preview).to_contain_text("Gifts")
+    headers = [h.strip().lower() for h in preview.locator("thead th").all_inner_texts() if h.strip()]
+    assert {"flow", "expensify category", "jd edwards object account"} <= set(headers), headers
+    assert "target_object" not in headers and "rule id" not in headers and len(headers) <= 12, headers  # not 39
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     page.locator("input[type=submit][value*=Confirm]").click()
     expect(page.locator(".messagelist .success")).to_contain_text("1 new")
     rule = MappingRule.objects.get(tenant=world["tenant"], category="Gifts")
