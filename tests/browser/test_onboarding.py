@@ -38,10 +38,12 @@ def test_support_invites_a_customer_who_sets_a_password_and_signs_in(page, new_p
     # the new user, in a browser of their own: the link, a password, then the sign-in page
     theirs = new_page()
     theirs.goto(link)
+    expect(theirs.locator("#site-name")).to_have_text("ml-connector portal")  # the product, not "Django administration"
     theirs.fill("input[name=new_password1]", NEW_PASSWORD)
     theirs.fill("input[name=new_password2]", NEW_PASSWORD)
     theirs.locator("input[type=submit]").click()
     theirs.wait_for_url("**/password-set/done/")
+    expect(theirs.locator("#site-name")).to_have_text("ml-connector portal")
     sign_in(theirs, "nina.ng@demo.example", NEW_PASSWORD)
     body = theirs.locator("#content").inner_text()
     assert "Expensify to JD Edwards" in body and "Globex" not in body
