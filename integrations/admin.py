@@ -381,7 +381,7 @@ class FlowAdmin(TenantScopedAdmin):
 class BatchAdmin(TenantScopedAdmin):
     tenant_path = "flow__tenant"
     # Short columns (readable at 1366 px): the problem is truncated, its full text in the title.
-    list_display = ["source_id", "flow", "tenant", "state", "money", "target_document_id", "problem", "attempts", "updated_at"]
+    list_display = ["source_id", "flow", "tenant", "state", "problem", "money", "target_document_id", "attempts", "updated_at"]
     # A year of batches: when, as a filter that costs no query (a date hierarchy reads every row for its years),
     # no second full count, and the big JSON columns left out of the list's rows.
     list_filter = ["state", "flow__tenant", "flow", "error_code", ("created_at", admin.DateFieldListFilter)]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from import_export.admin import ImportExportMixin
 from import_export.forms import ExportForm
 
@@ -170,6 +172,15 @@ class MappingRuleAdmin(ImportExportMixin, TenantScopedAdmin):
     def changelist_view(self, request, extra_context=None):
         with audit.acting(request.user):  # bulk actions (delete selected) and list_editable
             return super().changelist_view(request, extra_context)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A rule added from a held batch's pre-filled link (``?next=``) goes back to that batch, where Retry is."""
+        response = super().response_add(request, obj, post_url_continue)
+        back = request.GET.get("next", "")
+        plain_save = not any(k in request.POST for k in ("_continue", "_addanother", IS_POPUP_VAR))
+        if plain_save and back and url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            return redirect(back)
+        return response
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -32,7 +32,7 @@ from portal.models import Tenant
 
 from . import audit
 from .models import MappingRule
-from .spreadsheet import natural_key, normalise_headers
+from .spreadsheet import COLUMN_LABELS, natural_key, normalise_headers
 from .vocabulary import MATCH_ATTRIBUTES, TARGET_FIELDS
 
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "on", "delete"}
@@ -297,6 +297,7 @@ class MappingRuleResource(resources.ModelResource):
 
     def after_import(self, dataset, result, **kwargs):
         super().after_import(dataset, result, **kwargs)
+        self._preview_columns(dataset, result)
         if kwargs.get("dry_run") or result.has_errors() or result.has_validation_errors():
             return
         counts = {t: 0 for t in (RowResult.IMPORT_TYPE_NEW, RowResult.IMPORT_TYPE_UPDATE, RowResult.IMPORT_TYPE_DELETE,
@@ -316,6 +317,21 @@ class MappingRuleResource(resources.ModelResource):
                    message=f"Imported {kwargs.get('file_name') or 'a spreadsheet'}: {counts['new']} new, "
                            f"{counts['update']} changed, {counts['delete']} deleted, {counts['skip']} unchanged.",
                    after=counts)
+
+
+    def _preview_columns(self, dataset, result):
+        """The preview shows the file's own columns and those a row fills (its flow, its tenant), headed in plain
+        words: all 39 internal field names made the page 5,600 px wide for a three-column file."""
+        names = [f.column_name for f in self.get_import_fields()]  # the order of diff_headers and of each row's diff
+        in_file = set(dataset.headers or ()) - {"id"}  # the id column is ours when the file had none
+        updates = any(r.is_update() for r in result.rows)  # a new rule's id is only the preview's own
+        keep = [i for i, name in enumerate(names)
+                if (name != "id" or updates)
+                and (name in in_file or any(r.diff and i < len(r.diff) and r.diff[i] for r in result.rows))]
+        result.diff_headers = [COLUMN_LABELS.get(names[i], names[i]) for i in keep]
+        for r in result.rows:
+            if r.diff:
+                r.diff = [r.diff[i] for i in keep if i < len(r.diff)]
 
 
 def _is_number(value):

@@ -14,6 +14,9 @@ PRODUCT_NAME = "ml-connector portal"
 admin.site.site_header = PRODUCT_NAME  # the header of every page, not "Django administration"
 admin.site.site_title = PRODUCT_NAME
 admin.site.index_title = "All sections"
+# The product navigation in the header (templates/admin/base_site.html) and the dashboard's section list replace
+# Django's app sidebar, which took 270 px of every page: at 1366 px the batch list's problem column fell off screen.
+admin.site.enable_nav_sidebar = False
 
 user_admin.install()
 login_throttle.install_admin()

@@ -29,6 +29,8 @@ User = get_user_model()
 
 
 class InviteForm(forms.Form):
+    required_css_class = "required"  # the admin shows these labels in bold
+
     email = forms.EmailField(label="E-mail", help_text="Also their user name for signing in.")
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150, required=False)

@@ -8,6 +8,9 @@ from integrations.ops.dashboard import dashboard_view
 
 from . import two_factor
 
+# The password-set pages are not admin views: without this they are headed "Django administration".
+PRODUCT_PAGE = {"site_header": admin.site.site_header, "site_title": admin.site.site_title}
+
 urlpatterns = [
     path("api/v1/", include("integrations.api.urls")),
     re_path(r"^api(?:/.*)?$", not_found),  # every path under /api/ answers JSON, never the admin's pages
@@ -15,10 +18,11 @@ urlpatterns = [
     # The one-time password-set link of an invited user (portal.onboarding): Django's password-reset token.
     path(
         "password-set/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(success_url="/password-set/done/"),
+        auth_views.PasswordResetConfirmView.as_view(success_url="/password-set/done/", extra_context=PRODUCT_PAGE),
         name="password-set",
     ),
-    path("password-set/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password-set/done/", auth_views.PasswordResetCompleteView.as_view(extra_context=PRODUCT_PAGE),
+         name="password_reset_complete"),
     path("admin/", RedirectView.as_view(url="/", permanent=False)),  # the admin lives at /
     path("", admin.site.admin_view(dashboard_view), name="dashboard"),  # the landing page, before the stock index
     path("", admin.site.urls),

@@ -36,6 +36,8 @@ class LineExplanation:
 @dataclass
 class HoldExplanation:
     flow_id: int
+    batch_id: int | None = None
+    tenant_id: int | None = None
     lines: list[LineExplanation] = field(default_factory=list)
 
     @property
@@ -57,7 +59,7 @@ def explain(batch) -> HoldExplanation | None:
     if not rows:
         return None
     message = batch.last_error or ""
-    explanation = HoldExplanation(flow_id=flow.pk)
+    explanation = HoldExplanation(flow_id=flow.pk, batch_id=batch.pk, tenant_id=flow.tenant_id)
     for index, values in enumerate(rows):
         values = dict(values)
         line_id = str(values.pop("line", "") or index + 1)
@@ -93,14 +95,17 @@ def _cells(item, columns):
 
 
 def _fix_links(found):
-    """For a line held on a source value a mapping rule can match: "add a rule" pre-filled with it."""
+    """For a line held on a source value a mapping rule can match: "add a rule" pre-filled with it, which comes
+    back to the batch once saved (``next``), where Retry is."""
     from mappings.vocabulary import MATCH_ATTRIBUTES
 
+    back = {"next": reverse("admin:integrations_batch_change", args=[found.batch_id])} if found.batch_id else {}
     links = {}
     for ln in found.at_fault:
         value = ln.values.get(ln.field)
         if ln.field in MATCH_ATTRIBUTES and value:
-            query = urlencode({"flow": found.flow_id, ln.field: value})
+            # the tenant too, as the coverage page's links do: support's form asks for it
+            query = urlencode({"tenant": found.tenant_id, "flow": found.flow_id, ln.field: value, **back})
             links[(ln.field, value)] = f"{reverse('admin:mappings_mappingrule_add')}?{query}"
     if not links:
         return ""

@@ -198,7 +198,9 @@ def exact(amount, currency):
 
 
 def report_rows(report):
-    """The report as one table (CSV/XLSX): the currency totals first, then every explaining record."""
+    """The report as one table (CSV/XLSX): the currency totals first, then every explaining record (arrival in the
+    tenant's time zone, the one the period is counted in)."""
+    tz = zoneinfo.ZoneInfo(report.flow.tenant.time_zone or "UTC")
     rows = [
         [
             "total",
@@ -229,7 +231,7 @@ def report_rows(report):
                 exact(r.posted_amount, b.currency),
                 exact(r.difference, b.currency),
                 b.target_document_id or b.external_ref,
-                b.created_at.strftime("%Y-%m-%d %H:%M"),
+                b.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             ]
         )
     return rows

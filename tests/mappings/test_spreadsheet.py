@@ -134,3 +134,13 @@ def test_import_page_lists_the_flows_columns_in_plain_words(customer, flow):
     html = customer.get(reverse(IMPORT)).content.decode()
     assert "Expensify category" in html and "JD Edwards object account" in html
     assert "target_ifs_code_a" not in html and "procurify_location" not in html
+
+
+def test_the_preview_shows_the_file_columns_in_plain_words(customer, tenant, flow):
+    rows = [["Expensify category", "JD Edwards object account"], ["Meals", "6110"]]
+    result = import_file(customer, rows).context["result"]
+    headers = result.diff_headers
+    assert {"Expensify category", "JD Edwards object account"} <= set(headers), headers
+    assert len(headers) < 8 and "target_object" not in headers and "id" not in headers, headers  # not all 39 fields
+    assert all(len(r.diff) == len(headers) for r in result.rows)
+    assert any("6110" in cell for cell in result.rows[0].diff)

@@ -77,6 +77,23 @@ def test_held_batch_names_the_failing_line_and_field_with_source_values(support_
     assert 'value="Team lunch"' in form
 
 
+
+def test_the_rule_added_from_a_held_batch_comes_back_to_the_batch_and_only_to_this_site(support_client, flow):
+    batch = held(flow, report(expense("T-BAD", "Team lunch", 4550)), "MAP-UNMAPPED-CATEGORY", 'unmapped category "Team lunch"')
+    add = re.search(r'<a href="(/mappings/mappingrule/add/\?[^"]+)">Add a mapping rule for category', page(support_client, batch))
+    url = add.group(1).replace("&amp;", "&")
+    assert f"next=%2Fintegrations%2Fbatch%2F{batch.pk}%2Fchange%2F" in url
+    form = support_client.get(url).content.decode()  # support's form has the tenant pre-filled as well
+    assert f'<option value="{flow.tenant_id}" selected>' in form and f'<option value="{flow.pk}" selected>' in form
+    rule = {"tenant": flow.tenant_id, "flow": flow.pk, "category": "Team lunch", "target_object": "6110", "active": "on",
+            "_save": "Save"}
+    response = support_client.post(url, rule)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.url == BATCHES + f"{batch.pk}/change/"
+    elsewhere = url.split("next=")[0] + "next=https%3A%2F%2Fevil.example%2F"
+    response = support_client.post(elsewhere, {**rule, "category": "Team dinner"})
+    assert response.status_code == 302 and response.url.startswith("/mappings/mappingrule/")
+
 def test_target_check_hold_points_at_the_line_mapping_to_the_refused_account(support_client, flow):
     payload = report(expense("T-1", "Travel", 12000, gl="6120"), expense("T-2", "Hotel", 9000, gl="6999"))
     batch = held(flow, payload, "JDE-ACCOUNT-UNKNOWN", "account 100.6999 is not in F0901")

@@ -2,14 +2,14 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import BatchState
+from integrations.models import Batch, BatchState
 from integrations.ops.reconciliation import build_report
 from tests.factories import make_batch, make_flow
 
@@ -159,3 +159,18 @@ def test_queries_are_bounded_whatever_the_volume(support_client, books, django_a
         assert "MORE-39" in support_client.get(url).content.decode()
     with django_assert_max_num_queries(12):
         support_client.get(url, {"format": "csv"})
+
+
+def test_arrival_times_read_in_the_tenant_time_zone_the_period_is_counted_in(support_client, books):
+    flow, _ = books
+    flow.tenant.time_zone = "America/Chicago"
+    flow.tenant.save()
+    record = Batch.objects.filter(flow=flow, source_id="R-CHANGED").get()
+    arrived = datetime(2026, 3, 2, 3, 37, tzinfo=UTC)  # 21:37 the day before in Chicago
+    Batch.objects.filter(pk=record.pk).update(created_at=arrived)
+    url = reverse("admin:integrations_flow_reconciliation", args=[flow.pk])
+    html = support_client.get(url, {"start": "2026-03-01", "end": "2026-03-01"}).content.decode()
+    assert "2026-03-01 21:37" in html and "2026-03-02 03:37" not in html
+    response = support_client.get(url, {"start": "2026-03-01", "end": "2026-03-01", "format": "csv"})
+    rows = {r["record"]: r for r in csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))}
+    assert list(rows["R-CHANGED"].values())[-1] == "2026-03-01 21:37"
