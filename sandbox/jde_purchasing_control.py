@@ -142,7 +142,7 @@ class PurchasingControlMixin:
             if not body.get("name"):
                 raise BadRequest("a new supplier needs a name")
             number = max(r["AN8"] for r in self.tables["F0101"]) + 1  # a new address book number
-            book = {"AN8": number, "ALPH": "", "AT1": "V", "TAX": "", "MCU": data.pad_mcu("100")}
+            book = {"AN8": number, "ALPH": "", "ALKY": "", "AT1": "V", "TAX": "", "MCU": data.pad_mcu("100")}
             master = {"AN8": number, "MCUP": data.pad_mcu("100"), "OBAP": "6200", "AIDP": "", "CRRP": "USD",
                       "TRAP": "N30", "PYIN": "", "HDPY": "N"}
             self.tables["F0101"].append(book)

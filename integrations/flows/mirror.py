@@ -44,7 +44,7 @@ class MirrorFlow(FlowHandler):
         state = record_payload["target"]
         verb = "gone from the source: deactivate" if state.get("gone") else "active" if state.get("active", True) \
             else "inactive: deactivate"
-        notes = [f"{k}: {v}" for k, v in sorted(state.items()) if k not in ("key", "active")]
+        notes = [f"{k}: {v}" for k, v in sorted(state.items()) if k not in ("key", "active") and not k.startswith("_")]
         return Posting(reference=external_ref, date=date.today().isoformat(), currency="",
                        memo=f"{self.describe(state)} ({verb})", notes=notes)
 

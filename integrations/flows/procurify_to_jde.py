@@ -20,6 +20,8 @@ all exist now, so the same cycle posts them.
 The cursor (``bills``, ``payments``: Procurify's ``last_modified_datetime`` / ``updated_at`` of the
 newest record read) is inclusive: a record read again is the same version and stores nothing.
 
+Option ``records: vendors`` turns this kind into the vendors -> suppliers mirror (``procurify_vendors``).
+
 Options (Flow.options), all optional: bill_statuses ([2, 3]: approved, paid; the sandbox's codes),
 payments (true), ap_trade_account ("100.2110"), bank_account ("100.1110"), company ("00001"),
 voucher_document_type ("PV"), journal_document_type ("JE"), start_date (ISO date: nothing older is
@@ -56,6 +58,18 @@ class ProcurifyToJde(FlowHandler):
     source_kind = "procurify_ap"
     reference_prefix = "PRC"
     waiting_codes = (WAITING,)
+
+    def __new__(cls, flow, **kwargs):
+        """Option ``records: vendors`` makes this kind the vendors -> suppliers mirror (one kind per
+        direction between the two systems, each flow its own schedule)."""
+        records = str((flow.options or {}).get("records") or "bills")
+        if records == "vendors":
+            from .procurify_vendors import ProcurifyVendorsToJde
+
+            return ProcurifyVendorsToJde(flow, **kwargs)
+        if records != "bills":
+            raise ValueError(f"option records={records!r}: this flow moves bills (default) or vendors")
+        return super().__new__(cls)
 
     def open(self):
         self.procurify = ProcurifyClient(self.flow.source)
