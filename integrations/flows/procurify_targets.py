@@ -128,7 +128,8 @@ class PurchaseOrders(MirrorTarget):
     order is a requisition by names (location, department, vendor, account code), purchased into a PO
     whose ``PO_Num`` is then set; a changed order updates that PO's items in place (a cancelled line
     reads quantity 0); a cancelled order closes it. Lines are matched by position: a line added in JD
-    Edwards after the PO exists cannot be added (Procurify's PUT edits existing items only)."""
+    Edwards after the PO exists is a new item on the same PO (an item without ``id`` in the PO update:
+    UNCONFIRMED, the spec marks ``id`` required, see ``sandbox/procurify_orders.py``)."""
 
     CLOSED = 3  # the sandbox's PO state code for closed (UNCONFIRMED)
 
@@ -172,6 +173,9 @@ class PurchaseOrders(MirrorTarget):
             existing = self.procurify.reopen_purchase_order(existing.number)
         items = [{"id": item.id, "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"])}
                  for item, ln in zip(existing.items, state["lines"], strict=False)]
+        # lines added in JD Edwards after the PO was written: new items on the same PO (no id)
+        items += [{"name": ln["name"], "unit": "each", "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"]),
+                   "account_code": ln["account_code"], "custom_fields": []} for ln in state["lines"][len(existing.items):]]
         return str(self.procurify.update_purchase_order(existing.number, items, version=existing.version).number)
 
     def deactivate(self, existing, state):
