@@ -41,6 +41,11 @@ RECORDS = ("accounts", "suppliers", "purchase_orders")
 class JdeToProcurify(MirrorFlow):
     reference_prefix = "JDE"
 
+    @staticmethod
+    def default_interval_minutes(options):
+        """Cadence (``integrations.cadence``): orders hourly, reference data (accounts, suppliers) every 4 hours."""
+        return 60 if (options or {}).get("records") == "purchase_orders" else 240
+
     def __init__(self, flow, **kwargs):
         super().__init__(flow, **kwargs)
         self.records = str(self.options.get("records") or "accounts")

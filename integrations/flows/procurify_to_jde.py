@@ -59,6 +59,11 @@ class ProcurifyToJde(FlowHandler):
     reference_prefix = "PRC"
     waiting_codes = (WAITING,)
 
+    @staticmethod
+    def default_interval_minutes(options):
+        """Cadence (``integrations.cadence``): bills hourly, vendors every 4 hours (the product page's 1 to 4 hours)."""
+        return 240 if str((options or {}).get("records") or "bills") == "vendors" else 60
+
     def __new__(cls, flow, **kwargs):
         """Option ``records: vendors`` makes this kind the vendors -> suppliers mirror (one kind per
         direction between the two systems, each flow its own schedule)."""
