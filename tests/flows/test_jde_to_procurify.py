@@ -197,3 +197,16 @@ def test_a_line_added_in_jde_after_the_order_was_mirrored_lands_on_the_same_proc
         ("Pallet wrap", "10.00", "4.25", "200.6200"), ("Toner", "3.00", "80.10", "300.6200")]
     calls = control(box, "GET", "calls").get("procurify", {})
     assert calls.get("requisitions:create", 0) == 0 and calls.get("purchase_orders:update") == 1
+
+
+def test_a_jde_444_in_the_middle_of_the_reads_still_mirrors_every_supplier(box, db):
+    flow = make_mirror(box, "suppliers")
+    # the supplier read browses F0401, F0101, F0111 and F01151: the AIS server forgets its tokens before the 3rd
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "dataservice", "action": "restart", "after": 2,
+                                         "count": 1})
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.DONE, result.message
+    assert control(box, "GET", "calls")["jde"]["tokenrequest"] >= 2
+    for number, row in jde_suppliers(box).items():
+        if row["ABAT1"] == "V" and row["A6HDPY"] != "Y":
+            assert [v["external_id"] for v in vendors_named(box, row["ABALPH"])] == [number]

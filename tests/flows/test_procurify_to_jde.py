@@ -145,6 +145,20 @@ def test_procurify_token_expiry_in_the_middle_of_a_cycle(box, flow):
     assert {int(r.rsplit("-", 1)[1]) for r in found} == expected_vouchers(box)
 
 
+def test_a_procurify_token_past_its_24_hours_on_the_fake_clock_is_replaced(box, flow):
+    first = run_cycle(flow)
+    assert first.state == SyncCycle.DONE and control(box, "GET", "calls")["procurify"]["oauth/token"] == 1
+    box.advance(25 * 3600)  # the fake's clock: the token the client still holds is now refused with 401
+    vendor = control(box, "GET", "procurify/vendors")[0]
+    bill = control(box, "POST", "procurify/bills", json={
+        "vendor": {"id": vendor["id"], "name": vendor["name"]},
+        "items": [{"description": "Pallet wrap", "total": "12.34", "account_code": "200.6200"}]})
+    second = run_cycle(flow)
+    assert second.state == SyncCycle.DONE and second.posted == 1, second.message
+    assert control(box, "GET", "calls")["procurify"]["oauth/token"] == 2
+    assert len(vouchers(box)[f"PRC-BILL-{bill['id']}"]) == 1
+
+
 def test_a_jde_444_in_the_middle_of_a_batch_reauthenticates_without_duplicates(box, flow):
     control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "restart", "after": 3,
                                          "count": 1})

@@ -172,3 +172,18 @@ def test_an_unknown_rule_is_refused_naming_it(box, db):
     _, back = both_ways(box, supplier_rules={"name": "sap"})
     result = run_cycle(back)
     assert result.state != SyncCycle.DONE and "supplier_rules" in result.message
+
+
+def test_a_jde_444_in_the_middle_of_the_supplier_writes_adds_each_vendor_once(box, db):
+    out, back = both_ways(box)
+    sync(out, back)
+    names = [f"Token Expiry Supply {n}" for n in range(4)]
+    for name in names:
+        procurify(box).create_vendor(name)
+    # the AIS server forgets every token before the 3rd supplier write: 444, the client signs in again
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "restart", "after": 2,
+                                         "count": 1})
+    result = run_cycle(back)
+    assert result.state == SyncCycle.DONE and result.failed == 0, result.message
+    assert control(box, "GET", "calls")["jde"]["tokenrequest"] >= 2
+    assert sorted(s["ABALPH"] for s in suppliers(box).values() if s["ABALPH"] in names) == names
