@@ -15,7 +15,8 @@ with ``find_vouchers`` / ``find_journals``, processed or not.
 A bill line whose account is not in F0901 holds the batch with ``JDE-ACCOUNT-NOT-FOUND`` ("account
 100.4000 not found in F0901"); such batches wait without a person (the engine's ``waiting_codes``, ``waiting_over``): each
 cycle refreshes the chart of accounts while some wait and moves back to ``new`` those whose accounts
-all exist now, so the same cycle posts them.
+all exist now, so the same cycle posts them. A bill whose vendor has no JD Edwards supplier of that name waits
+the same way (``MAP-NO-SUPPLIER``) until one exists (e.g. added by the vendors -> suppliers flow).
 
 The cursor (``bills``, ``payments``: Procurify's ``last_modified_datetime`` / ``updated_at`` of the
 newest record read) is inclusive: a record read again is the same version and stores nothing.
@@ -47,6 +48,11 @@ WAITING_HELP = (
     "Create the account in JD Edwards (F0901): the bill posts by itself on the next cycle, nobody needs to "
     "release it. Or correct the bill's account code in Procurify."
 )
+NO_SUPPLIER = "MAP-NO-SUPPLIER"
+NO_SUPPLIER_HELP = (
+    "Create the supplier in JD Edwards (or let the vendors -> suppliers flow add it) or align the vendor's name "
+    "in Procurify: the bill posts by itself on the next cycle once a supplier of that name exists."
+)
 BILL, PAYMENT = "BILL", "PAY"
 
 
@@ -57,7 +63,7 @@ def _day(text):
 class ProcurifyToJde(FlowHandler):
     source_kind = "procurify_ap"
     reference_prefix = "PRC"
-    waiting_codes = (WAITING,)
+    waiting_codes = (WAITING, NO_SUPPLIER)
 
     @staticmethod
     def default_interval_minutes(options):
@@ -163,8 +169,7 @@ class ProcurifyToJde(FlowHandler):
         number = self._suppliers.get(str(vendor).strip().casefold())
         if number is None:
             raise Hold(f'vendor "{vendor}" has no supplier of that name in JD Edwards (F0401/F0101)',
-                       code="MAP-NO-SUPPLIER",
-                       help="Create the supplier in JD Edwards or align the vendor's name in Procurify; then retry.")
+                       code=NO_SUPPLIER, help=NO_SUPPLIER_HELP)
         return number
 
     @property
@@ -196,9 +201,16 @@ class ProcurifyToJde(FlowHandler):
         """Waiting bills whose accounts all exist now (one F0901 read while some wait); one that meets another
         problem then (a non-posting account) is held for it by the mapping as usual."""
         refresh_reference(self.flow.target, actor="cycle")
-        self._accounts = None
+        self._accounts, self._suppliers = None, None
         over = []
         for batch in batches:
+            if batch.error_code == NO_SUPPLIER:
+                try:
+                    self.supplier_for(batch.payload.get("vendor"))
+                except Hold:
+                    continue
+                over.append((batch, "its vendor has a supplier in JD Edwards now"))
+                continue
             keys = [ln["account_code"] for ln in batch.payload.get("lines") or []]
             try:
                 problems = [self.account_problem(split_account(k)) for k in keys]

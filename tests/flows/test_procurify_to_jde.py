@@ -190,6 +190,16 @@ def test_a_vendor_without_a_jde_supplier_is_held_with_the_reason(box, db):
     assert held.exists() and all(f'vendor "{name}" has no supplier' in b.last_error for b in held)
     assert not any(ref.startswith("PRC-BILL-") and b for ref, b in vouchers(box).items()
                    if Batch.objects.filter(flow=flow, external_ref=ref, last_error__contains=name).exists())
+    waiting = set(held.values_list("pk", flat=True))
+    # the vendors -> suppliers flow adds the supplier: the waiting bills post by themselves, nobody releases them
+    back = Flow.objects.create(tenant=flow.tenant, name="Procurify vendors to JDE", kind="procurify_to_jde",
+                               source=flow.source, target=flow.target, options={"records": "vendors"})
+    assert run_cycle(back).state == SyncCycle.DONE
+    run_cycle(flow)
+    assert not Batch.objects.filter(pk__in=waiting, error_code="MAP-NO-SUPPLIER").exists()  # some wait for an account
+    assert Batch.objects.filter(pk__in=waiting, state__in=[S.POSTED, S.CONFIRMED]).exists()
+    assert all(len(vouchers(box)[b.external_ref]) == 1 for b in Batch.objects.filter(pk__in=waiting)
+               if b.state in (S.POSTED, S.CONFIRMED))
 
 
 def test_the_demo_sets_up_both_procurify_flows_and_they_run(box, db):
