@@ -29,6 +29,7 @@ finds nothing changed makes no write call. Options: records, location, departmen
 supplier_rules, create_missing.
 """
 
+from ..engine import mirror
 from ..systems.jde import JdeClient
 from ..systems.procurify import ProcurifyClient
 from . import supplier_sync
@@ -100,5 +101,7 @@ class JdeToProcurify(MirrorFlow):
         found = supplier_sync.baselines(self.flow)
         pairs = supplier_sync.pairs(self.jde.suppliers_changed_since(None), self.target.all)
         create = bool(self.options.get("create_missing", True))
-        return [supplier_sync.pair_state(p, found, winners, source="jde", create_missing=create)
-                for p in pairs if p.supplier is not None]
+        known = set(mirror.latest_versions(self.flow, self.source_kind))
+        states = [supplier_sync.pair_state(p, found, winners, source="jde", create_missing=create, known=known)
+                  for p in pairs if p.supplier is not None]
+        return [state for state in states if state is not None]

@@ -9,6 +9,8 @@ and is stored held with it (a new version, once mapped, is written as usual).
 
 from datetime import date
 
+from django.db import connection
+
 from ..engine import mirror
 from ..posting import Posting
 from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
@@ -17,6 +19,12 @@ from .base import FlowHandler, FoundDocument, Page, PostResult, SourceRecord
 class MirrorFlow(FlowHandler):
     shape = "mirror"
     target = None  # a mirror.MirrorTarget, set by open()
+
+    @property
+    def max_concurrency(self):
+        """A post asks the database whether its version is superseded, from its posting thread; SQLite (the
+        development and demo database) locks a table another thread writes, so there posts go one at a time."""
+        return 1 if connection.vendor == "sqlite" else None
 
     def source_states(self):
         """``(list of target states, True when the list is every record the source has)``."""

@@ -11,6 +11,7 @@ An inactive vendor with no supplier is not added. Options: records, supplier_rul
 treated as complete: retiring a supplier is for JD Edwards or the status rule to decide).
 """
 
+from ..engine import mirror
 from ..engine.mirror import MirrorTarget
 from ..systems.jde import JdeClient
 from ..systems.procurify import ProcurifyClient
@@ -84,5 +85,7 @@ class ProcurifyVendorsToJde(MirrorFlow):
         found = supplier_sync.baselines(self.flow)
         pairs = supplier_sync.pairs(list(self.target.suppliers.values()), self.procurify.vendors())
         create = bool(self.options.get("create_missing", True))
-        return [supplier_sync.pair_state(p, found, winners, source="procurify", create_missing=create)
-                for p in pairs if p.vendor is not None], False
+        known = set(mirror.latest_versions(self.flow, self.source_kind))
+        states = [supplier_sync.pair_state(p, found, winners, source="procurify", create_missing=create, known=known)
+                  for p in pairs if p.vendor is not None]
+        return [state for state in states if state is not None], False

@@ -172,17 +172,33 @@ def agree(jde, procurify, baseline, winners):
     return out
 
 
-def pair_state(pair, found, winners, *, source, create_missing=True):
+def in_step(baseline, jde, procurify):
+    """Both sides hold what the baseline left them with: nothing to do in either direction."""
+    if baseline is None or jde is None or procurify is None:
+        return False
+    _, agreed, after = baseline
+    return (jde == {f: (after.get("jde") or {}).get(f) for f in FIELDS}
+            and procurify == {f: (after.get("procurify") or {}).get(f) for f in FIELDS}
+            and jde == procurify == {f: agreed.get(f) for f in FIELDS})
+
+
+def pair_state(pair, found, winners, *, source, create_missing=True, known=None):
     """The target state of ``pair`` for the flow whose source side is ``source`` ("jde" or "procurify"):
-    the agreed fields, both ids, and ``_after`` (each side's values once this version is written)."""
+    the agreed fields, both ids, and ``_after`` (each side's values once this version is written). None when
+    the other direction already brought the pair in step and this flow has no version of it yet (``known``:
+    its keys): a record the other flow just created needs no version here until something changes."""
     jde = jde_values(pair.supplier) if pair.supplier else None
     procurify = procurify_values(pair.vendor) if pair.vendor else None
-    agreed = agree(jde, procurify, baseline_of(found, pair), winners)
+    baseline = baseline_of(found, pair)
+    key = pair.an8 if source == "jde" else pair.vendor_id
+    if known is not None and key not in known and not pair.problem and in_step(baseline, jde, procurify):
+        return None
+    agreed = agree(jde, procurify, baseline, winners)
     mine = jde if source == "jde" else procurify
     target = "procurify" if source == "jde" else "jde"
     # ``_``: context, not part of the version (engine.mirror.fingerprint), so an id learnt from our own write
     # or a side catching up with the agreed values makes no new version
-    state = {"key": pair.an8 if source == "jde" else pair.vendor_id, **agreed, "_an8": pair.an8,
+    state = {"key": key, **agreed, "_an8": pair.an8,
              "_vendor": pair.vendor_id, "_after": {source: mine, target: agreed}}
     if pair.problem:
         state["problem"] = list(pair.problem)

@@ -21,7 +21,8 @@ def run_demo():
 def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     first, progress = run_demo()
     assert set(first["flows"]) == {"expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica",
-                                   "acumatica_to_expensify"}
+                                   "acumatica_to_expensify", "jde_to_procurify", "procurify_to_jde:vendors",
+                                   "jde_to_procurify:suppliers", "procurify_to_jde", "jde_to_procurify:purchase_orders"}
     assert "cycle finished" in progress  # progress went to stderr, not into the JSON
     posted = Batch.objects.filter(state__in=["posted", "confirmed"])
     for kind, stats in first["flows"].items():

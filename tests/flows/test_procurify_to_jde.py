@@ -205,7 +205,22 @@ def test_a_vendor_without_a_jde_supplier_is_held_with_the_reason(box, db):
 def test_the_demo_sets_up_both_procurify_flows_and_they_run(box, db):
     from integrations.demo import setup_demo
 
-    _, (bills, accounts) = setup_demo(box, progress=lambda *_: None, kinds=("procurify_to_jde", "jde_to_procurify"))
-    first, second = run_cycle(accounts), run_cycle(bills)
-    assert first.state == second.state == SyncCycle.DONE and first.posted > 0 and second.posted > 0
-    assert bills.kind == "procurify_to_jde" and accounts.options["records"] == "accounts"
+    _, flows = setup_demo(box, progress=lambda *_: None, kinds=("procurify_to_jde", "jde_to_procurify"))
+    assert [(f.kind, f.options.get("records", "bills")) for f in flows] == [
+        ("jde_to_procurify", "accounts"), ("procurify_to_jde", "vendors"), ("jde_to_procurify", "suppliers"),
+        ("procurify_to_jde", "bills"), ("jde_to_procurify", "purchase_orders")]
+    for made in flows:
+        result = run_cycle(made)
+        assert result.state == SyncCycle.DONE and result.posted > 0, (made.name, result.message)
+    bills = flows[3]
+    control(box, "DELETE", "calls")
+    again = {made.name: run_cycle(made) for made in flows}
+    assert all(r.posted == 0 for r in again.values()), {k: (r.posted, r.message) for k, r in again.items()}
+    calls = control(box, "GET", "calls")
+    assert not calls.get("jde", {}).get("orchestrator") and not any(
+        n for name, n in calls.get("procurify", {}).items() if name.endswith((":create", ":update")))
+    # the vendors flow ran first: a bill waits for a supplier only when its vendor is inactive in Procurify
+    inactive = {v["name"] for v in control(box, "GET", "procurify/vendors") if not v["active"]}
+    waiting = Batch.objects.filter(flow=bills, error_code="MAP-NO-SUPPLIER")
+    assert all(b.payload["vendor"] in inactive for b in waiting), [b.last_error for b in waiting]
+    assert [f.interval_minutes for f in flows] == [240, 240, 240, 60, 60]

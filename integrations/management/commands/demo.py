@@ -52,7 +52,9 @@ class Command(BaseCommand):
         for flow in flows:
             if flow.kind in implemented_kinds():
                 result = run_cycle(flow, trigger="demo", progress=self.progress, wait=30, actor="demo")
-                out["flows"][flow.kind] = result.summary()
+                # several flows of one kind (the Procurify ones, one per record kind): "kind:records" after the first
+                key = f"{flow.kind}:{flow.options.get('records', '')}" if flow.kind in out["flows"] else flow.kind
+                out["flows"][key] = result.summary()
         self.stdout.write(json.dumps(out))
 
     def serve(self, tenant, flows, web, log_path):
