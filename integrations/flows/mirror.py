@@ -33,6 +33,15 @@ class MirrorFlow(FlowHandler):
     def describe(self, state):
         return f"{state['key']}"
 
+    def coverage_gaps(self):
+        """Mapping coverage (``integrations.coverage``): every record that cannot be mirrored as it is, with
+        the reason its version would be held for."""
+        from mappings.coverage import UNMAPPED, Gap
+
+        states, _ = self.source_states()
+        return [Gap({"record": self.describe(s)}, "record", None, UNMAPPED, s["problem"][1]) for s in states
+                if s.get("problem")]
+
     # -- source ------------------------------------------------------------------------------
     def fetch(self, cursor):
         states, complete = self.source_states()

@@ -126,6 +126,11 @@ class ProcurifyToJde(FlowHandler):
         return SourceRecord(id=f"{PAYMENT}-{payment.id}", payload=payload,
                             summary=f"payment {payment.id} to {payment.vendor_name}")
 
+    def coverage_gaps(self):
+        from .procurify_coverage import bill_gaps
+
+        return bill_gaps(self)
+
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
 
