@@ -152,7 +152,7 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
                               {"records": "suppliers"}))
         if "procurify_to_jde" in kinds:
             flows["procurify_to_jde"] = flow("procurify_to_jde", "Procurify bills to JD Edwards", procurify, jde,
-                                             {"start_date": start})
+                                             {"records": "bills", "start_date": start})
             chain.append(flows["procurify_to_jde"])
         if "jde_to_procurify" in kinds:  # orders last: they need the account codes and vendors above
             chain.append(flow("jde_to_procurify", "JD Edwards purchase orders to Procurify", jde, procurify,

@@ -49,11 +49,12 @@ class Command(BaseCommand):
 
     def run_once(self, flows):
         out = {"flows": {}}
+        kinds = [flow.kind for flow in flows]
         for flow in flows:
             if flow.kind in implemented_kinds():
                 result = run_cycle(flow, trigger="demo", progress=self.progress, wait=30, actor="demo")
-                # several flows of one kind (the Procurify ones, one per record kind): "kind:records" after the first
-                key = f"{flow.kind}:{flow.options.get('records', '')}" if flow.kind in out["flows"] else flow.kind
+                # a kind with several flows (the Procurify ones, one per record kind) is keyed "kind:records"
+                key = f"{flow.kind}:{flow.options.get('records')}" if kinds.count(flow.kind) > 1 else flow.kind
                 out["flows"][key] = result.summary()
         self.stdout.write(json.dumps(out))
 
