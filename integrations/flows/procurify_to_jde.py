@@ -32,8 +32,6 @@ read on the first cycle), reference_max_age_minutes (60).
 import datetime as dt
 from decimal import Decimal
 
-from mappings.reference import refresh_reference
-
 from ..engine.errors import CONNECTION_ERRORS, Paused
 from ..posting import Hold, Posting, PostingLine
 from ..reference import account_index
@@ -203,27 +201,9 @@ class ProcurifyToJde(FlowHandler):
                     raise problem
 
     def waiting_over(self, batches):
-        """Waiting bills whose accounts all exist now (one F0901 read while some wait); one that meets another
-        problem then (a non-posting account) is held for it by the mapping as usual."""
-        refresh_reference(self.flow.target, actor="cycle")
-        self._accounts, self._suppliers = None, None
-        over = []
-        for batch in batches:
-            if batch.error_code == NO_SUPPLIER:
-                try:
-                    self.supplier_for(batch.payload.get("vendor"))
-                except Hold:
-                    continue
-                over.append((batch, "its vendor has a supplier in JD Edwards now"))
-                continue
-            keys = [ln["account_code"] for ln in batch.payload.get("lines") or []]
-            try:
-                problems = [self.account_problem(split_account(k)) for k in keys]
-            except ValueError:
-                continue  # a mapping gap: a person retries it
-            if not [p for p in problems if p is not None and p.code == WAITING]:
-                over.append((batch, "every account it waited for is in F0901 now"))
-        return over
+        from .procurify_waiting import waiting_over
+
+        return waiting_over(self, batches)
 
     # -- target ------------------------------------------------------------------------------------------
     def voucher_document(self, posting, payload):

@@ -12,7 +12,8 @@ from .conftest import control
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Batch.State
-WRITES = ("vendors:create", "vendors:update", "account_codes:create", "account_codes:update")
+WRITES = ("vendors:create", "vendors:update", "account_codes:create", "account_codes:update", "requisitions:create",
+          "purchase_orders:update")
 
 
 @pytest.fixture(autouse=True)
