@@ -13,6 +13,7 @@ from mappings.models import MappingRule
 from mappings.reference import refresh_reference
 from portal.models import Tenant
 
+from .cadence import default_interval
 from .models import Connection, Flow
 
 # Per-policy routing to business units, cost center tags to subsidiaries; the object
@@ -74,7 +75,8 @@ def sandbox_credentials(base_url):
     return response.json()
 
 
-DEMO_KINDS = ("expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica", "acumatica_to_expensify")
+DEMO_KINDS = ("expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica", "acumatica_to_expensify",
+              "jde_to_procurify", "procurify_to_jde")
 # Each ERP flow of the demo takes every approved report: its own labels, so no flow hides reports from
 # another (a customer runs one of them).
 IFS_LABELS = {"fetch_label": "ml-connector-ifs", "confirm_label": "ml-connector-ifs"}
@@ -102,7 +104,8 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
     def flow(kind, name, source, target, options):
         made, _ = Flow.objects.get_or_create(
             tenant=tenant, name=name,
-            defaults={"kind": kind, "source": source, "target": target, "interval_minutes": 60,
+            defaults={"kind": kind, "source": source, "target": target,
+                      "interval_minutes": default_interval(kind, options) or 60,
                       "options": {**options, **(flow_options or {})}})
         return made
 
@@ -135,16 +138,30 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
                                                    acumatica, expensify, {})
             if not MappingRule.objects.filter(flow=flows["acumatica_to_expensify"]).exists():
                 install_mirror_rules(flows["acumatica_to_expensify"])
-    if {"procurify_to_jde", "jde_to_procurify"} & set(kinds):  # not in DEMO_KINDS yet: bench and tests ask for them
+    chain = []  # the Procurify flows, each direction and record kind its own flow, in the order they depend on
+    if {"procurify_to_jde", "jde_to_procurify"} & set(kinds):
         procurify, jde = connection("procurify", "Procurify (sandbox)"), connection("jde", "JD Edwards (sandbox)")
-        if "procurify_to_jde" in kinds:
-            flows["procurify_to_jde"] = flow("procurify_to_jde", "Procurify bills to JD Edwards", procurify, jde,
-                                             {"start_date": start})
         if "jde_to_procurify" in kinds:
             flows["jde_to_procurify"] = flow("jde_to_procurify", "JD Edwards accounts to Procurify", jde, procurify,
                                              {"records": "accounts"})
+            chain.append(flows["jde_to_procurify"])
+        if "procurify_to_jde" in kinds:  # vendors before bills: a bill needs its vendor's supplier
+            chain.append(flow("procurify_to_jde", "Procurify vendors to JD Edwards", procurify, jde, {"records": "vendors"}))
+        if "jde_to_procurify" in kinds:  # suppliers after vendors: they link the suppliers just added, in one round
+            chain.append(flow("jde_to_procurify", "JD Edwards suppliers to Procurify", jde, procurify,
+                              {"records": "suppliers"}))
+        if "procurify_to_jde" in kinds:
+            flows["procurify_to_jde"] = flow("procurify_to_jde", "Procurify bills to JD Edwards", procurify, jde,
+                                             {"records": "bills", "start_date": start})
+            chain.append(flows["procurify_to_jde"])
+        if "jde_to_procurify" in kinds:  # orders last: they need the account codes and vendors above
+            chain.append(flow("jde_to_procurify", "JD Edwards purchase orders to Procurify", jde, procurify,
+                              {"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"}))
         reference(jde)
     ordered = [flows[k] for k in kinds if k in flows]
+    if chain:
+        at = min(i for i, f in enumerate(ordered) if f in chain)
+        ordered = ordered[:at] + chain + [f for f in ordered[at:] if f not in chain]
     for made in ordered:
         install_demo_rules(made)
     progress(f"flows {', '.join(f.name for f in ordered)}: {MappingRule.objects.filter(tenant=tenant).count()} "

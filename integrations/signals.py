@@ -3,8 +3,15 @@ from django.dispatch import receiver
 
 from portal.scrub import scrub
 
+from .cadence import apply_default
 from .models import Batch, Connection, Flow, SyncCycle
 from .scheduling import remove_schedule, sync_schedule
+
+
+@receiver(pre_save, sender=Flow)
+def flow_default_cadence(sender, instance, raw=False, **kwargs):
+    if not raw:
+        apply_default(instance)
 
 
 @receiver(post_save, sender=Flow)

@@ -124,6 +124,8 @@ Documented choices where the vendor's behaviour is UNCONFIRMED (settings live in
   * ``journal_idempotent`` (default true) and ``auto_process`` (default false): see above;
   * ``voucher_orchestration`` (default ``MLC_AddVoucherBatch``) and ``voucher_idempotent``
     (default true): the AP voucher orchestration, see ``sandbox.jde_vouchers``;
+  * ``supplier_orchestration`` (default ``MLC_UpsertSupplier``): adds or changes a supplier,
+    see ``sandbox.jde_suppliers``;
   * ``inactive_supplier_search_type`` (default ``VX``): F0101.AT1 of a supplier made inactive
     through control (how a site retires suppliers is site-specific);
   * ``echo_credentials_in_errors`` (default null: never): a misbehaving server or gateway that
@@ -160,10 +162,16 @@ from .jde_control import ControlMixin
 from .jde_dataservice import DataServiceMixin
 from .jde_errors import ErrorsMixin, JdeError
 from .jde_journals import JournalMixin
-from .jde_orchestrator import DEFAULT_ORCHESTRATION, DEFAULT_VOUCHER_ORCHESTRATION, OrchestratorMixin
+from .jde_orchestrator import (
+    DEFAULT_ORCHESTRATION,
+    DEFAULT_SUPPLIER_ORCHESTRATION,
+    DEFAULT_VOUCHER_ORCHESTRATION,
+    OrchestratorMixin,
+)
 from .jde_processor import ProcessorMixin
 from .jde_purchasing_control import PurchasingControlMixin
 from .jde_query import QueryMixin
+from .jde_suppliers import SupplierWriteMixin
 from .jde_values import ValuesMixin
 from .jde_vouchers import VoucherMixin
 
@@ -181,7 +189,7 @@ class Route:
 
 
 class JdeFake(AuthMixin, DataServiceMixin, QueryMixin, ValuesMixin, OrchestratorMixin, JournalMixin, VoucherMixin,
-              BatchInputMixin, ProcessorMixin, ControlMixin, PurchasingControlMixin, ErrorsMixin, Fake):
+              BatchInputMixin, ProcessorMixin, ControlMixin, PurchasingControlMixin, SupplierWriteMixin, ErrorsMixin, Fake):
     """The AIS Server fake: lifecycle, routing and dispatch; each concern lives in its mixin's module
     (``jde_auth``, ``jde_dataservice``, ``jde_query``, ``jde_values``, ``jde_orchestrator``,
     ``jde_journals``, ``jde_vouchers``, ``jde_batch_input``, ``jde_processor``, ``jde_control``,
@@ -201,6 +209,7 @@ class JdeFake(AuthMixin, DataServiceMixin, QueryMixin, ValuesMixin, Orchestrator
         "voucher_orchestration": DEFAULT_VOUCHER_ORCHESTRATION,
         "voucher_idempotent": True,
         "inactive_supplier_search_type": "VX",
+        "supplier_orchestration": DEFAULT_SUPPLIER_ORCHESTRATION,
     }
 
     def __init__(self, sandbox):

@@ -46,8 +46,9 @@ class ControlMixin:
             return json_response(self._control_account(req.json()))
         if head == "suppliers" and method == "GET":
             names = {r["AN8"]: r for r in self.tables["F0101"]}
-            return json_response([{**self._view("F0401", r), **self._view("F0101", names.get(r["AN8"], {}))}
-                                  for r in self.tables["F0401"]])
+            emails = {r["AN8"]: r["EMAL"] for r in self.tables["F01151"] if r["IDLN"] == 1}
+            return json_response([{**self._view("F0401", r), **self._view("F0101", names.get(r["AN8"], {})),
+                                   "email": emails.get(r["AN8"], "")} for r in self.tables["F0401"]])
         if head == "tokens" and method == "GET":
             return json_response({"live": self.live_tokens(), "result_sets": len(self.result_sets)})
         if head == "restart" and method == "POST":

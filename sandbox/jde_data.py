@@ -56,6 +56,7 @@ TABLES = {
         "columns": {
             "AN8": ("num", "Address Number"),
             "ALPH": ("str", "Alpha Name"),
+            "ALKY": ("str", "Long Address Number"),
             "AT1": ("str", "Search Type"),
             "TAX": ("str", "Tax ID"),
             "MCU": ("mcu", "Business Unit"),
@@ -235,7 +236,7 @@ def build_address_book(rng, size, anchor, accounts):
         bu = rng.choice(units)
         upmj, upmt = _stamp(rng, anchor)
         tax = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
-        address_book.append({"AN8": an8, "ALPH": name[:40], "AT1": "V", "TAX": tax, "MCU": pad_mcu(bu),
+        address_book.append({"AN8": an8, "ALPH": name[:40], "ALKY": "", "AT1": "V", "TAX": tax, "MCU": pad_mcu(bu),
                              "UPMJ": upmj, "UPMT": upmt})
         account = by_key.get(account_key(bu, obj))
         suppliers.append({"AN8": an8, "MCUP": pad_mcu(bu), "OBAP": obj, "AIDP": account["AID"] if account else "",
@@ -246,8 +247,8 @@ def build_address_book(rng, size, anchor, accounts):
     for name in EMPLOYEE_NAMES:
         employee_an8 += rng.randint(1, 5)
         upmj, upmt = _stamp(rng, anchor)
-        address_book.append({"AN8": employee_an8, "ALPH": name, "AT1": "E", "TAX": "", "MCU": pad_mcu(rng.choice(units)),
-                             "UPMJ": upmj, "UPMT": upmt})
+        address_book.append({"AN8": employee_an8, "ALPH": name, "ALKY": "", "AT1": "E", "TAX": "",
+                             "MCU": pad_mcu(rng.choice(units)), "UPMJ": upmj, "UPMT": upmt})
     return address_book, suppliers
 
 

@@ -7,11 +7,14 @@ from .jde_errors import JdeError, Rejected
 
 DEFAULT_ORCHESTRATION = "MLC_AddJournalBatch"
 DEFAULT_VOUCHER_ORCHESTRATION = "MLC_AddVoucherBatch"
+DEFAULT_SUPPLIER_ORCHESTRATION = "MLC_UpsertSupplier"
 SUMMARIES = {"journal": "Add a journal entry batch to F0911Z1 (ml-connector sandbox)",
-             "voucher": "Add an AP voucher batch to F0411Z1 with its G/L lines in F0911Z1 (ml-connector sandbox)"}
+             "voucher": "Add an AP voucher batch to F0411Z1 with its G/L lines in F0911Z1 (ml-connector sandbox)",
+             "supplier": "Add or change a supplier (F0401/F0101/F0111/F01151) (ml-connector sandbox)"}
 INPUTS = {"journal": ("BatchReference", "User", "DocumentType", "Company", "GLDate", "Currency", "Explanation"),
           "voucher": ("VoucherReference", "Supplier", "InvoiceNumber", "InvoiceDate", "DueDate", "User", "DocumentType",
-                      "Company", "GLDate", "Currency", "Explanation")}
+                      "Company", "GLDate", "Currency", "Explanation"),
+          "supplier": ("SupplierReference", "AddressNumber", "Name", "Status", "Email", "Contact")}
 
 
 class OrchestratorMixin:
@@ -21,7 +24,8 @@ class OrchestratorMixin:
         """``{name: "journal" | "voucher"}`` from the ``journal_orchestration`` and ``voucher_orchestration``
         settings (each a name or a list of names)."""
         names = {}
-        for kind, key, default in (("voucher", "voucher_orchestration", DEFAULT_VOUCHER_ORCHESTRATION),
+        for kind, key, default in (("supplier", "supplier_orchestration", DEFAULT_SUPPLIER_ORCHESTRATION),
+                                   ("voucher", "voucher_orchestration", DEFAULT_VOUCHER_ORCHESTRATION),
                                    ("journal", "journal_orchestration", DEFAULT_ORCHESTRATION)):
             value = self.settings.get(key) or default
             names.update(dict.fromkeys([value] if isinstance(value, str) else list(value), kind))
@@ -31,7 +35,8 @@ class OrchestratorMixin:
         self._session(req, {})
         paths = {}
         for name, kind in self._orchestration_names().items():
-            arrays = {"Lines": {"type": "array"}} | ({"PayItems": {"type": "array"}} if kind == "voucher" else {})
+            arrays = {} if kind == "supplier" else {"Lines": {"type": "array"}}
+            arrays |= {"PayItems": {"type": "array"}} if kind == "voucher" else {}
             paths[f"/v3/orchestrator/{name}"] = {"post": {
                 "operationId": name, "summary": SUMMARIES[kind],
                 "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
@@ -51,15 +56,19 @@ class OrchestratorMixin:
         clock_start = time.perf_counter()
         inputs = {k: v for k, v in body.items() if k != "token"}
         try:
-            write = self._voucher if kind == "voucher" else self._journal
-            batch, document, existing, message = write(inputs, session)
+            if kind == "supplier":
+                outputs, message = self._supplier(inputs, session)
+            else:
+                write = self._voucher if kind == "voucher" else self._journal
+                batch, document, existing, message = write(inputs, session)
+                outputs = {"BatchNumber": batch, "DocumentNumber": document, "Existing": existing}
         except Rejected as exc:
             raise JdeError(500, self._service_error(
                 f"Orchestration {route.name} failed", user_text=str(exc), error_type="Orchestration"))
         elapsed = time.perf_counter() - clock_start
         ended = self.now()
         return json_response({
-            "BatchNumber": batch, "DocumentNumber": document, "Existing": existing,
+            **outputs,
             "jde__status": "SUCCESS",
             "jde__startTimestamp": started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
             "jde__endTimestamp": ended.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",

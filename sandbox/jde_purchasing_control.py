@@ -3,6 +3,8 @@
     GET  /_sandbox/jde/purchase-orders[?order=400001]      headers (PH-prefixed) each with "lines" (PD-prefixed)
     POST /_sandbox/jde/purchase-orders                     {"supplier": AN8, "lines": [{"item", "description",
                                                             "quantity", "unit_cost", "account": "BU.OBJ[.SUB]"}]}
+    POST /_sandbox/jde/purchase-orders/<DOCO>/lines        {"item", "description", "quantity", "unit_cost", "account"}:
+                                                            a line added (next line number)
     POST /_sandbox/jde/purchase-orders/<DOCO>/lines/<LNID> {"quantity": "12", "unit_cost": "9.50", "cancel": true}
     POST /_sandbox/jde/purchase-orders/<DOCO>/cancel       every line cancelled (status 980)
     POST /_sandbox/jde/suppliers                           {"AN8": n (omit to add), "name", "tax_id",
@@ -51,6 +53,8 @@ class PurchasingControlMixin:
                 if len(parts) == 3 and parts[2] == "cancel":
                     for line in self._order_lines(header):
                         self._change_line(line, {"cancel": True})
+                elif len(parts) == 3 and parts[2] == "lines":
+                    self._add_line(header, req.json() or {})
                 elif len(parts) == 4 and parts[2] == "lines":
                     line = next((ln for ln in self._order_lines(header) if ln["LNID"] == _decimal(parts[3], "line")),
                                 None)
@@ -110,23 +114,35 @@ class PurchasingControlMixin:
         header = {**keys, "AN8": supplier["AN8"], "MCU": supplier["MCUP"], "TRDJ": today, "DRQJ": today,
                   "CRCD": supplier["CRRP"], "DESC": str(body.get("description") or f"PO {number}")[:30], "ORBY": "BUYER1"}
         for index, spec in enumerate(body["lines"], start=1):
-            parts = str(spec.get("account") or "").split(".")
-            account = self._find_account(parts[0], parts[1], parts[2] if len(parts) > 2 else "") if len(parts) > 1 else None
-            if account is None:
-                raise BadRequest(f"line {index}: account {spec.get('account')!r} is not in F0901")
-            line = {**keys, "LNID": Decimal(index).quantize(Decimal("0.001")), "AN8": supplier["AN8"],
-                    "LITM": str(spec.get("item") or f"ITEM-{index}"), "DSC1": str(spec.get("description") or "")[:30],
-                    "UOM": "EA", "UORG": _decimal(spec.get("quantity", 1), "quantity"), "UREC": Decimal(0),
-                    "PRRC": _decimal(spec.get("unit_cost", 0), "unit_cost"), "AREC": Decimal(0), "LTTR": po.OPEN,
-                    "NXTR": po.NEXT_STATUS[po.OPEN], "ANI": data.account_key(account["MCU"], account["OBJ"], account["SUB"]),
-                    "AID": account["AID"], "OMCU": account["MCU"], "OBJ": account["OBJ"], "SUB": account["SUB"],
-                    "TRDJ": today, "PDDJ": today, "CRCD": supplier["CRRP"]}
-            po.line_amounts(line)
-            self._stamp_row(line, "TDAY")
-            self.tables["F4311"].append(line)
+            self._new_line(header, index, spec)
         self.tables["F4301"].append(header)
         self._touch_header(header)
         return header
+
+    def _add_line(self, header, spec):
+        """A line added to an existing order (the next line number), e.g. after it was mirrored."""
+        if not isinstance(spec, dict) or not spec.get("account"):
+            raise BadRequest('expected {"item", "description", "quantity", "unit_cost", "account"}')
+        index = int(max([ln["LNID"] for ln in self._order_lines(header)] or [Decimal(0)])) + 1
+        self._new_line(header, index, spec)
+
+    def _new_line(self, header, index, spec):
+        parts = str(spec.get("account") or "").split(".")
+        account = self._find_account(parts[0], parts[1], parts[2] if len(parts) > 2 else "") if len(parts) > 1 else None
+        if account is None:
+            raise BadRequest(f"line {index}: account {spec.get('account')!r} is not in F0901")
+        keys = {k: header[k] for k in ("KCOO", "DOCO", "DCTO", "SFXO")}
+        today = data.to_julian(self.today())
+        line = {**keys, "LNID": Decimal(index).quantize(Decimal("0.001")), "AN8": header["AN8"],
+                "LITM": str(spec.get("item") or f"ITEM-{index}"), "DSC1": str(spec.get("description") or "")[:30],
+                "UOM": "EA", "UORG": _decimal(spec.get("quantity", 1), "quantity"), "UREC": Decimal(0),
+                "PRRC": _decimal(spec.get("unit_cost", 0), "unit_cost"), "AREC": Decimal(0), "LTTR": po.OPEN,
+                "NXTR": po.NEXT_STATUS[po.OPEN], "ANI": data.account_key(account["MCU"], account["OBJ"], account["SUB"]),
+                "AID": account["AID"], "OMCU": account["MCU"], "OBJ": account["OBJ"], "SUB": account["SUB"],
+                "TRDJ": today, "PDDJ": today, "CRCD": header["CRCD"]}
+        po.line_amounts(line)
+        self._stamp_row(line, "TDAY")
+        self.tables["F4311"].append(line)
 
     # -- suppliers --------------------------------------------------------------------------------------
     def _change_supplier(self, body):
@@ -142,7 +158,7 @@ class PurchasingControlMixin:
             if not body.get("name"):
                 raise BadRequest("a new supplier needs a name")
             number = max(r["AN8"] for r in self.tables["F0101"]) + 1  # a new address book number
-            book = {"AN8": number, "ALPH": "", "AT1": "V", "TAX": "", "MCU": data.pad_mcu("100")}
+            book = {"AN8": number, "ALPH": "", "ALKY": "", "AT1": "V", "TAX": "", "MCU": data.pad_mcu("100")}
             master = {"AN8": number, "MCUP": data.pad_mcu("100"), "OBAP": "6200", "AIDP": "", "CRRP": "USD",
                       "TRAP": "N30", "PYIN": "", "HDPY": "N"}
             self.tables["F0101"].append(book)

@@ -14,7 +14,9 @@ Endpoints (shared/reference/procurify.md, "Endpoints"):
   GET  /api/v3/order-items/                       ``orderNum``, ``last_modified_0/1``
 
 Sandbox choices where the spec is silent (UNCONFIRMED):
-  * an item in a PUT that the order does not hold is refused (400); items left out are kept;
+  * an item in a PUT that the order does not hold is refused (400); items left out are kept; an item
+    without ``id`` (name, unit, quantity, price, account_code) is added to the PO (the spec marks ``id``
+    required: how Procurify's "add item" on a revised PO reaches the API is UNCONFIRMED);
     ``quantity`` "0" is how a cancelled line reads; a PO's ``version`` goes up on every change and
     a PUT carrying an older ``version`` is refused (400 ``{"version": [...]}``);
   * a custom PO number already used by another PO is refused unless
@@ -85,10 +87,13 @@ class OrdersMixin:
             clash = any(p is not po and p["PO_Num"] == str(number) for p in self.world["purchase_orders"])
             if clash and not confirm:
                 raise invalid("po_num", f"Purchase order number {number} is already in use.")
-        changes = []
-        for raw in body.get("order_items") or []:
+        changes, added = [], []
+        for index, raw in enumerate(body.get("order_items") or []):
             if not isinstance(raw, dict):
                 raise invalid("order_items", "Expected a list of items.")
+            if raw.get("id") in (None, ""):
+                added.append(self._added_item(po, raw, index))
+                continue
             item = next((it for it in po["order_items"] if str(it["id"]) == str(raw.get("id"))), None)
             if item is None:
                 raise invalid("order_items", f"Item {raw.get('id')} is not on purchase order {po['procurify_PO']}.")
@@ -100,11 +105,51 @@ class OrdersMixin:
         stamp = data.stamp(self.now())
         for item, change in changes:
             item.update(change, last_modified=stamp)
+        for item in added:
+            item.update(last_modified=stamp)
+            po["order_items"].append(item)
         if number not in (None, ""):
             po["PO_Num"] = str(number)
         data.recompute_po(po)
         po.update(version=po["version"] + 1, last_modified=stamp)
         return single(self._po_view(po))
+
+    def _added_item(self, po, raw, index):
+        """A PUT item without ``id``: a line added to the PO (name, unit, quantity, price as the spec's
+        OrderItemPurchaseEdit, plus ``account_code``). UNCONFIRMED: the spec marks ``id`` required; this is
+        the sandbox's stand-in for Procurify's revise-PO "add item", which the public spec does not show."""
+        for field in ("name", "quantity", "price", "account_code"):
+            if raw.get(field) in (None, ""):
+                raise invalid(f"order_items[{index}].{field}", "This field is required.")
+        code = next((c for c in self.world["account_codes"] if c["code"] == str(raw["account_code"]) and c["active"]), None)
+        if code is None:
+            raise invalid(f"order_items[{index}].account_code", f"No active account code {raw['account_code']}.")
+        first = po["order_items"][0] if po["order_items"] else {}
+        item = self._new_item(first.get("orderNum"), raw["name"], _decimal(raw["quantity"], "quantity"),
+                              _decimal(raw["price"], "price"), po["pref_vendor"], code,
+                              currency=po.get("purchased_currency") or "USD", unit=raw.get("unit"), sku=raw.get("sku"))
+        item.update(PO=[po["procurify_PO"]], status=2)
+        return item
+
+    def _new_item(self, order_num, name, quantity, price, vendor, code, *, currency, unit=None, sku=None):
+        self.counters["item"] += 1
+        return {
+            "id": self.counters["item"],
+            "orderNum": order_num,
+            "PO": [],
+            "name": name,
+            "sku": sku or "",
+            "quantity": data.money(quantity),
+            "price": data.money(price),
+            "total_cost": data.money(quantity * price),
+            "currency": currency,
+            "unit": unit or "each",
+            "account": code["id"],
+            "accountCode": code["code"],
+            "status": 0,
+            "last_modified": data.stamp(self.now()),
+            "vendor": {"id": vendor["id"], "name": vendor["name"]},
+        }
 
     def po_state(self, req, key, action):
         po = self._po(key)
@@ -154,26 +199,9 @@ class OrdersMixin:
         stamp = data.stamp(self.now())
         items = []
         for line, vendor, code, quantity, price in lines:
-            self.counters["item"] += 1
-            items.append(
-                {
-                    "id": self.counters["item"],
-                    "orderNum": order_num,
-                    "PO": [],
-                    "name": line["item_name"],
-                    "sku": line.get("sku") or "",
-                    "quantity": data.money(quantity),
-                    "price": data.money(price),
-                    "total_cost": data.money(quantity * price),
-                    "currency": line.get("currency_code") or "USD",
-                    "unit": line.get("unit") or "each",
-                    "account": code["id"],
-                    "accountCode": code["code"],
-                    "status": 0,
-                    "last_modified": stamp,
-                    "vendor": {"id": vendor["id"], "name": vendor["name"]},
-                }
-            )
+            items.append(self._new_item(order_num, line["item_name"], quantity, price, vendor, code,
+                                        currency=line.get("currency_code") or "USD", unit=line.get("unit"),
+                                        sku=line.get("sku")))
         requisition = {
             "id": order_num,
             "uuid": str(uuid.uuid4()),

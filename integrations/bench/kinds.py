@@ -21,6 +21,7 @@ class KindSetup:
     write_endpoint: str
     is_write: Callable  # (method, url, body) -> bool, for a recorded request
     before_cycle: Callable = lambda: None
+    after_reset: Callable = lambda box: None  # (sandbox control) the world the flow expects, set again at each reset
 
 
 SETUPS: dict[str, KindSetup] = {}
@@ -125,4 +126,49 @@ register("expensify_to_ifs", KindSetup(
     write_endpoint="action:VoucherTemplate_CreateVoucher",
     is_write=lambda method, url, body=None: method == "POST" and "VoucherTemplate_CreateVoucher" in url,
     before_cycle=_forget_ifs_tokens,
+))
+
+
+# -- the Procurify flows ---------------------------------------------------------------------------------------
+def _procurify_setup(kind, records):
+    """The demo's Procurify flow of ``kind`` moving ``records`` (the bills, or the accounts mirror)."""
+    def setup(sandbox, *, slug, page_size, progress):
+        from ..demo import setup_demo
+        _, flows = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                              flow_options={"page_size": page_size}, kinds=(kind,))
+        return next(f for f in flows if f.options.get("records") == records)
+
+    return setup
+
+
+def _forget_procurify_and_jde_tokens():
+    from ..systems.procurify import clear_token_cache
+
+    clear_token_cache()
+    _forget_jde_tokens()
+
+
+def _suppliers_for_bills(box):
+    """A JD Edwards supplier for every vendor Procurify bills (what the vendors -> suppliers flow does), so the
+    measured cycle posts bills rather than holding them; done through the sandbox's control API after each
+    reset, so the replay meets the same world."""
+    known = {r["ABALPH"] for r in box._call("GET", "jde/suppliers")}
+    for name in sorted({b["vendor"]["name"] for b in box._call("GET", "procurify/bills")} - known):
+        box._call("POST", "jde/suppliers", json={"name": name})
+
+
+register("procurify_to_jde", KindSetup(
+    setup=_procurify_setup("procurify_to_jde", "bills"),
+    after_reset=_suppliers_for_bills,
+    write_system="jde",
+    write_endpoint="orchestrator",
+    is_write=lambda method, url, body=None: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
+    before_cycle=_forget_procurify_and_jde_tokens,
+))
+register("jde_to_procurify", KindSetup(
+    setup=_procurify_setup("jde_to_procurify", "accounts"),
+    write_system="procurify",
+    write_endpoint="account_codes:create",
+    is_write=lambda method, url, body=None: method == "POST" and url.split("?")[0].rstrip("/").endswith("/account-codes"),
+    before_cycle=_forget_procurify_and_jde_tokens,
 ))

@@ -36,6 +36,7 @@ def run(spec, say):
                        "latency_ms": spec["latency_ms"]})
 
     box.reset(*world)
+    kind.after_reset(box)
     for fault in faults:
         box.add_fault(**fault)
     flow = kind.setup(box, slug=spec["label"], page_size=spec["page_size"], progress=say)
@@ -88,6 +89,7 @@ def run(spec, say):
     say(f"cycle done: {result.fetched} records in {seconds:.1f} s, {len(sent)} requests, {queries.count} queries")
     if spec.get("replay"):
         box.reset(*world)
+        kind.after_reset(box)
         for fault in faults:
             box.add_fault(**fault)
         say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")

@@ -32,7 +32,10 @@ CREATED, UPDATED, DEACTIVATED, LINKED, UNCHANGED, SUPERSEDED = (
 
 
 def fingerprint(state):
-    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:FINGERPRINT_LENGTH]
+    """A hash of the target state. Keys starting with ``_`` are context kept with a version (ids learnt
+    after a write, what each side held), not part of it: their change alone makes no new version."""
+    relevant = {k: v for k, v in state.items() if not str(k).startswith("_")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:FINGERPRINT_LENGTH]
 
 
 def version_id(state):

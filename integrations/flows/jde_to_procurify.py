@@ -7,13 +7,16 @@ own schedule): ``accounts`` (default), ``suppliers`` or ``purchase_orders``.
   (``BU.OBJ[.SUB]``, what the bills coming back are posted to) with the F0901 description; an
   inactive or non-posting account (posting edit code not blank) is a deactivated code, and so is
   one deleted from F0901. Account codes Procurify has that F0901 never listed are left alone.
-* ``suppliers``: every F0401 supplier is a Procurify vendor matched by name (case and spacing
-  ignored), carrying the address number in ``external_id`` and the supplier's e-mail; a retired
-  supplier (search type outside ``supplier_search_types``) or one on payment hold deactivates the
-  vendor. Which side wins: JD Edwards, for every field it sends (name, status, e-mail; other
-  vendor fields are Procurify's). A supplier whose name matches several Procurify vendors none of
-  which carries its address number cannot be resolved: it is held with ``MAP-VENDOR-AMBIGUOUS``
-  (audited, with both ids), and written once a person merges the vendors in Procurify.
+* ``suppliers``: every F0401 supplier is a Procurify vendor (paired as ``supplier_sync`` says: by
+  ``external_id``, by the supplier's ``PRC-V-<id>`` link, else by name), carrying the address number in
+  ``external_id``; a retired supplier (search type outside ``supplier_search_types``) or one on
+  payment hold deactivates the vendor. Suppliers go both ways: ``procurify_to_jde`` with ``records:
+  vendors`` writes the other way, and which side wins a field changed on both is the option
+  ``supplier_rules`` (default: JD Edwards for name and status, Procurify for the e-mail; other vendor
+  fields are Procurify's). A supplier whose name matches several Procurify vendors none of which
+  carries its address number cannot be resolved: it is held with ``MAP-VENDOR-AMBIGUOUS`` (audited,
+  with both ids), and written once a person merges the vendors in Procurify; with ``create_missing:
+  false`` a supplier with no vendor is held with ``MAP-NO-MATCH`` instead of added.
 
 * ``purchase_orders``: every F4301/F4311 order is a Procurify purchase order whose ``PO_Num`` is
   the order key (``KCOO-DCTO-DOCO``), raised as a requisition by names (options ``location`` and
@@ -22,12 +25,15 @@ own schedule): ``accounts`` (default), ``suppliers`` or ``purchase_orders``.
   cancelled line reads quantity 0, a cancelled order closes the PO (``procurify_targets.PurchaseOrders``).
 
 A version written is one batch (source id ``<key>@<fingerprint>``, reference ``JDE-...``); a run that
-finds nothing changed makes no write call. Options: records, location, department, page_size (500).
+finds nothing changed makes no write call. Options: records, location, department, page_size (500),
+supplier_rules, create_missing.
 """
 
+from ..engine import mirror
 from ..systems.jde import JdeClient
 from ..systems.procurify import ProcurifyClient
 from ..systems.text import fit
+from . import supplier_sync
 from .mirror import MirrorFlow
 from .procurify_targets import AccountCodes, PurchaseOrders, Vendors
 
@@ -37,6 +43,11 @@ LINE_TEXT_LENGTH = 100  # an order item's name (Procurify documents no length: t
 
 class JdeToProcurify(MirrorFlow):
     reference_prefix = "JDE"
+
+    @staticmethod
+    def default_interval_minutes(options):
+        """Cadence (``integrations.cadence``): orders hourly, reference data (accounts, suppliers) every 4 hours."""
+        return 60 if (options or {}).get("records") == "purchase_orders" else 240
 
     def __init__(self, flow, **kwargs):
         super().__init__(flow, **kwargs)
@@ -68,8 +79,7 @@ class JdeToProcurify(MirrorFlow):
             return self.states_of(self.jde.accounts(), lambda a: {"key": a.key, "active": a.is_postable,
                                                                   "description": a.description}, key=lambda a: a.key), True
         if self.records == "suppliers":
-            return self.states_of(self.jde.suppliers_changed_since(None), self.supplier_state,
-                                  key=lambda s: str(s.address_number)), True
+            return self.supplier_states(), True
         names = {s["address_number"]: s["name"] for s in self.jde.suppliers()}
         return self.states_of(self.jde.purchase_orders_changed_since(None), lambda o: self.order_state(o, names),
                               key=lambda o: o.key), True
@@ -89,13 +99,13 @@ class JdeToProcurify(MirrorFlow):
                                 "the requisitions are raised for"]
         return state
 
-    def supplier_state(self, supplier):
-        key = str(supplier.address_number)
-        state = {"key": key, "active": supplier.active and not supplier.on_hold, "name": supplier.name,
-                 "email": supplier.email.strip().lower()}
-        found = self.target.candidates(supplier.name)
-        if len(found) > 1 and not any(v.external_id == key for v in found):
-            ids = ", ".join(str(v.id) for v in found)
-            state["problem"] = ["MAP-VENDOR-AMBIGUOUS", f'supplier {key} "{supplier.name}" in JD Edwards matches '
-                                f"{len(found)} Procurify vendors ({ids}); none carries its address number"]
-        return state
+    def supplier_states(self):
+        """Suppliers both ways (``supplier_sync``): the agreed state of every supplier's vendor."""
+        winners = supplier_sync.rules(self.options)
+        found = supplier_sync.baselines(self.flow)
+        pairs = supplier_sync.pairs(self.jde.suppliers_changed_since(None), self.target.all)
+        create = bool(self.options.get("create_missing", True))
+        known = set(mirror.latest_versions(self.flow, self.source_kind))
+        states = [supplier_sync.pair_state(p, found, winners, source="jde", create_missing=create, known=known)
+                  for p in pairs if p.supplier is not None]
+        return [state for state in states if state is not None]

@@ -10,6 +10,8 @@ and is stored held with it (a new version, once mapped, is written as usual).
 import logging
 from datetime import date
 
+from django.db import connection
+
 from ..engine import mirror
 from ..engine.sanitize import clean_text
 from ..posting import Posting
@@ -21,6 +23,12 @@ logger = logging.getLogger(__name__)
 class MirrorFlow(FlowHandler):
     shape = "mirror"
     target = None  # a mirror.MirrorTarget, set by open()
+
+    @property
+    def max_concurrency(self):
+        """A post asks the database whether its version is superseded, from its posting thread; SQLite (the
+        development and demo database) locks a table another thread writes, so there posts go one at a time."""
+        return 1 if connection.vendor == "sqlite" else None
 
     def source_states(self):
         """``(list of target states, True when the list is every record the source has)``."""
@@ -42,6 +50,15 @@ class MirrorFlow(FlowHandler):
                     "MAP-INTERNAL-ERROR", f"the record could not be mapped ({type(exc).__name__}: {str(exc)[:200]})"]})
         return states
 
+    def coverage_gaps(self):
+        """Mapping coverage (``integrations.coverage``): every record that cannot be mirrored as it is, with
+        the reason its version would be held for."""
+        from mappings.coverage import UNMAPPED, Gap
+
+        states, _ = self.source_states()
+        return [Gap({"record": self.describe(s)}, "record", None, UNMAPPED, s["problem"][1]) for s in states
+                if s.get("problem")]
+
     # -- source ------------------------------------------------------------------------------
     def fetch(self, cursor):
         states, complete = self.source_states()
@@ -61,7 +78,7 @@ class MirrorFlow(FlowHandler):
         state = record_payload["target"]
         verb = "gone from the source: deactivate" if state.get("gone") else "active" if state.get("active", True) \
             else "inactive: deactivate"
-        notes = [f"{k}: {v}" for k, v in sorted(state.items()) if k not in ("key", "active")]
+        notes = [f"{k}: {v}" for k, v in sorted(state.items()) if k not in ("key", "active") and not k.startswith("_")]
         return Posting(reference=external_ref, date=date.today().isoformat(), currency="",
                        memo=f"{self.describe(state)} ({verb})", notes=notes)
 

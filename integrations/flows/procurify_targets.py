@@ -49,12 +49,21 @@ class AccountCodes(MirrorTarget):
 
 
 class Vendors(MirrorTarget):
-    """JD Edwards suppliers -> Procurify vendors, matched by name (case and spacing ignored); the
-    vendor keeps the supplier's address number in ``external_id``."""
+    """JD Edwards suppliers -> Procurify vendors, the vendor the pairing found (``state["_vendor"]``,
+    ``supplier_sync``) or else matched by name (case and spacing ignored); the vendor keeps the
+    supplier's address number in ``external_id``."""
 
     def __init__(self, procurify):
         self.procurify = procurify
         self._by_name = None
+        self._all = None
+
+    @property
+    def all(self):
+        """Every Procurify vendor, read once per cycle."""
+        if self._all is None:
+            self._all = self.procurify.vendors()
+        return self._all
 
     @staticmethod
     def name_key(name):
@@ -65,7 +74,7 @@ class Vendors(MirrorTarget):
         """name key -> every Procurify vendor of that name."""
         if self._by_name is None:
             self._by_name = {}
-            for vendor in self.procurify.vendors():
+            for vendor in self.all:
                 self._by_name.setdefault(self.name_key(vendor.name), []).append(vendor)
         return self._by_name
 
@@ -73,6 +82,10 @@ class Vendors(MirrorTarget):
         return self.by_name.get(self.name_key(name), [])
 
     def match(self, state):
+        if state.get("_vendor"):
+            found = [v for group in self.by_name.values() for v in group if str(v.id) == state["_vendor"]]
+            if found:
+                return found[0]
         found = self.candidates(state["name"])
         mine = [v for v in found if v.external_id == state["key"]]
         return (mine or found or [None])[0]
@@ -80,16 +93,17 @@ class Vendors(MirrorTarget):
     def same(self, existing, state):
         if not state.get("active", True):
             return not existing.active
+        first = existing.email[0].lower() if existing.email else ""
         return (existing.active and existing.name == state["name"] and existing.external_id == state["key"]
-                and (not state["email"] or state["email"] in existing.email))
+                and (not state["email"] or state["email"] == first))
 
     def target_id(self, existing, state):
         return str(existing.id) if existing is not None else state["key"]
 
     def _fields(self, existing, state):
         emails = list(existing.email) if existing is not None else []
-        if state["email"] and state["email"] not in emails:
-            emails = [state["email"], *emails]
+        if state["email"]:  # the agreed address first: it is the one both sides compare
+            emails = [state["email"], *(e for e in emails if e.lower() != state["email"])]
         return {"name": state["name"], "active": True, "external_id": state["key"], "email": emails}
 
     def _keep(self, vendor, old=None):
@@ -114,7 +128,8 @@ class PurchaseOrders(MirrorTarget):
     order is a requisition by names (location, department, vendor, account code), purchased into a PO
     whose ``PO_Num`` is then set; a changed order updates that PO's items in place (a cancelled line
     reads quantity 0); a cancelled order closes it. Lines are matched by position: a line added in JD
-    Edwards after the PO exists cannot be added (Procurify's PUT edits existing items only)."""
+    Edwards after the PO exists is a new item on the same PO (an item without ``id`` in the PO update:
+    UNCONFIRMED, the spec marks ``id`` required, see ``sandbox/procurify_orders.py``)."""
 
     CLOSED = 3  # the sandbox's PO state code for closed (UNCONFIRMED)
 
@@ -158,6 +173,9 @@ class PurchaseOrders(MirrorTarget):
             existing = self.procurify.reopen_purchase_order(existing.number)
         items = [{"id": item.id, "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"])}
                  for item, ln in zip(existing.items, state["lines"], strict=False)]
+        # lines added in JD Edwards after the PO was written: new items on the same PO (no id)
+        items += [{"name": ln["name"], "unit": "each", "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"]),
+                   "account_code": ln["account_code"], "custom_fields": []} for ln in state["lines"][len(existing.items):]]
         return str(self.procurify.update_purchase_order(existing.number, items, version=existing.version).number)
 
     def deactivate(self, existing, state):

@@ -15,10 +15,13 @@ with ``find_vouchers`` / ``find_journals``, processed or not.
 A bill line whose account is not in F0901 holds the batch with ``JDE-ACCOUNT-NOT-FOUND`` ("account
 100.4000 not found in F0901"); such batches wait without a person (the engine's ``waiting_codes``, ``waiting_over``): each
 cycle refreshes the chart of accounts while some wait and moves back to ``new`` those whose accounts
-all exist now, so the same cycle posts them.
+all exist now, so the same cycle posts them. A bill whose vendor has no JD Edwards supplier of that name waits
+the same way (``MAP-NO-SUPPLIER``) until one exists (e.g. added by the vendors -> suppliers flow).
 
 The cursor (``bills``, ``payments``: Procurify's ``last_modified_datetime`` / ``updated_at`` of the
 newest record read) is inclusive: a record read again is the same version and stores nothing.
+
+Option ``records: vendors`` turns this kind into the vendors -> suppliers mirror (``procurify_vendors``).
 
 Options (Flow.options), all optional: bill_statuses ([2, 3]: approved, paid; the sandbox's codes),
 payments (true), ap_trade_account ("100.2110"), bank_account ("100.1110"), company ("00001"),
@@ -28,8 +31,6 @@ read on the first cycle), reference_max_age_minutes (60).
 
 import datetime as dt
 from decimal import Decimal
-
-from mappings.reference import refresh_reference
 
 from ..engine.errors import CONNECTION_ERRORS, Paused
 from ..posting import Hold, Posting, PostingLine
@@ -50,6 +51,11 @@ WAITING_HELP = (
     "Create the account in JD Edwards (F0901): the bill posts by itself on the next cycle, nobody needs to "
     "release it. Or correct the bill's account code in Procurify."
 )
+NO_SUPPLIER = "MAP-NO-SUPPLIER"
+NO_SUPPLIER_HELP = (
+    "Create the supplier in JD Edwards (or let the vendors -> suppliers flow add it) or align the vendor's name "
+    "in Procurify: the bill posts by itself on the next cycle once a supplier of that name exists."
+)
 BILL, PAYMENT = "BILL", "PAY"
 
 
@@ -60,7 +66,24 @@ def _day(text):
 class ProcurifyToJde(FlowHandler):
     source_kind = "procurify_ap"
     reference_prefix = "PRC"
-    waiting_codes = (WAITING,)
+    waiting_codes = (WAITING, NO_SUPPLIER)
+
+    @staticmethod
+    def default_interval_minutes(options):
+        """Cadence (``integrations.cadence``): bills hourly, vendors every 4 hours (the product page's 1 to 4 hours)."""
+        return 240 if str((options or {}).get("records") or "bills") == "vendors" else 60
+
+    def __new__(cls, flow, **kwargs):
+        """Option ``records: vendors`` makes this kind the vendors -> suppliers mirror (one kind per
+        direction between the two systems, each flow its own schedule)."""
+        records = str((flow.options or {}).get("records") or "bills")
+        if records == "vendors":
+            from .procurify_vendors import ProcurifyVendorsToJde
+
+            return ProcurifyVendorsToJde(flow, **kwargs)
+        if records != "bills":
+            raise ValueError(f"option records={records!r}: this flow moves bills (default) or vendors")
+        return super().__new__(cls)
 
     def open(self):
         self.procurify = ProcurifyClient(self.flow.source)
@@ -132,6 +155,11 @@ class ProcurifyToJde(FlowHandler):
         leave the free text (vendor, invoice number, line descriptions) and are noted."""
         return check_fields(payload, payload.get("problems"), text=("vendor", "invoice_number"), line_text=("description",))
 
+    def coverage_gaps(self):
+        from .procurify_coverage import bill_gaps
+
+        return bill_gaps(self)
+
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
 
@@ -176,8 +204,7 @@ class ProcurifyToJde(FlowHandler):
         number = self._suppliers.get(str(vendor).strip().casefold())
         if number is None:
             raise Hold(f'vendor "{vendor}" has no supplier of that name in JD Edwards (F0401/F0101)',
-                       code="MAP-NO-SUPPLIER",
-                       help="Create the supplier in JD Edwards or align the vendor's name in Procurify; then retry.")
+                       code=NO_SUPPLIER, help=NO_SUPPLIER_HELP)
         return number
 
     @property
@@ -216,20 +243,9 @@ class ProcurifyToJde(FlowHandler):
         return [ln["account_code"] for ln in payload.get("lines") or []]
 
     def waiting_over(self, batches):
-        """Waiting bills and payments whose accounts all exist now (one F0901 read while some wait); one that meets
-        another problem then (a non-posting account) is held for it by the mapping as usual."""
-        refresh_reference(self.flow.target, actor="cycle")
-        self._accounts = None
-        over = []
-        for batch in batches:
-            keys = self.waited_accounts(batch.payload)
-            try:
-                problems = [self.account_problem(split_account(k)) for k in keys]
-            except ValueError:
-                continue  # a mapping gap: a person retries it
-            if not [p for p in problems if p is not None and p.code == WAITING]:
-                over.append((batch, "every account it waited for is in F0901 now"))
-        return over
+        from .procurify_waiting import waiting_over
+
+        return waiting_over(self, batches)
 
     # -- target ------------------------------------------------------------------------------------------
     def voucher_document(self, posting, payload):

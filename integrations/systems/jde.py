@@ -106,6 +106,7 @@ from .jde_journals import FoundJournal, JournalDocument, JournalLine, JournalPos
 from .jde_orchestrator import OrchestrationCalls
 from .jde_purchasing import PurchaseOrder, PurchaseOrderLine, PurchasingReads, Supplier  # noqa: F401 - public API
 from .jde_reference import Account, ReferenceReads  # noqa: F401 - Account: public API
+from .jde_suppliers import SupplierWrites
 from .jde_vouchers import FoundVoucher, VoucherDocument, VoucherLine, VoucherPayItem, VoucherPosting, VoucherResult  # noqa: F401
 from .limits import RateLimiter
 
@@ -166,7 +167,7 @@ def _remember(secret):
 
 # -- the client ----------------------------------------------------------------------------------------------
 class JdeClient(TableBrowsing, ReferenceReads, OrchestrationCalls, JournalPosting, PurchasingReads, VoucherPosting,
-                HttpClient):
+                SupplierWrites, HttpClient):
     system = "jde"
     clock = staticmethod(time.monotonic)
 

@@ -86,6 +86,7 @@ class Supplier:
     payment_terms: str
     default_account: str
     updated: dt.datetime | None
+    reference: str = ""  # F0101 ALKY: the Procurify vendor a supplier was added from ("PRC-V-<id>")
 
 
 HEADER_COLUMNS = ["KCOO", "DOCO", "DCTO", "SFXO", "AN8", "MCU", "TRDJ", "DRQJ", "CRCD", "OTOT", "DESC", "UPMJ", "TDAY"]
@@ -169,7 +170,7 @@ class PurchasingReads:
         masters = {as_int(r.get("AN8")): r for r in self._chunks(
             "F0401", ["AN8", "MCUP", "OBAP", "CRRP", "TRAP", "HDPY", "UPMJ", "UPMT"], "AN8", numbers)}
         book = {as_int(r.get("AN8")): r for r in self._chunks(
-            "F0101", ["AN8", "ALPH", "AT1", "TAX", "UPMJ", "UPMT"], "AN8", masters)}
+            "F0101", ["AN8", "ALPH", "ALKY", "AT1", "TAX", "UPMJ", "UPMT"], "AN8", masters)}
         contacts = {as_int(r.get("AN8")): as_text(r.get("MLNM")) for r in self._chunks(
             "F0111", ["AN8", "IDLN", "MLNM"], "AN8", masters, [("IDLN", "EQUAL", 1)])}
         emails = {}
@@ -190,5 +191,5 @@ class PurchasingReads:
                 email=emails.get(number, ""), currency=as_text(master.get("CRRP")),
                 payment_terms=as_text(master.get("TRAP")),
                 default_account=f"{business_unit}.{obj}" if business_unit and obj else "",
-                updated=max(stamps) if stamps else None))
+                updated=max(stamps) if stamps else None, reference=as_text(entry.get("ALKY"))))
         return out

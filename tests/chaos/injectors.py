@@ -30,9 +30,9 @@ class Killed(BaseException):
     """The worker process died: nothing after this line of the cycle runs."""
 
 
-def vendor_faults(rng, target):
-    """0 to 3 vendor faults (the target's and Expensify's) as sandbox fault bodies."""
-    menu = target.faults(rng) + expensify_faults(rng)
+def vendor_faults(rng, target, source=None):
+    """0 to 3 vendor faults (the target's and its source's, Expensify by default) as sandbox fault bodies."""
+    menu = target.faults(rng) + (source.faults(rng) if source is not None else expensify_faults(rng))
     return [rng.choice(menu)() for _ in range(rng.randint(0, 3))]
 
 

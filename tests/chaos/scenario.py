@@ -1,4 +1,5 @@
-"""One seeded chaos run: a small Expensify world, a flow into JD Edwards or IFS Cloud, faults, then quiet.
+"""One seeded chaos run: a small source world (Expensify, or the target's own ``source``: ``sources.py``), a flow
+into JD Edwards, IFS Cloud or Acumatica, faults, then quiet.
 
 Everything a run does is drawn from ``random.Random(seed)``, so a failing seed replays the
 same faults (``CHAOS_SEEDS=1234 ./scripts/test tests/chaos``). A run: reset the sandbox with
@@ -16,12 +17,12 @@ from collections import Counter
 from django.utils import timezone
 
 from integrations.engine import run_cycle
-from integrations.models import Batch, Connection, Flow
+from integrations.models import Batch, Flow
 from portal.models import Tenant
 from tests.conftest import ANCHOR
-from tests.flows.conftest import make_flow
 
 from . import injectors
+from .sources import ExpensifySource
 from .targets import READ_TIMEOUT
 from .world import S, check, control
 
@@ -58,6 +59,7 @@ class Run:
     def __init__(self, box, seed, settings, target):
         self.box, self.seed, self.rng = box, seed, random.Random(seed)
         self.target = target
+        self.source = getattr(target, "source", ExpensifySource)()  # what the flow reads (sources.py)
         self.settings = settings
         self.events = Counter()
         self.flows = []
@@ -67,31 +69,16 @@ class Run:
     def setup(self):
         rng, box = self.rng, self.box
         box.reset(seed=self.seed, size=rng.randint(3, 8), anchor=ANCHOR)
-        box.config.setdefault("expensify", {}).update({
-            "rate_limit": [[10000, 1]],
-            "export_order": rng.choice(["approved", "report_id", "random"]),
-            "mark_delay_seconds": rng.choice([0, 0, 0.03]),
-        })
+        self.source.configure(box, rng, self.events)
         self.target.configure(box, rng, self.events)
-        self.events[f"order:{box.config['expensify']['export_order']}"] += 1
         tenant = Tenant.objects.create(name=f"Chaos {self.seed}", slug=f"chaos-{self.seed}")
         self.tenant = tenant
-        flow = make_flow(box, kind=self.target.kind, tenant=tenant, options={
-            "page_size": rng.choice([2, 3, 100]), "mark_wait_seconds": 0.3, "mark_poll_seconds": 0.02, "max_attempts": 50,
-            **getattr(self.target, "flow_options", {}),
-        }, target_options={"settle_seconds": SETTLE, "timeouts": [2, READ_TIMEOUT], "max_attempts": 2,
-                           "backoff_max": 0.02, "concurrency": rng.choice([1, 1, 4, 8])})
+        flow = self.source.make_flow(box, rng, tenant, self.target, target_options={
+            "settle_seconds": SETTLE, "timeouts": [2, READ_TIMEOUT], "max_attempts": 2, "backoff_max": 0.02,
+            "concurrency": rng.choice([1, 1, 4, 8])})
         self.events[f"concurrency:{flow.target.options['concurrency']}"] += 1
-        Connection.objects.filter(pk=flow.source_id).update(options={
-            "rate_limit": [[10000, 1]], "max_attempts": 2, "backoff_max": 0.02, "download_wait_seconds": 0.5,
-            "download_poll_seconds": 0.01})
-        flow.refresh_from_db()
         self.flows.append(flow)
-        reports = list(control(box, "GET", "expensify/reports", params={"state": "APPROVED,REIMBURSED"}))
-        for report in rng.sample(reports, k=min(len(reports), rng.choice([0, 0, 1, 2]))):
-            kind = corrupt(box, rng, report)
-            if kind:
-                self.events[f"record:{kind}"] += 1
+        self.source.corrupt(box, rng, self.events)
 
     # -- the run ----------------------------------------------------------------------------
     def cycle(self, flow):
@@ -103,7 +90,7 @@ class Run:
 
     def faulty_cycles(self):
         rng = self.rng
-        faults = injectors.vendor_faults(rng, self.target)
+        faults = injectors.vendor_faults(rng, self.target, self.source)
         for fault in faults:
             self.events[f"fault:{fault['system']}:{fault['action']}:{fault.get('status', '')}"] += 1
         injectors.inject_vendor_faults(self.box, faults)
@@ -139,14 +126,10 @@ class Run:
     def recreate(self, flow):
         """Disable the flow and make another on the same connections (sometimes with its own fetch label)."""
         Flow.objects.filter(pk=flow.pk).update(enabled=False)
-        options = dict(flow.options)
-        if self.rng.random() < 0.5:
-            options["fetch_label"] = f"other-label-{self.seed}"
+        options = self.source.recreate(dict(flow.options), self.rng, self.seed)
         copy = Flow.objects.create(tenant=flow.tenant, name=f"{flow.name} again {len(self.flows)}", kind=flow.kind,
                                    source=flow.source, target=flow.target, options=options)
-        from integrations.demo import install_demo_rules
-
-        install_demo_rules(copy)
+        self.source.prepare(copy)
         self.flows.append(copy)
         self.cycle(copy)
 
@@ -173,7 +156,7 @@ class Run:
         self.setup()
         self.faulty_cycles()
         self.settle()
-        counts = check(self.box, self.tenant, self.seed, self.target)
+        counts = check(self.box, self.tenant, self.seed, self.target, self.source)
         for batch in Batch.objects.filter(pk__in=self.operator_held):
             assert batch.state == S.HELD, f"seed {self.seed}: batch {batch.source_id} held by a person became {batch.state}"
         return counts, self.events

@@ -10,7 +10,9 @@ from decimal import Decimal
 from integrations.flows.expensify_to_acumatica import ExpensifyToAcumatica
 from integrations.flows.expensify_to_ifs import ExpensifyToIfs
 from integrations.flows.expensify_to_jde import ExpensifyToJde
+from integrations.flows.procurify_to_jde import ProcurifyToJde
 
+from .sources import ProcurifySource
 from .world import control
 
 READ_TIMEOUT = 0.08  # the target client's read timeout in chaos runs (seconds)
@@ -157,4 +159,17 @@ class AcumaticaTarget:
         return dict(out)
 
 
-TARGETS = {t.kind: t for t in (JdeTarget, IfsTarget, AcumaticaTarget)}
+class ProcurifyJdeTarget(JdeTarget):
+    """Procurify bills and payments -> JD Edwards AP vouchers and payment journals: the JD Edwards faults, the
+    purge, and the same ledger (a voucher's G/L distribution is in F0911Z1/F0911 under its reference)."""
+
+    kind = "procurify_to_jde"
+    handler = ProcurifyToJde
+    source = ProcurifySource
+
+    def configure(self, box, rng, events):
+        box.config.setdefault("jde", {})["voucher_idempotent"] = rng.random() < 0.3
+        box.config["jde"]["journal_idempotent"] = rng.random() < 0.3
+
+
+TARGETS = {t.kind: t for t in (JdeTarget, IfsTarget, AcumaticaTarget, ProcurifyJdeTarget)}

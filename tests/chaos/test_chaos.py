@@ -1,7 +1,8 @@
 """The chaos suite: seeded, reproducible runs against the sandbox proving exactly-once.
 
 Runs on every posting flow kind (``targets``). ``CHAOS_RUNS`` (default 100, JD Edwards), ``CHAOS_RUNS_IFS`` and
-``CHAOS_RUNS_ACUMATICA`` (default 50 each: 200 seeds per database in CI) seeds run in blocks; ``CHAOS_KINDS`` picks kinds;
+``CHAOS_RUNS_ACUMATICA`` (default 50 each: 200 seeds per database in CI), ``CHAOS_RUNS_PROCURIFY`` (default 10,
+Procurify bills into JD Edwards) seeds run in blocks; ``CHAOS_KINDS`` picks kinds;
 ``CHAOS_SEEDS=3,17`` replays given seeds; ``CHAOS_FIRST`` moves the first seed (a different 200 for a larger
 run). After every run:
 each approved report is in the target exactly once or held with a reason, none is lost, no
@@ -26,7 +27,9 @@ BLOCK = 25
 # CHAOS_KINDS=expensify_to_ifs runs one kind only.
 RUNS = {"expensify_to_jde": int(os.environ.get("CHAOS_RUNS", "100")),
         "expensify_to_ifs": int(os.environ.get("CHAOS_RUNS_IFS", "50")),
-        "expensify_to_acumatica": int(os.environ.get("CHAOS_RUNS_ACUMATICA", "50"))}
+        "expensify_to_acumatica": int(os.environ.get("CHAOS_RUNS_ACUMATICA", "50")),
+        # Procurify bills and payments into JD Edwards: a small default (CI time), CHAOS_RUNS_PROCURIFY raises it
+        "procurify_to_jde": int(os.environ.get("CHAOS_RUNS_PROCURIFY", "10"))}
 KINDS = [k for k in os.environ.get("CHAOS_KINDS", ",".join(RUNS)).split(",") if k]
 
 

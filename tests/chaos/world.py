@@ -2,11 +2,9 @@
 and the invariants every run must keep."""
 
 from collections import defaultdict
-from decimal import Decimal
 
 import requests
 
-from integrations.currencies import EXPONENTS
 from integrations.engine.sanitize import has_control
 from integrations.models import Batch
 
@@ -24,11 +22,15 @@ def approved_reports(box):
     return {str(r["reportID"]): r for r in control(box, "GET", "expensify/reports", params={"state": "APPROVED,REIMBURSED"})}
 
 
-def check(box, tenant, seed, target):
-    """Every approved report is in the target exactly once or held with a reason; none is lost; nothing
-    is stuck; posted totals equal the source to the cent; no control character reached the target.
-    Returns counts for the run."""
-    reports = approved_reports(box)
+def check(box, tenant, seed, target, source=None):
+    """Every approved report (every record the ``source`` expects, ``sources.py``) is in the target exactly
+    once or held with a reason; none is lost; nothing is stuck; posted totals equal the source to the cent;
+    no control character reached the target. Returns counts for the run."""
+    if source is None:
+        from .sources import ExpensifySource
+
+        source = ExpensifySource()
+    reports = source.expected(box)
     ledger = target.ledger(box)
     name = target.name
     batches = list(Batch.objects.filter(flow__tenant=tenant))
@@ -44,26 +46,15 @@ def check(box, tenant, seed, target):
         assert batch.state in SETTLED, f"{where}: batch {batch.source_id} stuck in {batch.state}"
         if batch.state == S.HELD:
             assert batch.error_code and batch.last_error and batch.error_help, f"{where}: held without a reason"
-    for report_id, report in reports.items():
-        ref = f"EXP-{report_id}"
+    for ref, report in reports.items():
         batch = by_ref.get(ref)
-        assert batch is not None, f"{where}: report {report_id} was lost (no batch)"
+        assert batch is not None, f"{where}: {source.name} record {ref} was lost (no batch)"
         in_target = ref in ledger
         counts[batch.state] += 1
         if batch.state in (S.POSTED, S.CONFIRMED):
-            assert in_target, f"{where}: batch {report_id} is {batch.state} but not in {name}"
-            _check_totals(report, next(iter(ledger[ref].values())), where, target)
+            assert in_target, f"{where}: batch {ref} is {batch.state} but not in {name}"
+            source.check_totals(report, next(iter(ledger[ref].values())), where, target)
         else:
-            assert not in_target, f"{where}: report {report_id} is in {name} but its batch is {batch.state}"
+            assert not in_target, f"{where}: {ref} is in {name} but its batch is {batch.state}"
     counts["reports"] = len(reports)
     return dict(counts)
-
-
-def _check_totals(report, lines, where, target):
-    currency = report["currency"]
-    exponent = EXPONENTS[currency]
-    assert sum(amount for _, amount, _, _ in lines) == 0, f"{where}: journal of {report['reportID']} does not balance"
-    expenses = sum(amount for obj, amount, _, _ in lines if obj not in target.offsets)
-    assert expenses == Decimal(int(report["total"])).scaleb(-exponent), (
-        f"{where}: report {report['reportID']} totals {report['total']} minor units of {currency}, {target.name} has {expenses}")
-    assert {cur for _, _, cur, _ in lines} == {currency}

@@ -21,7 +21,9 @@ def run_demo():
 def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     first, progress = run_demo()
     assert set(first["flows"]) == {"expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica",
-                                   "acumatica_to_expensify"}
+                                   "acumatica_to_expensify", "jde_to_procurify:accounts", "procurify_to_jde:vendors",
+                                   "jde_to_procurify:suppliers", "procurify_to_jde:bills",
+                                   "jde_to_procurify:purchase_orders"}
     assert "cycle finished" in progress  # progress went to stderr, not into the JSON
     posted = Batch.objects.filter(state__in=["posted", "confirmed"])
     for kind, stats in first["flows"].items():
@@ -32,7 +34,12 @@ def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
             assert total == sum(Decimal(v) for v in stats["amount_posted"].values())
 
     second, _ = run_demo()
-    assert {kind: stats["posted"] for kind, stats in second["flows"].items()} == dict.fromkeys(first["flows"], 0)
+    # Each run starts a fresh sandbox world: the two-way supplier sync (it compares both sides with what it last
+    # left them with) rightly sees vendors and suppliers changed back, so those two may write again. That a second
+    # round in one world writes nothing is test_procurify_to_jde's demo test.
+    two_way = {"jde_to_procurify:suppliers", "procurify_to_jde:vendors"}
+    assert {kind: stats["posted"] for kind, stats in second["flows"].items() if kind not in two_way} == dict.fromkeys(
+        set(first["flows"]) - two_way, 0)
     assert Batch.objects.filter(state__in=["posted", "confirmed"]).count() == posted.count()
 
 

@@ -12,7 +12,8 @@ from .conftest import control
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Batch.State
-WRITES = ("vendors:create", "vendors:update", "account_codes:create", "account_codes:update")
+WRITES = ("vendors:create", "vendors:update", "account_codes:create", "account_codes:update", "requisitions:create",
+          "purchase_orders:update")
 
 
 @pytest.fixture(autouse=True)
@@ -172,3 +173,41 @@ def test_purchase_orders_follow_changes_in_place_and_cancellations(box, db):
     control(box, "POST", f"jde/purchase-orders/{number}/cancel")
     run_cycle(flow)
     assert order_in_procurify(box, key)["status_name"] == "closed"
+
+
+def test_a_line_added_in_jde_after_the_order_was_mirrored_lands_on_the_same_procurify_order(box, db):
+    run_cycle(make_mirror(box, "accounts"))
+    suppliers = make_mirror(box, "suppliers")
+    run_cycle(suppliers)
+    flow = Flow.objects.create(tenant=suppliers.tenant, name="JDE orders to Procurify", kind="jde_to_procurify",
+                               source=suppliers.source, target=suppliers.target,
+                               options={"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"})
+    supplier = next(n for n, r in jde_suppliers(box).items() if r["ABAT1"] == "V" and r["A6HDPY"] != "Y")
+    order = control(box, "POST", "jde/purchase-orders", json={"supplier": int(supplier), "lines": [
+        {"item": "PAL-1", "description": "Pallet wrap", "quantity": "10", "unit_cost": "4.25", "account": "200.6200"}]})
+    key = f"{order['PHKCOO']}-{order['PHDCTO']}-{order['PHDOCO']}"
+    run_cycle(flow)
+    first = order_in_procurify(box, key)
+    control(box, "POST", f"jde/purchase-orders/{order['PHDOCO']}/lines", json={
+        "item": "TON-1", "description": "Toner", "quantity": "3", "unit_cost": "80.10", "account": "300.6200"})
+    control(box, "DELETE", "calls")
+    run_cycle(flow)
+    po = order_in_procurify(box, key)
+    assert po["procurify_PO"] == first["procurify_PO"]
+    assert [(i["name"], i["quantity"], i["price"], i["accountCode"]) for i in po["order_items"]] == [
+        ("Pallet wrap", "10.00", "4.25", "200.6200"), ("Toner", "3.00", "80.10", "300.6200")]
+    calls = control(box, "GET", "calls").get("procurify", {})
+    assert calls.get("requisitions:create", 0) == 0 and calls.get("purchase_orders:update") == 1
+
+
+def test_a_jde_444_in_the_middle_of_the_reads_still_mirrors_every_supplier(box, db):
+    flow = make_mirror(box, "suppliers")
+    # the supplier read browses F0401, F0101, F0111 and F01151: the AIS server forgets its tokens before the 3rd
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "dataservice", "action": "restart", "after": 2,
+                                         "count": 1})
+    result = run_cycle(flow)
+    assert result.state == SyncCycle.DONE, result.message
+    assert control(box, "GET", "calls")["jde"]["tokenrequest"] >= 2
+    for number, row in jde_suppliers(box).items():
+        if row["ABAT1"] == "V" and row["A6HDPY"] != "Y":
+            assert [v["external_id"] for v in vendors_named(box, row["ABALPH"])] == [number]

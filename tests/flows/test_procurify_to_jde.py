@@ -145,6 +145,20 @@ def test_procurify_token_expiry_in_the_middle_of_a_cycle(box, flow):
     assert {int(r.rsplit("-", 1)[1]) for r in found} == expected_vouchers(box)
 
 
+def test_a_procurify_token_past_its_24_hours_on_the_fake_clock_is_replaced(box, flow):
+    first = run_cycle(flow)
+    assert first.state == SyncCycle.DONE and control(box, "GET", "calls")["procurify"]["oauth/token"] == 1
+    box.advance(25 * 3600)  # the fake's clock: the token the client still holds is now refused with 401
+    vendor = control(box, "GET", "procurify/vendors")[0]
+    bill = control(box, "POST", "procurify/bills", json={
+        "vendor": {"id": vendor["id"], "name": vendor["name"]},
+        "items": [{"description": "Pallet wrap", "total": "12.34", "account_code": "200.6200"}]})
+    second = run_cycle(flow)
+    assert second.state == SyncCycle.DONE and second.posted == 1, second.message
+    assert control(box, "GET", "calls")["procurify"]["oauth/token"] == 2
+    assert len(vouchers(box)[f"PRC-BILL-{bill['id']}"]) == 1
+
+
 def test_a_jde_444_in_the_middle_of_a_batch_reauthenticates_without_duplicates(box, flow):
     control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "restart", "after": 3,
                                          "count": 1})
@@ -176,15 +190,40 @@ def test_a_vendor_without_a_jde_supplier_is_held_with_the_reason(box, db):
     assert held.exists() and all(f'vendor "{name}" has no supplier' in b.last_error for b in held)
     assert not any(ref.startswith("PRC-BILL-") and b for ref, b in vouchers(box).items()
                    if Batch.objects.filter(flow=flow, external_ref=ref, last_error__contains=name).exists())
+    waiting = set(held.values_list("pk", flat=True))
+    # the vendors -> suppliers flow adds the supplier: the waiting bills post by themselves, nobody releases them
+    back = Flow.objects.create(tenant=flow.tenant, name="Procurify vendors to JDE", kind="procurify_to_jde",
+                               source=flow.source, target=flow.target, options={"records": "vendors"})
+    assert run_cycle(back).state == SyncCycle.DONE
+    run_cycle(flow)
+    assert not Batch.objects.filter(pk__in=waiting, error_code="MAP-NO-SUPPLIER").exists()  # some wait for an account
+    assert Batch.objects.filter(pk__in=waiting, state__in=[S.POSTED, S.CONFIRMED]).exists()
+    assert all(len(vouchers(box)[b.external_ref]) == 1 for b in Batch.objects.filter(pk__in=waiting)
+               if b.state in (S.POSTED, S.CONFIRMED))
 
 
 def test_the_demo_sets_up_both_procurify_flows_and_they_run(box, db):
     from integrations.demo import setup_demo
 
-    _, (bills, accounts) = setup_demo(box, progress=lambda *_: None, kinds=("procurify_to_jde", "jde_to_procurify"))
-    first, second = run_cycle(accounts), run_cycle(bills)
-    assert first.state == second.state == SyncCycle.DONE and first.posted > 0 and second.posted > 0
-    assert bills.kind == "procurify_to_jde" and accounts.options["records"] == "accounts"
+    _, flows = setup_demo(box, progress=lambda *_: None, kinds=("procurify_to_jde", "jde_to_procurify"))
+    assert [(f.kind, f.options.get("records", "bills")) for f in flows] == [
+        ("jde_to_procurify", "accounts"), ("procurify_to_jde", "vendors"), ("jde_to_procurify", "suppliers"),
+        ("procurify_to_jde", "bills"), ("jde_to_procurify", "purchase_orders")]
+    for made in flows:
+        result = run_cycle(made)
+        assert result.state == SyncCycle.DONE and result.posted > 0, (made.name, result.message)
+    bills = flows[3]
+    control(box, "DELETE", "calls")
+    again = {made.name: run_cycle(made) for made in flows}
+    assert all(r.posted == 0 for r in again.values()), {k: (r.posted, r.message) for k, r in again.items()}
+    calls = control(box, "GET", "calls")
+    assert not calls.get("jde", {}).get("orchestrator") and not any(
+        n for name, n in calls.get("procurify", {}).items() if name.endswith((":create", ":update")))
+    # the vendors flow ran first: a bill waits for a supplier only when its vendor is inactive in Procurify
+    inactive = {v["name"] for v in control(box, "GET", "procurify/vendors") if not v["active"]}
+    waiting = Batch.objects.filter(flow=bills, error_code="MAP-NO-SUPPLIER")
+    assert all(b.payload["vendor"] in inactive for b in waiting), [b.last_error for b in waiting]
+    assert [f.interval_minutes for f in flows] == [240, 240, 240, 60, 60]
 
 
 def test_a_payment_waiting_for_its_accounts_stays_held_until_they_exist(box, db):

@@ -121,3 +121,14 @@ def test_accounts_are_added_and_deactivated_and_read_by_change_date(box):
                          [condition("F0901.UPMJ", "GREATER_EQUAL", data.to_julian(ANCHOR))])
     assert sorted((r["F0901_MCU"].strip(), r["F0901_OBJ"], r["F0901_SUB"], r["F0901_PEC"]) for r in rows) == [
         ("200", "6200", "CC10", "I"), ("4000", "0", "0", "")]
+
+
+def test_a_line_added_to_an_existing_order_takes_the_next_number_and_restamps_the_order(box):
+    header = tables(box)["F4301"][0]
+    before = [ln["LNID"] for ln in tables(box)["F4311"] if ln["DOCO"] == header["DOCO"]]
+    box.advance(3600 * 11)
+    view = control(box, "POST", f"jde/purchase-orders/{header['DOCO']}/lines",
+                   json={"item": "NEW-1", "quantity": "2", "unit_cost": "5.50", "account": "200.6200"})
+    added = view["lines"][-1]
+    assert Decimal(str(added["PDLNID"])) == max(before) + 1 and added["PDLITM"] == "NEW-1"
+    assert added["PDTDAY"] == view["PHTDAY"] == 110000

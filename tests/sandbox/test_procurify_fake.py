@@ -175,6 +175,25 @@ def test_requisition_by_names_becomes_a_purchase_order_and_a_po_update_changes_t
     assert sum(1 for p in pos if p["PO_Num"] == "JDE-4711") == 1
 
 
+def test_a_po_update_item_without_id_is_added_to_the_same_order_and_needs_an_account_code(box):
+    headers = auth(box)
+    vendor = control(box, "GET", "procurify/vendors")[0]
+    body = {"required_date": "2026-11-20", "location_name": "Vancouver HQ", "department_name": "Operations",
+            "line_items": [{"item_name": "Bolts", "vendor_name": vendor["name"], "account_code": "100.6200",
+                            "unit_price": "2.50", "quantity": "4"}]}
+    created = requests.post(url(box, "/api/v3/requisitions/"), json=body, headers=headers, timeout=10).json()["data"]
+    (number,) = created["order_items"][0]["PO"]
+    new = {"name": "Nuts", "unit": "box", "quantity": "2", "price": "1.25", "custom_fields": []}
+    refused = requests.put(url(box, f"/api/v3/purchase-orders/{number}/"), json={"order_items": [new]}, headers=headers,
+                           timeout=10)
+    assert refused.status_code == 400 and "order_items[0].account_code" in refused.json()
+    added = requests.put(url(box, f"/api/v3/purchase-orders/{number}/"), json={"order_items": [
+        {**new, "account_code": "100.6200"}]}, headers=headers, timeout=10).json()["data"]
+    assert [(i["name"], i["PO"], i["accountCode"]) for i in added["order_items"]] == [
+        ("Bolts", [number], "100.6200"), ("Nuts", [number], "100.6200")]
+    assert added["total"] == "12.50"
+
+
 def test_requisition_with_an_unknown_name_is_refused_with_the_field(box):
     body = {
         "required_date": "2026-11-20",

@@ -199,3 +199,21 @@ def test_an_answer_lost_after_the_write_is_outcome_unknown_and_reconcile_finds_i
         client.post_voucher(voucher(box, "PRC-BILL-5"))
     [found] = client.find_vouchers("PRC-BILL-5")
     assert found.gross == Decimal("150.55")
+
+
+def test_a_supplier_is_added_through_the_orchestration_once_per_reference_and_changed_in_place(client, box):
+    added = client.upsert_supplier(reference="PRC-V-77", name="Orchestrated Parts", active=True, email="ap@orch.example")
+    again = client.upsert_supplier(reference="PRC-V-77", name="Orchestrated Parts", active=True)
+    assert not added.existing and again.existing and again.address_number == added.address_number
+    assert [r["AN8"] for r in tables(box)["F0101"] if r.get("ALKY") == "PRC-V-77"] == [added.address_number]
+    client.upsert_supplier(address_number=added.address_number, name="Orchestrated Parts Ltd", active=False,
+                           email="billing@orch.example")
+    found = {s.address_number: s for s in client.suppliers_changed_since(None)}[added.address_number]
+    assert (found.name, found.active, found.email, found.reference) == (
+        "Orchestrated Parts Ltd", False, "billing@orch.example", "PRC-V-77")
+
+
+def test_a_supplier_change_for_an_unknown_address_number_is_refused(client, box):
+    with pytest.raises(ValidationRejected) as caught:
+        client.upsert_supplier(address_number=999999, name="Nobody")
+    assert "999999 is not in F0401" in str(caught.value)

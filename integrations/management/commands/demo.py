@@ -55,10 +55,13 @@ class Command(BaseCommand):
 
     def run_once(self, flows):
         out = {"flows": {}}
+        kinds = [flow.kind for flow in flows]
         for flow in flows:
             if flow.kind in implemented_kinds():
                 result = run_cycle(flow, trigger="demo", progress=self.progress, wait=30, actor="demo")
-                out["flows"][flow.kind] = result.summary()
+                # a kind with several flows (the Procurify ones, one per record kind) is keyed "kind:records"
+                key = f"{flow.kind}:{flow.options.get('records')}" if kinds.count(flow.kind) > 1 else flow.kind
+                out["flows"][key] = result.summary()
         self.stdout.write(json.dumps(out))
 
     def serve(self, tenant, flows, web, log_path):
