@@ -1,0 +1,211 @@
+"""What every JD Edwards -> BILL bill source shares (``jde_orders_to_bill``, ``jde_invoices_to_bill``).
+
+* Lines: each expense line references the BILL chart of account whose number is the JDE object
+  account and the BILL department whose short name is the business unit; both must exist live in
+  BILL, and the JDE account must be a live posting account in F0901: all checked before any write,
+  else the record is held with the reason.
+* Vendor: the BILL vendor of the record's supplier (``bill_vendors.matches``). None yet: held
+  ``BILL-VENDOR-PENDING``; each cycle (the engine's waiting phase) maps such records again once their
+  vendor exists, so they post with no one involved.
+* Currency: the record's own (JDE CRCD), else its supplier's (F0401 CRRP), else the BILL
+  connection's (``BillClient.currency``). BILL makes a vendor's bills in the vendor's ``billCurrency``
+  (developer.bill.com "International payments"), so a record in another currency is held
+  ``BILL-CURRENCY`` before any write, as is one whose currency has more than two decimals (BILL
+  amounts take at most two, shared/reference/bill.md).
+* Exactly once: BILL has no idempotency key, so ``post`` looks for the bill by its invoice number
+  (and vendor) first; ``find`` (reconcile) searches the same way.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from ..currencies import EXPONENTS
+from ..posting import Hold, Posting, PostingLine
+from ..systems.bill import BillClient, BillLine
+from ..systems.jde import JdeClient
+from .base import FlowHandler, FoundDocument, PostResult
+from .bill_vendors import matches
+from .jde_accounts import check_accounts
+
+WAITING = "BILL-VENDOR-PENDING"
+
+
+def split(account):
+    """``BU.OBJ[.SUB]`` -> (business unit, object)."""
+    business_unit, obj = (str(account).split(".") + [""])[:2]
+    return business_unit.strip(), obj
+
+
+class JdeBills(FlowHandler):
+    def open(self):
+        self.jde = JdeClient(self.flow.source)
+        self.bill = BillClient(self.flow.target)
+        self.accounts = self._suppliers = self._vendors = self._classes = None
+
+    # -- hooks of each source --------------------------------------------------------------------------
+    def coverage_accounts(self):
+        """Every JDE account (``BU.OBJ[.SUB]``) a record of this source would put on a bill line."""
+        raise NotImplementedError
+
+    def bill_header(self, batch, posting):
+        """``(invoice number, invoice date, due date, extra bill fields)`` of the bill to create."""
+        raise NotImplementedError
+
+    # -- reference data (BILL and JDE), read once per cycle ---------------------------------------------
+    def supplier(self, number):
+        if self._suppliers is None:
+            self._suppliers = {s.address_number: s for s in self.jde.suppliers_changed_since(None)}
+        return self._suppliers.get(int(number or 0))
+
+    def vendor(self, supplier_number):
+        """(the live BILL vendor of the supplier or None, the supplier's name)."""
+        if self._vendors is None:
+            self._vendors = [v for v in self.bill.vendors() if not v.archived]
+        supplier = self.supplier(supplier_number)
+        if supplier is None:
+            return None, str(supplier_number)
+        found = matches(self._vendors, supplier.name, supplier.tax_id, name_of=lambda v: v.name, tax_of=lambda v: v.tax_id)
+        return (found[0] if found else None), supplier.name
+
+    def vendor_id(self, supplier_number):
+        vendor, name = self.vendor(supplier_number)
+        return (vendor.id if vendor else None), name
+
+    def classifications(self):
+        if self._classes is None:
+            charts = {c.number: c for c in self.bill.chart_of_accounts() if not c.archived}
+            departments = {d.number: d for d in self.bill.departments() if not d.archived}
+            self._classes = charts, departments
+        return self._classes
+
+    def currency_of(self, currency, supplier_number):
+        supplier = self.supplier(supplier_number)
+        return (currency or (supplier.currency if supplier else "") or self.bill.currency).upper()
+
+    def bill_posting(self, payload, external_ref, lines, day, memo, source_total):
+        """The posting of a record's expense ``lines``, offset by its supplier (whose BILL vendor ``validate`` finds)."""
+        total = sum((ln.amount for ln in lines), Decimal(0))
+        lines = [*lines, PostingLine(account={"supplier": payload["supplier"]}, amount=-total, kind="offset")]
+        return Posting(
+            reference=external_ref,
+            date=day or dt.date.today().isoformat(),
+            currency=self.currency_of(payload.get("currency"), payload["supplier"]),
+            memo=memo,
+            lines=lines,
+            source_total=source_total,
+        )
+
+    # Records held only for their vendor wait without a person: the cycle asks, then maps them again.
+    waiting_codes = (WAITING,)
+
+    def waiting_over(self, batches):
+        return [(b, "its supplier is a BILL vendor now") for b in batches
+                if self.vendor_id((b.payload or {}).get("supplier") or 0)[0]]
+
+    def coverage_gaps(self):
+        """Each JDE account of a live source line that has no live BILL chart of account or department."""
+        from mappings.coverage import UNMAPPED, Gap
+
+        charts, departments = self.classifications()
+        gaps = []
+        for account in sorted(set(self.coverage_accounts())):
+            business_unit, obj = split(account)
+            for field, missing, text in (
+                ("chartOfAccountId", obj not in charts, f"chart of account {obj}"),
+                ("departmentId", business_unit not in departments, f"department {business_unit}"),
+            ):
+                if missing:
+                    gaps.append(Gap({"account": account}, field, None, UNMAPPED, f"no live BILL {text}"))
+        return gaps
+
+    # -- validation: everything BILL needs, checked before any write ----------------------------------------
+    def validate(self, posting):
+        expense = [ln for ln in posting.lines if ln.kind == "expense"]
+        if self.accounts is None:
+            from ..reference import account_index
+
+            self.accounts = account_index(
+                self.flow.source, max_age_minutes=int(self.options.get("reference_max_age_minutes", 60))
+            )
+        check_accounts(self.accounts, [ln.account["account"] for ln in expense])
+        charts, departments = self.classifications()
+        for line in expense:
+            business_unit, obj = split(line.account["account"])
+            chart, department = charts.get(obj), departments.get(business_unit)
+            if chart is None:
+                raise Hold(
+                    f"line {line.source_line}: no live BILL chart of account numbered {obj}",
+                    code="BILL-ACCOUNT-UNKNOWN",
+                    help="Create (or restore) the account in BILL's chart of accounts with this number; then retry.",
+                )
+            if department is None:
+                raise Hold(
+                    f"line {line.source_line}: no live BILL department with short name {business_unit}",
+                    code="BILL-DEPARTMENT-UNKNOWN",
+                    help="Create (or restore) the department in BILL with the business unit as short name; then retry.",
+                )
+            line.dimensions = {"chartOfAccountId": chart.id, "departmentId": department.id}
+        offset = next(ln for ln in posting.lines if ln.kind == "offset")
+        vendor, name = self.vendor(offset.account["supplier"])
+        if vendor is None:
+            raise Hold(
+                f"supplier {name} ({offset.account['supplier']}) is not a BILL vendor yet: the bill waits for it",
+                code=WAITING,
+                help="The vendors flow creates it; this bill posts on the first cycle after that.",
+            )
+        self.check_currency(posting, vendor)
+        offset.dimensions = {"vendorId": vendor.id}
+
+    def check_currency(self, posting, vendor):
+        currency = posting.currency.upper()
+        if EXPONENTS.get(currency, 2) > 2 or any(Decimal(str(ln.amount)).as_tuple().exponent < -2 for ln in posting.lines):
+            raise Hold(
+                f"{posting.reference} is in {currency} with amounts of more than two decimals: BILL takes at most two",
+                code="BILL-CURRENCY",
+                help="Enter this invoice in BILL by hand (or in a two-decimal currency in JD Edwards); then skip the batch.",
+            )
+        takes = (vendor.bill_currency or self.bill.currency).upper()
+        if currency != takes:
+            raise Hold(
+                f"{posting.reference} is in {currency}, but BILL makes vendor {vendor.name}'s bills in {takes} "
+                "(its billCurrency)",
+                code="BILL-CURRENCY",
+                help=f"Set the vendor's bill currency to {currency} in BILL (or correct the currency in JD Edwards); "
+                "then retry.",
+            )
+
+    # -- target --------------------------------------------------------------------------------------------
+    def post(self, batch, posting):
+        offset = next(ln for ln in posting.lines if ln.kind == "offset")
+        invoice, day, due, fields = self.bill_header(batch, posting)
+        already = self.bill.find_bills(invoice, offset.dimensions["vendorId"])  # no idempotency key: look first
+        if already:
+            return PostResult(document_id=already[0].id, details={"invoice_number": invoice}, existing=True)
+        lines = [
+            BillLine(Decimal(str(ln.amount)), ln.dimensions["chartOfAccountId"], ln.dimensions["departmentId"], ln.memo)
+            for ln in posting.lines
+            if ln.kind == "expense"
+        ]
+        bill = self.bill.create_bill(offset.dimensions["vendorId"], invoice, day, max(due, day), lines, **fields)
+        return PostResult(document_id=bill.id, details={"invoice_number": invoice})
+
+    def find(self, batch):
+        offset = next((ln for ln in (batch.posting or {}).get("lines") or [] if ln.get("kind") == "offset"), {})
+        vendor = (offset.get("dimensions") or {}).get("vendorId")
+        invoice = self.invoice_number(batch)
+        return [
+            FoundDocument(
+                document_id=b.id,
+                total=b.amount,
+                line_count=len(b.lines) + 1,
+                currency=batch.currency or self.bill.currency,
+                details={"invoice_number": b.invoice_number},
+            )
+            for b in self.bill.find_bills(invoice, vendor)
+        ]
+
+    def invoice_number(self, batch):
+        return batch.external_ref
+
+    def due_date(self, day, requested):
+        return dt.date.fromisoformat(requested) if requested else day + dt.timedelta(days=int(self.options.get("due_days", 30)))
