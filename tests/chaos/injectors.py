@@ -31,8 +31,8 @@ class Killed(BaseException):
 
 
 def vendor_faults(rng, target):
-    """0 to 3 vendor faults (the target's and Expensify's) as sandbox fault bodies."""
-    menu = target.faults(rng) + expensify_faults(rng)
+    """0 to 3 vendor faults (the target's and its source's, Expensify unless the target says) as sandbox fault bodies."""
+    menu = target.faults(rng) + getattr(target, "source_faults", expensify_faults)(rng)
     return [rng.choice(menu)() for _ in range(rng.randint(0, 3))]
 
 

@@ -1,7 +1,8 @@
 """The chaos suite: seeded, reproducible runs against the sandbox proving exactly-once.
 
 Runs on every posting flow kind (``targets``). ``CHAOS_RUNS`` (default 200, JD Edwards), ``CHAOS_RUNS_IFS`` and
-``CHAOS_RUNS_ACUMATICA`` (default 50 each) seeds run in blocks; ``CHAOS_KINDS`` picks kinds;
+``CHAOS_RUNS_ACUMATICA`` (default 50 each), ``CHAOS_RUNS_BILL`` (default 4, each BILL direction: ``bill_targets``)
+seeds run in blocks; ``CHAOS_KINDS`` picks kinds;
 ``CHAOS_SEEDS=3,17`` replays given seeds; ``CHAOS_FIRST`` moves the first seed (a different 200 for a larger
 run). After every run:
 each approved report is in the target exactly once or held with a reason, none is lost, no
@@ -14,6 +15,7 @@ from collections import Counter
 
 import pytest
 
+from .bill_targets import BILL_TARGETS
 from .scenario import Run
 from .targets import TARGETS
 
@@ -26,7 +28,10 @@ BLOCK = 25
 # CHAOS_KINDS=expensify_to_ifs runs one kind only.
 RUNS = {"expensify_to_jde": int(os.environ.get("CHAOS_RUNS", "200")),
         "expensify_to_ifs": int(os.environ.get("CHAOS_RUNS_IFS", "50")),
-        "expensify_to_acumatica": int(os.environ.get("CHAOS_RUNS_ACUMATICA", "50"))}
+        "expensify_to_acumatica": int(os.environ.get("CHAOS_RUNS_ACUMATICA", "50")),
+        # Both JD Edwards <-> BILL directions: CHAOS_RUNS_BILL seeds each (default 4: CI time matters).
+        **{kind: int(os.environ.get("CHAOS_RUNS_BILL", "4")) for kind in BILL_TARGETS}}
+TARGETS = {**TARGETS, **BILL_TARGETS}
 KINDS = [k for k in os.environ.get("CHAOS_KINDS", ",".join(RUNS)).split(",") if k]
 
 
