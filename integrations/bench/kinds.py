@@ -126,3 +126,54 @@ register("expensify_to_ifs", KindSetup(
     is_write=lambda method, url, body=None: method == "POST" and "VoucherTemplate_CreateVoucher" in url,
     before_cycle=_forget_ifs_tokens,
 ))
+
+
+# -- JD Edwards <-> BILL ------------------------------------------------------------------------------------------
+def _jde_to_bill(sandbox, *, slug, page_size, progress):
+    """The bills flow (approved purchase orders), measured once the vendors flow made their vendors."""
+    from ..demo import setup_demo
+    from ..engine import run_cycle
+
+    _, flows = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                          flow_options={"page_size": page_size}, kinds=("jde_to_bill",))
+    run_cycle(flows[0], trigger="benchmark", progress=progress)  # vendors: not measured
+    return next(f for f in flows if f.options.get("records") == "bills")
+
+
+def _bill_to_jde(sandbox, *, slug, page_size, progress):
+    """The payments flow, polled, over one payment per purchase order the bills flow made a bill of."""
+    from ..demo import setup_demo
+    from ..demo_bill import pay_bills
+    from ..engine import run_cycle
+
+    _, flows = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                          flow_options={"page_size": page_size}, kinds=("jde_to_bill", "bill_to_jde"))
+    by_records = {f.options.get("records"): f for f in flows if f.kind == "jde_to_bill"}
+    for flow in (by_records["vendors"], by_records["bills"]):
+        run_cycle(flow, trigger="benchmark", progress=progress)  # not measured
+    progress(f"{len(pay_bills(sandbox, by_records['bills'], count=10**6))} bills paid in BILL")
+    return next(f for f in flows if f.kind == "bill_to_jde")
+
+
+def _forget_bill_sessions():
+    from ..systems.bill import clear_session_cache
+    from ..systems.jde import clear_token_cache
+
+    clear_session_cache()
+    clear_token_cache()
+
+
+register("jde_to_bill", KindSetup(
+    setup=_jde_to_bill,
+    write_system="bill",
+    write_endpoint="bills:create",
+    is_write=lambda method, url, body=None: method == "POST" and url.split("?")[0].endswith("/v3/bills"),
+    before_cycle=_forget_bill_sessions,
+))
+register("bill_to_jde", KindSetup(
+    setup=_bill_to_jde,
+    write_system="jde",
+    write_endpoint="orchestrator",
+    is_write=lambda method, url, body=None: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
+    before_cycle=_forget_bill_sessions,
+))

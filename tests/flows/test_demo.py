@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from integrations.management.processes import alive, descendants
-from integrations.models import Batch
+from integrations.models import Batch, WebhookEvent
 
 
 def run_demo():
@@ -21,7 +21,11 @@ def run_demo():
 def test_demo_once_reports_every_flow_and_a_second_run_posts_nothing():
     first, progress = run_demo()
     assert set(first["flows"]) == {"expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica",
-                                   "acumatica_to_expensify"}
+                                   "acumatica_to_expensify", "jde_to_bill", "jde_to_bill:bills", "jde_to_bill:invoices",
+                                   "bill_to_jde"}
+    # BILL paid two of the connector's bills: their webhooks reached the demo's own portal, the vouchers posted
+    assert first["webhooks"] == 2 and first["flows"]["bill_to_jde"]["posted"] == 2
+    assert WebhookEvent.objects.filter(event_type="payment.updated").count() == 2
     assert "cycle finished" in progress  # progress went to stderr, not into the JSON
     posted = Batch.objects.filter(state__in=["posted", "confirmed"])
     for kind, stats in first["flows"].items():
