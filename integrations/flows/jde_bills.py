@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from ..currencies import EXPONENTS
 from ..posting import Hold, Posting, PostingLine
-from ..systems.bill import BillClient, BillLine
+from ..systems.bill import BillClient, BillLine, bill_body
 from ..systems.jde import JdeClient
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_vendors import matches
@@ -47,9 +47,9 @@ class JdeBills(FlowHandler):
         """Every JDE account (``BU.OBJ[.SUB]``) a record of this source would put on a bill line."""
         raise NotImplementedError
 
-    def bill_header(self, batch, posting):
-        """``(invoice number, invoice date, due date, extra bill fields)`` of the bill to create."""
-        raise NotImplementedError
+    def fetch_record(self, source_id):
+        """One record by its id, for a dry run: the source read from its start."""
+        return next((r for page in self.fetch({}) for r in page.records if r.id == str(source_id)), None)
 
     # -- reference data (BILL and JDE), read once per cycle ---------------------------------------------
     def supplier(self, number):
@@ -82,16 +82,21 @@ class JdeBills(FlowHandler):
         supplier = self.supplier(supplier_number)
         return (currency or (supplier.currency if supplier else "") or self.bill.currency).upper()
 
-    def bill_posting(self, payload, external_ref, lines, day, memo, source_total):
-        """The posting of a record's expense ``lines``, offset by its supplier (whose BILL vendor ``validate`` finds)."""
+    def bill_posting(self, payload, external_ref, lines, day, memo, source_total, *, invoice, due, fields):
+        """The posting of a record's expense ``lines``, offset by its supplier (whose BILL vendor ``validate`` finds).
+        The offset line carries the bill's header: ``invoice`` number, ``due`` date (ISO or None: ``due_days`` after
+        ``day``) and extra bill ``fields``, so the bill sent, previewed and searched is the posting's own."""
+        day = day or dt.date.today().isoformat()
+        due = due or (dt.date.fromisoformat(day) + dt.timedelta(days=int(self.options.get("due_days", 30)))).isoformat()
+        header = {"invoiceNumber": invoice, "dueDate": max(due, day), "fields": fields}
         total = sum((ln.amount for ln in lines), Decimal(0))
-        lines = [*lines, PostingLine(account={"supplier": payload["supplier"]}, amount=-total, kind="offset")]
+        offset = PostingLine(account={"supplier": payload["supplier"]}, amount=-total, kind="offset", dimensions=header)
         return Posting(
             reference=external_ref,
-            date=day or dt.date.today().isoformat(),
+            date=day,
             currency=self.currency_of(payload.get("currency"), payload["supplier"]),
             memo=memo,
-            lines=lines,
+            lines=[*lines, offset],
             source_total=source_total,
         )
 
@@ -115,7 +120,9 @@ class JdeBills(FlowHandler):
                 ("departmentId", business_unit not in departments, f"department {business_unit}"),
             ):
                 if missing:
-                    gaps.append(Gap({"account": account}, field, None, UNMAPPED, f"no live BILL {text}"))
+                    # The account is in the message too: the coverage page shows mapping-rule attributes only.
+                    message = f"JD Edwards account {account}: no live BILL {text}"
+                    gaps.append(Gap({"account": account}, field, None, UNMAPPED, message))
         return gaps
 
     # -- validation: everything BILL needs, checked before any write ----------------------------------------
@@ -154,7 +161,7 @@ class JdeBills(FlowHandler):
                 help="The vendors flow creates it; this bill posts on the first cycle after that.",
             )
         self.check_currency(posting, vendor)
-        offset.dimensions = {"vendorId": vendor.id}
+        offset.dimensions = {**offset.dimensions, "vendorId": vendor.id}
 
     def check_currency(self, posting, vendor):
         currency = posting.currency.upper()
@@ -175,24 +182,34 @@ class JdeBills(FlowHandler):
             )
 
     # -- target --------------------------------------------------------------------------------------------
-    def post(self, batch, posting):
+    @staticmethod
+    def bill_of(posting):
+        """``(vendor id, invoice number, invoice date, due date, [BillLine], extra fields)`` of the posting's bill."""
         offset = next(ln for ln in posting.lines if ln.kind == "offset")
-        invoice, day, due, fields = self.bill_header(batch, posting)
-        already = self.bill.find_bills(invoice, offset.dimensions["vendorId"])  # no idempotency key: look first
-        if already:
-            return PostResult(document_id=already[0].id, details={"invoice_number": invoice}, existing=True)
+        header = offset.dimensions
         lines = [
             BillLine(Decimal(str(ln.amount)), ln.dimensions["chartOfAccountId"], ln.dimensions["departmentId"], ln.memo)
             for ln in posting.lines
             if ln.kind == "expense"
         ]
-        bill = self.bill.create_bill(offset.dimensions["vendorId"], invoice, day, max(due, day), lines, **fields)
+        day = dt.date.fromisoformat(posting.date)
+        return (header.get("vendorId"), header["invoiceNumber"], day, dt.date.fromisoformat(header["dueDate"]), lines,
+                header.get("fields") or {})
+
+    def target_document(self, posting):
+        return bill_body(*self.bill_of(posting))
+
+    def post(self, batch, posting):
+        vendor, invoice, day, due, lines, fields = self.bill_of(posting)
+        already = self.bill.find_bills(invoice, vendor)  # no idempotency key: look first
+        if already:
+            return PostResult(document_id=already[0].id, details={"invoice_number": invoice}, existing=True)
+        bill = self.bill.create_bill(vendor, invoice, day, due, lines, **fields)
         return PostResult(document_id=bill.id, details={"invoice_number": invoice})
 
     def find(self, batch):
         offset = next((ln for ln in (batch.posting or {}).get("lines") or [] if ln.get("kind") == "offset"), {})
-        vendor = (offset.get("dimensions") or {}).get("vendorId")
-        invoice = self.invoice_number(batch)
+        header = offset.get("dimensions") or {}
         return [
             FoundDocument(
                 document_id=b.id,
@@ -201,11 +218,5 @@ class JdeBills(FlowHandler):
                 currency=batch.currency or self.bill.currency,
                 details={"invoice_number": b.invoice_number},
             )
-            for b in self.bill.find_bills(invoice, vendor)
+            for b in self.bill.find_bills(header.get("invoiceNumber") or batch.external_ref, header.get("vendorId"))
         ]
-
-    def invoice_number(self, batch):
-        return batch.external_ref
-
-    def due_date(self, day, requested):
-        return dt.date.fromisoformat(requested) if requested else day + dt.timedelta(days=int(self.options.get("due_days", 30)))

@@ -107,13 +107,7 @@ class JdeInvoicesToBill(JdeBills):
                 "connection option ap_trade_objects); then retry.",
             )
         memo = f"Voucher {payload.get('document_type')} {payload.get('document')}"
-        return self.bill_posting(payload, external_ref, lines, payload.get("invoice_date"), memo, gross)
-
-    # -- target --------------------------------------------------------------------------------------------
-    def invoice_number(self, batch):
-        return (batch.payload or {}).get("invoice_number") or batch.external_ref
-
-    def bill_header(self, batch, posting):
-        day = dt.date.fromisoformat(posting.date)
-        due = self.due_date(day, (batch.payload or {}).get("due_date"))
-        return self.invoice_number(batch), day, due, {"description": f"JD Edwards voucher {batch.source_id}"}
+        return self.bill_posting(payload, external_ref, lines, payload.get("invoice_date"), memo, gross,
+                                 invoice=payload.get("invoice_number") or external_ref, due=payload.get("due_date"),
+                                 fields={"description": f"JD Edwards voucher {payload.get('document_type')} "
+                                                        f"{payload.get('document')} of company {payload.get('company')}"})

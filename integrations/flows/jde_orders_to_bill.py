@@ -73,11 +73,7 @@ class JdeOrdersToBill(JdeBills):
             if not ln.get("cancelled")
         ]
         total = Decimal(str(payload.get("total") or "0"))
-        return self.bill_posting(payload, external_ref, lines, payload.get("order_date"), f"PO {payload['number']}", total)
-
-    # -- target --------------------------------------------------------------------------------------------
-    def bill_header(self, batch, posting):
-        """The reference ``PO-...`` is the invoice number; the due date is the order's requested date."""
-        day = dt.date.fromisoformat(posting.date)
-        due = self.due_date(day, (batch.payload or {}).get("requested_date"))
-        return posting.reference, day, due, {"purchaseOrderNumber": str(batch.payload.get("number") or "")}
+        # The reference ``PO-...`` is the invoice number; the due date is the order's requested date.
+        return self.bill_posting(payload, external_ref, lines, payload.get("order_date"), f"PO {payload['number']}", total,
+                                 invoice=external_ref, due=payload.get("requested_date"),
+                                 fields={"purchaseOrderNumber": str(payload.get("number") or "")})

@@ -32,7 +32,7 @@ def seed_history(flow, *, days=28, currency="USD"):
         for i in range(count):
             amount = Decimal(rng.randint(1200, 250000)).scaleb(-2)
             total += amount
-            ref = f"HIST-{day:%Y%m%d}-{i}"
+            ref = f"HIST-{flow.pk}-{day:%Y%m%d}-{i}"  # flows sharing a target: one reference, one document
             batches.append(
                 Batch(
                     flow=flow,

@@ -366,13 +366,7 @@ class BillClient(HttpClient):
         return [b for b in self.bills(invoice_number=invoice_number, vendor_id=vendor_id) if not b.archived]
 
     def create_bill(self, vendor_id, invoice_number, invoice_date, due_date, lines, **fields):
-        body = {
-            "vendorId": vendor_id,
-            "dueDate": due_date.isoformat(),
-            "invoice": {"invoiceNumber": invoice_number, "invoiceDate": invoice_date.isoformat()},
-            "billLineItems": [_line(line) for line in lines],
-            **fields,
-        }
+        body = bill_body(vendor_id, invoice_number, invoice_date, due_date, lines, fields)
         return Bill.from_api(self.call("POST", "/v3/bills", idempotent=False, json=body))
 
     def bill(self, bill_id):
@@ -430,6 +424,17 @@ class BillClient(HttpClient):
                 json={"status": {"enabled": bool(enabled)}},
             )
         )
+
+
+def bill_body(vendor_id, invoice_number, invoice_date, due_date, lines, fields=None):
+    """The JSON of ``POST /v3/bills`` (shared/reference/bill.md, "Create bill")."""
+    return {
+        "vendorId": vendor_id,
+        "dueDate": due_date.isoformat(),
+        "invoice": {"invoiceNumber": invoice_number, "invoiceDate": invoice_date.isoformat()},
+        "billLineItems": [_line(line) for line in lines],
+        **(fields or {}),
+    }
 
 
 def _line(line):

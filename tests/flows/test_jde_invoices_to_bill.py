@@ -149,3 +149,20 @@ def test_a_payment_to_a_vendor_billed_in_euros_posts_a_euro_voucher(box):
     assert run_cycle(flow).posted == 1
     (voucher,) = JdeClient(flow.target).find_vouchers(payment["id"])
     assert voucher.currency == "EUR" and Batch.objects.get(flow=flow).currency == "EUR"
+
+
+def test_the_admin_coverage_and_dry_run_pages_show_an_invoice_and_what_bill_cannot_code(box, invoices_flow, support_client):
+    from django.urls import reverse
+
+    flow, who = invoices_flow, supplier(invoices_flow.source)
+    accounts = shared_accounts(flow.source, flow.target)
+    doc = key_invoice(box, flow, who.address_number, number="SI-PREVIEW", accounts=accounts[:1])
+    source_id = f"00001-PV-{doc['document']}"
+    page = support_client.get(reverse("admin:integrations_flow_preview", args=[flow.pk]), {"record": source_id})
+    assert page.status_code == 200 and "SI-PREVIEW" in page.content.decode() and "199.99" in page.content.decode()
+    client = BillClient(flow.target)
+    chart = next(c for c in client.chart_of_accounts() if c.number == accounts[0].split(".")[1])
+    client.call("POST", f"/v3/classifications/chart-of-accounts/{chart.id}/archive", idempotent=True)
+    page = support_client.get(reverse("admin:integrations_flow_coverage", args=[flow.pk]))
+    assert page.status_code == 200 and accounts[0] in page.content.decode()
+    assert not Batch.objects.filter(flow=flow).exists() and not client.find_bills("SI-PREVIEW")  # a dry run writes nothing
