@@ -88,6 +88,8 @@ def run(spec, say):
     say(f"cycle done: {result.fetched} records in {seconds:.1f} s, {len(sent)} requests, {queries.count} queries")
     if spec.get("replay"):
         box.reset(*world)
+        kind.rebuild(box, flow)  # what the setup wrote to the sandbox (not replayed, not measured)
+        box.clear_calls()
         for fault in faults:
             box.add_fault(**fault)
         say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")
