@@ -36,6 +36,23 @@ def split(account):
     return business_unit.strip(), obj
 
 
+def check_currency(posting, takes, vendor_name):
+    """Hold a posting BILL cannot take: more than two decimals, or not the vendor's bill currency ``takes``."""
+    currency, takes = posting.currency.upper(), takes.upper()
+    if EXPONENTS.get(currency, 2) > 2 or any(Decimal(str(ln.amount)).as_tuple().exponent < -2 for ln in posting.lines):
+        raise Hold(
+            f"{posting.reference} is in {currency} with amounts of more than two decimals: BILL takes at most two",
+            code="BILL-CURRENCY",
+            help="Enter this invoice in BILL by hand (or in a two-decimal currency in JD Edwards); then skip the batch.",
+        )
+    if currency != takes:
+        raise Hold(
+            f"{posting.reference} is in {currency}, but BILL makes vendor {vendor_name}'s bills in {takes} (its billCurrency)",
+            code="BILL-CURRENCY",
+            help=f"Set the vendor's bill currency to {currency} in BILL (or correct the currency in JD Edwards); then retry.",
+        )
+
+
 class JdeBills(FlowHandler):
     def open(self):
         self.jde = JdeClient(self.flow.source)
@@ -160,26 +177,8 @@ class JdeBills(FlowHandler):
                 code=WAITING,
                 help="The vendors flow creates it; this bill posts on the first cycle after that.",
             )
-        self.check_currency(posting, vendor)
+        check_currency(posting, vendor.bill_currency or self.bill.currency, vendor.name)
         offset.dimensions = {**offset.dimensions, "vendorId": vendor.id}
-
-    def check_currency(self, posting, vendor):
-        currency = posting.currency.upper()
-        if EXPONENTS.get(currency, 2) > 2 or any(Decimal(str(ln.amount)).as_tuple().exponent < -2 for ln in posting.lines):
-            raise Hold(
-                f"{posting.reference} is in {currency} with amounts of more than two decimals: BILL takes at most two",
-                code="BILL-CURRENCY",
-                help="Enter this invoice in BILL by hand (or in a two-decimal currency in JD Edwards); then skip the batch.",
-            )
-        takes = (vendor.bill_currency or self.bill.currency).upper()
-        if currency != takes:
-            raise Hold(
-                f"{posting.reference} is in {currency}, but BILL makes vendor {vendor.name}'s bills in {takes} "
-                "(its billCurrency)",
-                code="BILL-CURRENCY",
-                help=f"Set the vendor's bill currency to {currency} in BILL (or correct the currency in JD Edwards); "
-                "then retry.",
-            )
 
     # -- target --------------------------------------------------------------------------------------------
     @staticmethod
