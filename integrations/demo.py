@@ -76,7 +76,7 @@ def sandbox_credentials(base_url):
 
 
 DEMO_KINDS = ("expensify_to_jde", "expensify_to_ifs", "expensify_to_acumatica", "acumatica_to_expensify",
-              "jde_to_procurify", "procurify_to_jde")
+              "jde_to_procurify", "procurify_to_jde", "jde_to_bill", "bill_to_jde")
 # Each ERP flow of the demo takes every approved report: its own labels, so no flow hides reports from
 # another (a customer runs one of them).
 IFS_LABELS = {"fetch_label": "ml-connector-ifs", "confirm_label": "ml-connector-ifs"}
@@ -158,7 +158,17 @@ def setup_demo(box, *, progress=print, slug="demo", name="Demo Co", rate_limit=(
             chain.append(flow("jde_to_procurify", "JD Edwards purchase orders to Procurify", jde, procurify,
                               {"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"}))
         reference(jde)
-    ordered = [flows[k] for k in kinds if k in flows]
+    if {"jde_to_bill", "bill_to_jde"} & set(kinds):  # several flows of one kind: keys "jde_to_bill:bills"...
+        from .demo_bill import bill_flows
+
+        jde = connection("jde", "JD Edwards (sandbox)")
+        bill = connection("bill", "BILL (sandbox)", base_url=box.system_url("bill") + "/connect", options={})
+        # Payments from the sandbox's day on (its clock starts there); the bench's Control knows it by ``info``.
+        anchor = getattr(box, "anchor", None) or (box.info()["anchor"] if hasattr(box, "info") else date.today())
+        flows.update(bill_flows(box, flow, jde, bill, kinds, str(anchor)))
+        if "expensify_to_jde" not in kinds:
+            reference(jde)
+    ordered = [f for k in kinds for key, f in flows.items() if key == k or key.startswith(f"{k}:")]
     if chain:
         at = min(i for i, f in enumerate(ordered) if f in chain)
         ordered = ordered[:at] + chain + [f for f in ordered[at:] if f not in chain]

@@ -23,6 +23,9 @@ delivered); ``POST payments`` (``{"billId", "amount"?, "status"?}``: BILL pays a
 payments/<id>`` and ``POST bills/<id>`` (change fields, send ``payment.updated``/``bill.updated``);
 ``POST events`` (``{"type": "vendor.updated", "id": "009..."}``: send any catalog event about a
 record); ``POST sessions/expire`` (every session ends silently).
+
+Injected faults answer BILL's error array: 401 BDC_1109 (a session gone), 404 BDC_1121, 429 the code in
+config ``fault_429_code`` (default BDC_1322; ``"BDC_1144"`` for the hourly limit), anything else BDC_1002.
 """
 
 import random
@@ -82,6 +85,7 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
         "max_in_flight": 3,
         "latency_ms": 0,
         "limit_http_status": 429,
+        "fault_429_code": "BDC_1322",
         "refuse_duplicate_invoice": True,
         "require_https": False,
         "webhook_backoff_initial": 1.0,
@@ -179,7 +183,7 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
         return self.chart(req, session) if kind == "chart_of_accounts" else self.departments(req, session)
 
     def fault_body(self, status, req):
-        code = {401: "BDC_1109", 404: "BDC_1121", 429: "BDC_1322"}.get(status, "BDC_1002")
+        code = {401: "BDC_1109", 404: "BDC_1121", 429: self.settings.get("fault_429_code") or "BDC_1322"}.get(status, "BDC_1002")
         message = query.BdcError(status, code, "Injected fault").response(self.now())
         return message.json()
 

@@ -148,7 +148,8 @@ processed), ``GET accounts``, ``POST accounts`` ``{"account": "900.6110.CC10", "
 suppliers``, ``GET tokens`` (``{"live": n, "result_sets": n}``), ``POST restart`` (as the
 restart fault). ``process`` and ``purge`` also handle voucher batches: when any was in scope
 the answer carries ``"vouchers": {...}`` (``sandbox.jde_vouchers``), which also documents ``GET
-F0411Z1`` and ``GET F0411``. Purchase order and supplier levers: ``sandbox.jde_purchasing_control``.
+F0411Z1`` and ``GET F0411``. Purchase order and supplier levers: ``sandbox.jde_purchasing_control``; supplier invoices keyed
+by hand (F0411 + F0911): ``sandbox.jde_invoices_control``.
 """
 
 import datetime as dt
@@ -161,6 +162,7 @@ from .jde_batch_input import BatchInputMixin
 from .jde_control import ControlMixin
 from .jde_dataservice import DataServiceMixin
 from .jde_errors import ErrorsMixin, JdeError
+from .jde_invoices_control import SupplierInvoiceControlMixin
 from .jde_journals import JournalMixin
 from .jde_orchestrator import (
     DEFAULT_ORCHESTRATION,
@@ -189,7 +191,8 @@ class Route:
 
 
 class JdeFake(AuthMixin, DataServiceMixin, QueryMixin, ValuesMixin, OrchestratorMixin, JournalMixin, VoucherMixin,
-              BatchInputMixin, ProcessorMixin, ControlMixin, PurchasingControlMixin, SupplierWriteMixin, ErrorsMixin, Fake):
+              BatchInputMixin, ProcessorMixin, ControlMixin, PurchasingControlMixin, SupplierWriteMixin,
+              SupplierInvoiceControlMixin, ErrorsMixin, Fake):
     """The AIS Server fake: lifecycle, routing and dispatch; each concern lives in its mixin's module
     (``jde_auth``, ``jde_dataservice``, ``jde_query``, ``jde_values``, ``jde_orchestrator``,
     ``jde_journals``, ``jde_vouchers``, ``jde_batch_input``, ``jde_processor``, ``jde_control``,

@@ -57,6 +57,8 @@ class ControlMixin:
         answer = self._purchasing_control(req, parts) if parts else None
         if answer is None:
             answer = self._voucher_control(req, parts) if parts else None
+        if answer is None:
+            answer = self._invoice_control(req, parts) if parts else None
         if answer is not None:
             return answer
         raise NotFoundError(f"no jde control endpoint {method} {subpath}")

@@ -22,6 +22,8 @@ class KindSetup:
     is_write: Callable  # (method, url, body) -> bool, for a recorded request
     before_cycle: Callable = lambda: None
     after_reset: Callable = lambda box: None  # (sandbox control) the world the flow expects, set again at each reset
+    # (sandbox, flow): what the setup wrote to the sandbox, written again after the replay's reset
+    rebuild: Callable = lambda sandbox, flow: None
 
 
 SETUPS: dict[str, KindSetup] = {}
@@ -171,4 +173,98 @@ register("jde_to_procurify", KindSetup(
     write_endpoint="account_codes:create",
     is_write=lambda method, url, body=None: method == "POST" and url.split("?")[0].rstrip("/").endswith("/account-codes"),
     before_cycle=_forget_procurify_and_jde_tokens,
+))
+
+
+# -- JD Edwards <-> BILL ------------------------------------------------------------------------------------------
+# Their setups write to the sandbox (BILL vendors, and for payments bills and payments too). The replay resets the
+# sandbox first, so ``rebuild`` writes the same again, one call at a time (the fake's ids come out the same).
+def _bill_flows(sandbox, *, slug, page_size, progress, kind):
+    from ..demo import setup_demo
+
+    _, flows = setup_demo(sandbox, progress=progress, slug=slug, name=f"Benchmark {slug}", rate_limit=NO_LIMIT,
+                          flow_options={"page_size": page_size}, kinds=(kind,))
+    return flows
+
+
+def _vendors(bill, jde):
+    """A BILL vendor for each active JD Edwards supplier, as the vendors flow makes them (not measured)."""
+    from ..flows.bill_vendors import BillVendors
+    from ..flows.jde_to_bill import JdeSuppliersToBill
+
+    target = BillVendors(bill)
+    return {s.address_number: target.create(JdeSuppliersToBill.state(s)) for s in jde.suppliers_changed_since(None)
+            if s.active and s.name}
+
+
+def _rebuild_vendors(sandbox, flow):
+    from ..systems.bill import BillClient
+    from ..systems.jde import JdeClient
+
+    _forget_bill_sessions()
+    _vendors(BillClient(flow.target), JdeClient(flow.source))
+
+
+def _jde_to_bill(sandbox, *, slug, page_size, progress):
+    """The bills flow (approved purchase orders) over vendors already in BILL."""
+    flow = next(f for f in _bill_flows(sandbox, slug=slug, page_size=page_size, progress=progress, kind="jde_to_bill")
+                if f.options.get("records") == "bills")
+    _rebuild_vendors(sandbox, flow)
+    return flow
+
+
+def _rebuild_payments(sandbox, flow):
+    """A vendor per active supplier, a bill per approved purchase order on accounts both sides know, each paid."""
+    from decimal import Decimal
+
+    from ..demo_bill import shared_accounts
+    from ..systems.bill import BillClient, BillLine
+    from ..systems.jde import JdeClient
+
+    _forget_bill_sessions()
+    bill, jde = BillClient(flow.source), JdeClient(flow.target)
+    vendors = _vendors(bill, jde)
+    charts = {c.number: c.id for c in bill.chart_of_accounts() if not c.archived}
+    departments = {d.number: d.id for d in bill.departments() if not d.archived}
+    accounts = [a.split(".") for a in shared_accounts(sandbox)]
+    for index, order in enumerate(jde.purchase_orders_changed_since(None)):
+        live = [ln for ln in order.lines if not ln.cancelled and ln.extended_amount > 0]
+        if not live or order.supplier not in vendors or not accounts:
+            continue
+        unit, obj = accounts[index % len(accounts)]
+        lines = [BillLine(Decimal(ln.extended_amount), charts[obj], departments[unit], ln.description) for ln in live]
+        made = bill.create_bill(vendors[order.supplier], f"BENCH-{order.number}", order.order_date, order.order_date, lines)
+        sandbox.session.post(f"{sandbox.url}/_sandbox/bill/payments", json={"billId": made.id}, timeout=30).raise_for_status()
+
+
+def _bill_to_jde(sandbox, *, slug, page_size, progress):
+    """The payments flow, polled, over one paid bill per approved purchase order."""
+    (flow,) = _bill_flows(sandbox, slug=slug, page_size=page_size, progress=progress, kind="bill_to_jde")
+    _rebuild_payments(sandbox, flow)
+    return flow
+
+
+def _forget_bill_sessions():
+    from ..systems.bill import clear_session_cache
+    from ..systems.jde import clear_token_cache
+
+    clear_session_cache()
+    clear_token_cache()
+
+
+register("jde_to_bill", KindSetup(
+    setup=_jde_to_bill,
+    write_system="bill",
+    write_endpoint="bills:create",
+    is_write=lambda method, url, body=None: method == "POST" and url.split("?")[0].endswith("/v3/bills"),
+    before_cycle=_forget_bill_sessions,
+    rebuild=_rebuild_vendors,
+))
+register("bill_to_jde", KindSetup(
+    setup=_bill_to_jde,
+    write_system="jde",
+    write_endpoint="orchestrator",
+    is_write=lambda method, url, body=None: method == "POST" and "/orchestrator/" in url and "/orchestrator/jde-" not in url,
+    before_cycle=_forget_bill_sessions,
+    rebuild=_rebuild_payments,
 ))

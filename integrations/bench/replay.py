@@ -21,8 +21,8 @@ from urllib.parse import quote, quote_plus
 import requests
 
 # JSON keys whose values are per-session identifiers (JD Edwards' userInfo.token, Acumatica's and IFS IAM's
-# OAuth tokens).
-ID_KEYS = ("token", "access_token", "refresh_token")
+# OAuth tokens, BILL's sessionId).
+ID_KEYS = ("token", "access_token", "refresh_token", "sessionId")
 
 
 def handed_out(content, content_type):

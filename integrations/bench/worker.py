@@ -90,6 +90,8 @@ def run(spec, say):
     if spec.get("replay"):
         box.reset(*world)
         kind.after_reset(box)
+        kind.rebuild(box, flow)  # what the setup wrote to the sandbox (not replayed, not measured)
+        box.clear_calls()
         for fault in faults:
             box.add_fault(**fault)
         say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")

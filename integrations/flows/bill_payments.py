@@ -40,12 +40,15 @@ class BillPayments:
         return f"{payment.get('vendorName') or payment.get('vendorId')}: {payment.get('amount')} ({payment.get('processDate')})"
 
     def fetch(self, cursor):
-        yield from self.inbox_pages()
+        offered = set()  # payments the inbox gave this cycle: the poll does not offer them a second time
+        for page in self.inbox_pages():
+            offered.update(r.id for r in page.records)
+            yield page
         since = cursor.get("payments_since") or self.options.get("start_date")
         batch, newest = [], since
         for payment in self.bill.payments(updated_since=since):
             newest = max(newest or "", payment.updated or "") or newest
-            if self.paid(payment.raw):
+            if self.paid(payment.raw) and payment.id not in offered:
                 batch.append(SourceRecord(payment.id, payment.raw, self.summary(payment.raw)))
             if len(batch) >= PAGE_SIZE:
                 yield Page(batch, {"payments_since": newest})

@@ -14,7 +14,10 @@ BILL payment becomes one voucher, exactly once:
   (the remainder of the rounding on the last line, so the voucher totals the payment to the
   cent); a bill without usable lines uses the supplier's default expense account (F0401
   MCUP.OBAP) or the option ``expense_account``. Every account is checked in F0901 first;
-* the voucher's invoice number (VINV) is the paid BILL bill's, else the payment id.
+* the voucher's invoice number (VINV) is the paid BILL bill's, else the payment id;
+* the voucher's currency is the vendor's ``billCurrency`` (the bill's), else the BILL connection's
+  ``currency``; one JD Edwards cannot take (unknown, or more decimals than it allows) is refused by the
+  orchestration before anything is written and the batch is held with JD Edwards' reason.
 
 Options: ``company`` ("00001"), ``document_type`` ("PV"), ``expense_account``, ``paid_statuses``
 (["PAID"]), ``reference_max_age_minutes`` (60).
@@ -72,7 +75,13 @@ class BillToJde(BillPayments, FlowHandler):
                             text=("vendorName", "description"))
 
     def source_amount(self, payload):
-        return Decimal(str(payload.get("amount") or "0")), "USD"
+        return Decimal(str(payload.get("amount") or "0")), ""  # the currency is known once mapped (its vendor's)
+
+    def currency_of(self, vendor_id):
+        """A payment is in its bill's currency, the vendor's ``billCurrency`` (developer.bill.com "International
+        payments"); a vendor without one is in the organization's (``BillClient.currency``)."""
+        vendor = self.vendor(vendor_id)
+        return (vendor.bill_currency if vendor is not None else "") or self.bill.currency
 
     # -- reference data, read once per cycle ------------------------------------------------------
     def suppliers(self):
@@ -177,7 +186,7 @@ class BillToJde(BillPayments, FlowHandler):
         return Posting(
             reference=external_ref,
             date=str(payment.get("processDate") or date.today().isoformat())[:10],
-            currency="USD",
+            currency=self.currency_of(payment.get("vendorId")),
             memo=fit(f"BILL payment to {supplier.name}", TEXT_LENGTH),
             lines=lines,
             source_total=amount,

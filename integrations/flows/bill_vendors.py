@@ -72,6 +72,9 @@ class BillVendors(MirrorTarget):
         self._load()
         fields = self._fields(state)
         fields.pop("additionalInfo", None)
+        # A new vendor's bills are in its supplier's currency (F0401 CRRP); an existing vendor's billCurrency is
+        # BILL's to keep: a bill in another currency is held with the reason (jde_bills.check_currency).
+        fields["billCurrency"] = state.get("currency") or ""
         return self._keep(
             self.bill.create_vendor(
                 state["name"], tax_id=state.get("taxId") or None, **{k: v for k, v in fields.items() if k != "name" and v}

@@ -1,7 +1,8 @@
 """JD Edwards -> BILL: suppliers become vendors (a mirror), approved purchase orders become bills (postings).
 
-One flow moves one record kind, chosen by the option ``records``: ``"vendors"`` (default) or
-``"bills"``. A tenant runs both, the vendors flow scheduled before the bills flow: a bill needs
+One flow moves one record kind, chosen by the option ``records``: ``"vendors"`` (default),
+``"bills"`` (approved purchase orders, ``jde_orders_to_bill``) or ``"invoices"`` (supplier invoices,
+open AP vouchers, ``jde_invoices_to_bill``). A tenant runs both, the vendors flow scheduled before the bills flow: a bill needs
 its vendor, and a bill whose vendor is not in BILL yet waits for it (``jde_orders_to_bill``).
 
 Vendors: every F0401 supplier (F0101 name and tax id, F01151 email) is kept as a BILL vendor.
@@ -63,6 +64,7 @@ class JdeSuppliersToBill(MirrorFlow):
             "name": supplier.name.strip(),
             "taxId": (supplier.tax_id or "").strip(),
             "email": (supplier.email or "").strip(),
+            "currency": (supplier.currency or "").strip().upper(),
         }
         if not state["name"]:
             state["problem"] = ["SRC-NO-NAME", f"supplier {supplier.address_number} has no name in F0101 (ALPH)"]
@@ -73,7 +75,7 @@ class JdeToBill:
     """The flow kind ``jde_to_bill``: the handler of the record kind the flow's ``records`` option names."""
 
     source_kind = JdeSuppliersToBill.source_kind  # what a class-level reader (admin labels) sees
-    KINDS = {"vendors": "JdeSuppliersToBill", "bills": "JdeOrdersToBill"}
+    KINDS = {"vendors": "JdeSuppliersToBill", "bills": "JdeOrdersToBill", "invoices": "JdeInvoicesToBill"}
 
     def __new__(cls, flow, **kwargs):
         records = str((flow.options or {}).get("records") or "vendors")
@@ -81,6 +83,10 @@ class JdeToBill:
             from .jde_orders_to_bill import JdeOrdersToBill
 
             return JdeOrdersToBill(flow, **kwargs)
+        if records == "invoices":
+            from .jde_invoices_to_bill import JdeInvoicesToBill
+
+            return JdeInvoicesToBill(flow, **kwargs)
         if records != "vendors":
             raise ValueError(f"option records must be one of {', '.join(cls.KINDS)}, not {records!r}")
         return JdeSuppliersToBill(flow, **kwargs)

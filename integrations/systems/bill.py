@@ -23,7 +23,9 @@ Errors: the body is a JSON array ``[{"code": "BDC_...", "message": ...}]``. BDC_
 other 4xx -> ``ValidationRejected`` (``BILL-<code>``); 5xx -> retried on reads, ``OutcomeUnknown`` on creates.
 
 Money: amounts are decimal currency units (228.99), as ``Decimal`` here; a value with more than two
-decimals is refused before any call. ``verify_signature`` checks a webhook's ``x-bill-sha-signature``
+decimals is refused before any call. A vendor's bills are in its ``billCurrency`` (developer.bill.com
+"International payments"); ``currency`` (option, default USD) is the organization's, for vendors without one.
+``verify_signature`` checks a webhook's ``x-bill-sha-signature``
 (base64 HMAC-SHA256 of the raw body with the subscription's security key) in constant time.
 """
 
@@ -102,6 +104,11 @@ class Vendor:
             d.get("updatedTime", ""),
             d,
         )
+
+    @property
+    def bill_currency(self):
+        """The currency BILL makes this vendor's bills in ("" when BILL did not say: the organization's)."""
+        return str(self.raw.get("billCurrency") or "").upper()
 
 
 @dataclass
@@ -244,6 +251,9 @@ class BillClient(HttpClient):
         if not events and self.base_url.endswith("/connect"):
             events = self.base_url[: -len("/connect")] + "/connect-events"
         self.events_url = (events or self.base_url).rstrip("/")
+        # The organization's own currency, that of vendors without a billCurrency: BILL funds payments in USD
+        # ("fundingAmount ... This value is in USD", developer.bill.com changelog 2025-11-20), option for others.
+        self.currency = str(self.options.get("currency") or "USD").upper()
         self.idle_limit = float(self.options.get("session_idle_seconds") or 2100) - 60
         fingerprint = hashlib.sha256(f"{self.username}\0{self._password}".encode()).hexdigest()
         self._key = (self.base_url, self.dev_key, self.org_id, fingerprint)
@@ -372,13 +382,7 @@ class BillClient(HttpClient):
         return [b for b in self.bills(invoice_number=invoice_number, vendor_id=vendor_id) if not b.archived]
 
     def create_bill(self, vendor_id, invoice_number, invoice_date, due_date, lines, **fields):
-        body = {
-            "vendorId": vendor_id,
-            "dueDate": due_date.isoformat(),
-            "invoice": {"invoiceNumber": invoice_number, "invoiceDate": invoice_date.isoformat()},
-            "billLineItems": [_line(line) for line in lines],
-            **fields,
-        }
+        body = bill_body(vendor_id, invoice_number, invoice_date, due_date, lines, fields)
         return Bill.from_api(self.call("POST", "/v3/bills", idempotent=False, json=body))
 
     def bill(self, bill_id):
@@ -439,6 +443,17 @@ class BillClient(HttpClient):
                 json={"status": {"enabled": bool(enabled)}},
             )
         )
+
+
+def bill_body(vendor_id, invoice_number, invoice_date, due_date, lines, fields=None):
+    """The JSON of ``POST /v3/bills`` (shared/reference/bill.md, "Create bill")."""
+    return {
+        "vendorId": vendor_id,
+        "dueDate": due_date.isoformat(),
+        "invoice": {"invoiceNumber": invoice_number, "invoiceDate": invoice_date.isoformat()},
+        "billLineItems": [_line(line) for line in lines],
+        **(fields or {}),
+    }
 
 
 def _line(line):

@@ -102,6 +102,7 @@ from .jde_browse import MAX_REQUERIES, ResultSetExpired, TableBrowsing  # noqa: 
 from .jde_checks import (
     max_amount,  # noqa: F401 - part of this module's public API
 )
+from .jde_invoices import InvoiceReads, SupplierInvoice  # noqa: F401 - SupplierInvoice: public API
 from .jde_journals import FoundJournal, JournalDocument, JournalLine, JournalPosting, JournalResult  # noqa: F401
 from .jde_orchestrator import OrchestrationCalls
 from .jde_purchasing import PurchaseOrder, PurchaseOrderLine, PurchasingReads, Supplier  # noqa: F401 - public API
@@ -166,8 +167,8 @@ def _remember(secret):
 
 
 # -- the client ----------------------------------------------------------------------------------------------
-class JdeClient(TableBrowsing, ReferenceReads, OrchestrationCalls, JournalPosting, PurchasingReads, VoucherPosting,
-                SupplierWrites, HttpClient):
+class JdeClient(TableBrowsing, ReferenceReads, OrchestrationCalls, JournalPosting, PurchasingReads, InvoiceReads,
+                VoucherPosting, SupplierWrites, HttpClient):
     system = "jde"
     clock = staticmethod(time.monotonic)
 

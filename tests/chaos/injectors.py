@@ -31,8 +31,13 @@ class Killed(BaseException):
 
 
 def vendor_faults(rng, target, source=None):
-    """0 to 3 vendor faults (the target's and its source's, Expensify by default) as sandbox fault bodies."""
-    menu = target.faults(rng) + (source.faults(rng) if source is not None else expensify_faults(rng))
+    """0 to 3 vendor faults (the target's and its source's: the target's own ``source_faults``, else its source
+    object's, else Expensify's) as sandbox fault bodies."""
+    if hasattr(target, "source_faults"):
+        source_menu = target.source_faults(rng)
+    else:
+        source_menu = source.faults(rng) if source is not None else expensify_faults(rng)
+    menu = target.faults(rng) + source_menu
     return [rng.choice(menu)() for _ in range(rng.randint(0, 3))]
 
 

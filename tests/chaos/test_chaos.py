@@ -2,7 +2,8 @@
 
 Runs on every posting flow kind (``targets``). ``CHAOS_RUNS`` (default 100, JD Edwards), ``CHAOS_RUNS_IFS`` and
 ``CHAOS_RUNS_ACUMATICA`` (default 50 each: 200 seeds per database in CI), ``CHAOS_RUNS_PROCURIFY`` (default 10,
-Procurify bills into JD Edwards) seeds run in blocks; ``CHAOS_KINDS`` picks kinds;
+Procurify bills into JD Edwards), ``CHAOS_RUNS_BILL`` (default 4, each BILL direction: ``bill_targets``)
+seeds run in blocks; ``CHAOS_KINDS`` picks kinds;
 ``CHAOS_SEEDS=3,17`` replays given seeds; ``CHAOS_FIRST`` moves the first seed (a different 200 for a larger
 run). After every run:
 each approved report is in the target exactly once or held with a reason, none is lost, no
@@ -15,6 +16,7 @@ from collections import Counter
 
 import pytest
 
+from .bill_targets import BILL_TARGETS
 from .scenario import Run
 from .targets import TARGETS
 
@@ -29,7 +31,10 @@ RUNS = {"expensify_to_jde": int(os.environ.get("CHAOS_RUNS", "100")),
         "expensify_to_ifs": int(os.environ.get("CHAOS_RUNS_IFS", "50")),
         "expensify_to_acumatica": int(os.environ.get("CHAOS_RUNS_ACUMATICA", "50")),
         # Procurify bills and payments into JD Edwards: a small default (CI time), CHAOS_RUNS_PROCURIFY raises it
-        "procurify_to_jde": int(os.environ.get("CHAOS_RUNS_PROCURIFY", "10"))}
+        "procurify_to_jde": int(os.environ.get("CHAOS_RUNS_PROCURIFY", "10")),
+        # Both JD Edwards <-> BILL directions: CHAOS_RUNS_BILL seeds each (default 4: CI time matters).
+        **{kind: int(os.environ.get("CHAOS_RUNS_BILL", "4")) for kind in BILL_TARGETS}}
+TARGETS = {**TARGETS, **BILL_TARGETS}
 KINDS = [k for k in os.environ.get("CHAOS_KINDS", ",".join(RUNS)).split(",") if k]
 
 

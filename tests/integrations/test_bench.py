@@ -22,7 +22,8 @@ def bench_output():
 def test_one_json_object_per_implemented_kind_with_progress_on_stderr(bench_output):
     objects, progress = bench_output
     assert [o["flow_kind"] for o in objects] == ["expensify_to_jde", "expensify_to_acumatica", "acumatica_to_expensify",
-                                                 "expensify_to_ifs", "procurify_to_jde", "jde_to_procurify"]
+                                                 "expensify_to_ifs", "procurify_to_jde", "jde_to_procurify",
+                                                 "bill_to_jde", "jde_to_bill"]
     assert "run 1/4" in progress and "sandbox serving in process" in progress  # the workers write to fd 2 directly
     assert objects[0]["database"] in ("sqlite", "postgresql")
 
