@@ -25,6 +25,7 @@ Both compute the same *agreed* values for every pair, so they never undo each ot
 from dataclasses import dataclass
 
 from ..models import Batch
+from .mirror import clean_state
 
 FIELDS = ("name", "active", "email")
 SIDES = ("jde", "procurify")
@@ -187,8 +188,9 @@ def pair_state(pair, found, winners, *, source, create_missing=True, known=None)
     the agreed fields, both ids, and ``_after`` (each side's values once this version is written). None when
     the other direction already brought the pair in step and this flow has no version of it yet (``known``:
     its keys): a record the other flow just created needs no version here until something changes."""
-    jde = jde_values(pair.supplier) if pair.supplier else None
-    procurify = procurify_values(pair.vendor) if pair.vendor else None
+    # Control characters never travel (mirror.clean_state): both sides are compared as they will be written.
+    jde = clean_state(jde_values(pair.supplier)) if pair.supplier else None
+    procurify = clean_state(procurify_values(pair.vendor)) if pair.vendor else None
     baseline = baseline_of(found, pair)
     key = pair.an8 if source == "jde" else pair.vendor_id
     if known is not None and key not in known and not pair.problem and in_step(baseline, jde, procurify):
