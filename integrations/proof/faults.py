@@ -3,7 +3,7 @@
 Per system, on the endpoints the flows write and read: 5xx before the fake runs, 5xx after it
 committed (a gateway's 502/504), the connection dropped before and after commit, latency beyond the
 clients' read timeout (the write lands after the client gave up), and the re-authentication cases
-(JD Edwards 444, a 401 on IFS, an Acumatica restart that ends its tokens). Each fault fires a few
+(JD Edwards 444, a 401 on IFS or BILL, an Acumatica restart that ends its tokens). Each fault fires a few
 times and expires; everything is drawn from the run's seeded generator.
 """
 
@@ -17,6 +17,7 @@ WRITES = {
     "acumatica": ["put:Bill"],
     "expensify": ["update:employees"],
     "procurify": ["account_codes:create", "account_codes:update"],
+    "bill": ["bills:create", "vendors:create"],
 }
 READS = {
     "jde": ["dataservice"],
@@ -24,11 +25,13 @@ READS = {
     "acumatica": ["get:Bill", "get:Employee"],
     "expensify": ["download", "file:combinedReportData"],
     "procurify": ["bills:get", "bills:list", "payments:list"],
+    "bill": ["bills:list", "vendors:list", "payments:list", "payments:get"],
 }
 REAUTH = {
     "jde": {"action": "status", "status": 444},
     "ifs": {"action": "status", "status": 401},
     "acumatica": {"action": "restart"},
+    "bill": {"action": "status", "status": 401},  # BDC_1109, session expired (sandbox.bill.fault_body)
 }
 
 
