@@ -100,6 +100,8 @@ def test_demo_serves_the_portal_runs_the_first_cycle_and_ctrl_c_stops_everything
                             data={"username": "admin", "password": password, "csrfmiddlewaretoken": token})
         assert page.status_code == 200 and "Log out" in page.text
         state = None
+        # The task cluster (2 workers) runs the first cycle of every demo flow, 13 of them: minutes on a busy machine.
+        deadline = time.time() + 300
         while state != "done" and time.time() < deadline:  # the task cluster runs the queued first cycle
             time.sleep(0.5)
             with sqlite3.connect(db) as conn:
