@@ -11,15 +11,16 @@ def check_fields(payload, problems, *, text=(), line_text=(), lines_key="lines")
     """``(payload, notes, problems)`` for the engine's intake; ``problems``: the sentences the client noted."""
     notes = []
     problems = [(BAD_FIELD, str(p)[:300]) for p in problems or []]
-    cleaned = _clean(payload, text, "the record", notes)
+    cleaned = clean_fields(payload, text, "the record", notes)
     lines = payload.get(lines_key)
     if line_text and isinstance(lines, list):
-        cleaned[lines_key] = [_clean(line, line_text, f"line {n}", notes) if isinstance(line, dict) else line
+        cleaned[lines_key] = [clean_fields(line, line_text, f"line {n}", notes) if isinstance(line, dict) else line
                               for n, line in enumerate(lines, start=1)]
     return cleaned, notes, problems
 
 
-def _clean(record, names, where, notes):
+def clean_fields(record, names, where, notes):
+    """``record`` with control characters removed from its text fields ``names``, each removal noted."""
     out = dict(record)
     for name in names:
         value = out.get(name)

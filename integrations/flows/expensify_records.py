@@ -8,7 +8,8 @@ one is a problem for a person.
 """
 
 from ..currencies import is_known
-from ..engine.sanitize import clean_text, has_control
+from ..engine.sanitize import has_control
+from .checks import clean_fields
 
 # Minor units the portal stores (Batch.amount holds 20 integer digits); beyond it is no real amount.
 MAX_MINOR_UNITS = 10**20
@@ -33,22 +34,12 @@ def _amount_problem(value, what):
     return None
 
 
-def _clean_fields(record, names, where, notes):
-    out = dict(record)
-    for name in names:
-        value = out.get(name)
-        if isinstance(value, str) and has_control(value):
-            out[name] = clean_text(value)
-            notes.append(f"control characters removed from {name} of {where}")
-    return out
-
-
 def check_report(report):
     notes, problems = [], []
     report_id = str(report.get("reportID", ""))
     if has_control(report_id):
         problems.append(("SRC-CONTROL-CHARACTER", f"report id {report_id!r} contains a control character"))
-    cleaned = _clean_fields(report, REPORT_TEXT, f"report {report_id}", notes)
+    cleaned = clean_fields(report, REPORT_TEXT, f"report {report_id}", notes)
     currency = report.get("currency")
     if not is_known(currency):
         problems.append(("SRC-UNKNOWN-CURRENCY", f"currency {str(currency)[:10]!r} is not an ISO 4217 currency"))
@@ -77,7 +68,7 @@ def check_report(report):
         problem = _amount_problem(expense.get("convertedAmount"), where)
         if problem:
             problems.append(problem)
-        lines.append(_clean_fields(expense, EXPENSE_TEXT, where, notes))
+        lines.append(clean_fields(expense, EXPENSE_TEXT, where, notes))
     for text in report.get("problems") or []:  # what the client already found in the export
         problems.append(("SRC-BAD-FIELD", str(text)[:300]))
     if lines:
