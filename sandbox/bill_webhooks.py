@@ -63,14 +63,18 @@ class Deliverer:
         self._seq = itertools.count()
         self._generation = 0
         self._thread = None
+        self._sending = False  # an attempt is on the wire (outside the lock)
         self.log = []  # one entry per notification: attempts, statuses, delivered
 
-    def clear(self):
+    def clear(self, wait=5.0):
+        """Drop every queued notification, and wait (up to ``wait`` s) for an attempt on the wire to end:
+        after a reset no delivery of the old world reaches a receiver (a test's server may be gone)."""
         with self._cond:
             self._queue.clear()
             self._generation += 1
             self.log = []
             self._cond.notify_all()
+            self._cond.wait_for(lambda: not self._sending, timeout=wait)
 
     def enqueue(self, subscription_id, event_type, body):
         entry = {
@@ -102,7 +106,13 @@ class Deliverer:
                 _, _, (generation, entry, body) = heapq.heappop(self._queue)
                 if generation != self._generation:
                     continue
-            self._attempt(generation, entry, body)
+                self._sending = True
+            try:
+                self._attempt(generation, entry, body)
+            finally:
+                with self._cond:
+                    self._sending = False
+                    self._cond.notify_all()
 
     def _attempt(self, generation, entry, body):
         settings = self.fake.settings

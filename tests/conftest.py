@@ -112,3 +112,29 @@ def box(sandbox):
     sandbox.reset(seed=7, size=40, anchor=ANCHOR)
     sandbox.config.setdefault("expensify", {})["rate_limit"] = [[1000, 1]]
     return sandbox
+
+
+@pytest.fixture
+def portal_server(transactional_db, box):
+    """The portal over real HTTP for the sandbox to call (BILL's webhooks): its base URL, one server per test.
+
+    Not pytest-django's ``live_server``: on SQLite's shared in-memory test database that hands the server
+    thread the test's own connection object, so a webhook landing while the test queries runs both on
+    one connection, and a broken transaction state there failed every later test of a CI run. This
+    server's request threads open connections of their own. At the end BILL's pending deliveries are
+    dropped (waiting for one on the wire) before the server stops, so none reaches a later test."""
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+    from django.test.utils import modify_settings
+
+    thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override={}, port=0)
+    thread.daemon = True
+    with modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"}):
+        thread.start()
+        thread.is_ready.wait()
+        if thread.error:
+            raise thread.error
+        try:
+            yield f"http://127.0.0.1:{thread.port}"
+        finally:
+            box.fakes["bill"].deliverer.clear()
+            thread.terminate()

@@ -20,10 +20,10 @@ def vouchers(flow, reference):
     return JdeClient(flow.target).find_vouchers(reference)
 
 
-def test_a_webhooked_payment_posts_one_voucher_for_the_supplier_and_the_bill_accounts(box, live_server):
+def test_a_webhooked_payment_posts_one_voucher_for_the_supplier_and_the_bill_accounts(box, portal_server):
     box.config.setdefault("bill", {}).update(webhook_backoff_initial=0.01)
     flow = make_bill_flow(box, options=START)
-    subscribe(flow, live_server.url)
+    subscribe(flow, portal_server)
     supplier, vendor = supplier_vendor(flow)
     _, payment, account = paid_bill(box, flow, vendor)
     wait_for(lambda: WebhookEvent.objects.filter(entity_id=payment["id"]).exists())
@@ -51,10 +51,10 @@ def test_a_missed_webhook_is_found_by_polling(box):
     assert flow.__class__.objects.get(pk=flow.pk).cursor["payments_since"]
 
 
-def test_duplicate_and_out_of_order_events_and_polling_post_once(box, live_server):
+def test_duplicate_and_out_of_order_events_and_polling_post_once(box, portal_server):
     box.config.setdefault("bill", {}).update(webhook_backoff_initial=0.01)
     flow = make_bill_flow(box, options=START)
-    subscribe(flow, live_server.url)
+    subscribe(flow, portal_server)
     _, vendor = supplier_vendor(flow)
     bill, payment, _ = paid_bill(box, flow, vendor)
     control(box, "POST", "bill/events", json={"type": "payment.updated", "id": payment["id"]})  # BILL sends it again
@@ -88,10 +88,10 @@ def test_a_vendor_without_a_jde_supplier_is_held_with_the_reason(box):
     assert "Nobody In JDE Ltd" in batch.last_error and vouchers(flow, payment["id"]) == []
 
 
-def test_a_payment_that_failed_after_its_event_is_not_posted(box, live_server):
+def test_a_payment_that_failed_after_its_event_is_not_posted(box, portal_server):
     box.config.setdefault("bill", {}).update(webhook_backoff_initial=0.01)
     flow = make_bill_flow(box, options=START)
-    subscribe(flow, live_server.url)
+    subscribe(flow, portal_server)
     _, vendor = supplier_vendor(flow)
     _, payment, _ = paid_bill(box, flow, vendor)
     wait_for(lambda: WebhookEvent.objects.filter(entity_id=payment["id"]).exists())

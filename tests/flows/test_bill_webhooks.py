@@ -38,12 +38,12 @@ def event(payment_id="stp01AAAAAAAAAAAAAAA", created="2026-11-01T10:00:00.000+00
 
 
 @pytest.fixture
-def hooked(box, live_server):
+def hooked(box, portal_server):
     box.config.setdefault("bill", {}).update(webhook_backoff_initial=0.01)
     flow = make_bill_flow(box)
-    subscribe(flow, live_server.url)
+    subscribe(flow, portal_server)
     flow.source.refresh_from_db()
-    url = f"{live_server.url}/api/v1/webhooks/bill/{flow.source.pk}"
+    url = f"{portal_server}/api/v1/webhooks/bill/{flow.source.pk}"
     return flow, url, flow.source.credentials["webhook_secret"]
 
 
@@ -81,10 +81,10 @@ def test_a_forged_signature_is_401_stores_nothing_and_is_audited_without_the_key
         assert key not in text and forged not in text and "99999" not in text
 
 
-def test_an_unknown_connection_answers_like_a_bad_signature(hooked, live_server):
+def test_an_unknown_connection_answers_like_a_bad_signature(hooked, portal_server):
     _, url, key = hooked
     raw = json.dumps(event()).encode()
-    unknown = send(f"{live_server.url}/api/v1/webhooks/bill/987654", raw, sign(key, raw))
+    unknown = send(f"{portal_server}/api/v1/webhooks/bill/987654", raw, sign(key, raw))
     forged = send(url, raw, "x")
     assert unknown.status_code == forged.status_code == 401 and unknown.json() == forged.json()
 
