@@ -115,7 +115,7 @@ def box(sandbox):
 
 
 @pytest.fixture
-def portal_server(transactional_db, box):
+def portal_server(transactional_db, request):
     """The portal over real HTTP for the sandbox to call (BILL's webhooks): its base URL, one server per test.
 
     Not pytest-django's ``live_server``: on SQLite's shared in-memory test database that hands the server
@@ -126,6 +126,7 @@ def portal_server(transactional_db, box):
     from django.test.testcases import LiveServerThread, _StaticFilesHandler
     from django.test.utils import modify_settings
 
+    box = request.getfixturevalue("box") if "box" in request.fixturenames else None  # set up first, torn down after
     thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override={}, port=0)
     thread.daemon = True
     with modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"}):
@@ -136,5 +137,6 @@ def portal_server(transactional_db, box):
         try:
             yield f"http://127.0.0.1:{thread.port}"
         finally:
-            box.fakes["bill"].deliverer.clear()
+            if box is not None:
+                box.fakes["bill"].deliverer.clear()
             thread.terminate()
