@@ -3,6 +3,8 @@
 import time
 from decimal import Decimal
 
+from django.db import OperationalError
+
 from integrations.models import Connection, Flow
 from integrations.systems.bill import BillClient, BillLine, clear_session_cache
 from integrations.systems.jde import JdeClient
@@ -79,8 +81,23 @@ def paid_bill(box, flow, vendor, amounts=("120.50", "79.49"), invoice="INV-1", p
 def wait_for(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except OperationalError:  # SQLite's shared in-memory test database: the portal server is writing that table
+            value = None
         if value:
             return value
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
+
+
+def deliveries_done(box, count):
+    """Wait until BILL has sent ``count`` notifications, each delivered or given up: then no webhook is on the wire,
+    and the test's queries never meet the portal server's writes (SQLite's shared in-memory test database refuses
+    those at once with "table is locked" instead of waiting)."""
+
+    def done():
+        log = control(box, "GET", "bill/deliveries")
+        return len(log) >= count and all(d["delivered"] or d["gaveUp"] for d in log)
+
+    return wait_for(done)

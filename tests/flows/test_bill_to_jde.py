@@ -8,7 +8,7 @@ from integrations.engine import run_cycle
 from integrations.models import Batch, WebhookEvent
 from integrations.systems.jde import JdeClient
 
-from .bill_setup import make_bill_flow, paid_bill, subscribe, supplier_vendor, wait_for
+from .bill_setup import deliveries_done, make_bill_flow, paid_bill, subscribe, supplier_vendor
 from .conftest import control
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +26,8 @@ def test_a_webhooked_payment_posts_one_voucher_for_the_supplier_and_the_bill_acc
     subscribe(flow, portal_server)
     supplier, vendor = supplier_vendor(flow)
     _, payment, account = paid_bill(box, flow, vendor)
-    wait_for(lambda: WebhookEvent.objects.filter(entity_id=payment["id"]).exists())
+    deliveries_done(box, 1)
+    assert WebhookEvent.objects.filter(entity_id=payment["id"]).exists()
     result = run_cycle(flow)
     assert result.posted == 1, result.summary()
     batch = Batch.objects.get(flow=flow, source_id=payment["id"])
@@ -59,7 +60,8 @@ def test_duplicate_and_out_of_order_events_and_polling_post_once(box, portal_ser
     bill, payment, _ = paid_bill(box, flow, vendor)
     control(box, "POST", "bill/events", json={"type": "payment.updated", "id": payment["id"]})  # BILL sends it again
     control(box, "POST", "bill/events", json={"type": "payment.updated", "id": payment["id"]})
-    wait_for(lambda: WebhookEvent.objects.filter(entity_id=payment["id"]).count() == 3)
+    deliveries_done(box, 3)
+    assert WebhookEvent.objects.filter(entity_id=payment["id"]).count() == 3
     assert run_cycle(flow).posted == 1
     assert run_cycle(flow).posted == 0
     assert Batch.objects.filter(flow=flow).count() == 1 and len(vouchers(flow, payment["id"])) == 1
@@ -94,8 +96,10 @@ def test_a_payment_that_failed_after_its_event_is_not_posted(box, portal_server)
     subscribe(flow, portal_server)
     _, vendor = supplier_vendor(flow)
     _, payment, _ = paid_bill(box, flow, vendor)
-    wait_for(lambda: WebhookEvent.objects.filter(entity_id=payment["id"]).exists())
+    deliveries_done(box, 1)
+    assert WebhookEvent.objects.filter(entity_id=payment["id"]).exists()
     control(box, "POST", f"bill/payments/{payment['id']}", json={"status": "FAILED"})  # BILL's truth changed since
+    deliveries_done(box, 2)
     run_cycle(flow)
     assert vouchers(flow, payment["id"]) == [] and not Batch.objects.filter(flow=flow, source_id=payment["id"]).exists()
 
