@@ -228,13 +228,18 @@ class HttpClient:
         try:
             stamp = self.limiter.acquire() if self.limiter is not None else None
             self.calls += 1
+            late = 0.0
             try:
                 response = self.session.request(method, url, **kwargs)
             except requests.RequestException as exc:
+                if not _never_reached_server(exc):
+                    # Given up on, the request may still be on its way: the vendor can count it after we stopped
+                    # waiting (a slow proxy or server). Count it as arriving up to one more read timeout later.
+                    late = self.read_timeout
                 raise self._transport_error(exc, url, idempotent) from None
             finally:
                 if stamp is not None:
-                    self.limiter.settle(stamp)
+                    self.limiter.settle(stamp, late=late)
         finally:
             self.slots.release(lease)
         error = self.classify(response, idempotent=idempotent)

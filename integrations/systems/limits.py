@@ -69,15 +69,16 @@ class RateLimiter:
                 wait = self._wait(stamps, now)
                 if wait <= 0:
                     stamps.append(now)
-                    cache.set(self.key, stamps, timeout=int(self.horizon) + 5)
+                    self._store(stamps, now)
                     return now
             self.waited += wait
             self.sleep(wait)
 
-    def settle(self, stamp):
+    def settle(self, stamp, late=0.0):
         """Move a call's stamp to when it finished. The vendor counts a call when it arrives,
         which is somewhere between acquire and completion; counting from completion keeps a
-        slow sender (another process, a busy host) from overrunning the vendor's window."""
+        slow sender (another process, a busy host) from overrunning the vendor's window.
+        ``late``: seconds after now the call may still arrive (one we stopped waiting for)."""
         if stamp is None:
             return
         with _CacheLock(self.key + ":lock"):
@@ -85,8 +86,12 @@ class RateLimiter:
             stamps = [t for t in (cache.get(self.key) or []) if t > now - self.horizon]
             if stamp in stamps:
                 stamps.remove(stamp)
-            stamps.append(now)
-            cache.set(self.key, sorted(stamps), timeout=int(self.horizon) + 5)
+            stamps.append(now + late)
+            self._store(sorted(stamps), now)
+
+    def _store(self, stamps, now):
+        # Kept until the latest stamp (one dated ahead by ``settle``'s ``late``) leaves every window.
+        cache.set(self.key, stamps, timeout=int(max(stamps) - now + self.horizon) + 5)
 
     def _wait(self, stamps, now):
         wait = 0.0
@@ -194,7 +199,7 @@ class TokenBucket:
             self.waited += wait
             self.sleep(wait)
 
-    def settle(self, stamp):
+    def settle(self, stamp, late=0.0):
         """Nothing to move: the bucket counts a call when it starts."""
 
 

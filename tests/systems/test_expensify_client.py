@@ -235,6 +235,20 @@ def test_the_shared_limiter_keeps_calls_under_the_vendor_limit(box):
     assert calls(box) == {"get:policyList": 5}  # none refused: nothing was retried
 
 
+def test_a_call_given_up_on_still_counts_in_the_vendors_window(box):
+    """A read that timed out can still reach Expensify after the client stopped waiting (here 0.15 s later, as
+    behind a slow proxy): the shared limiter dates it a read timeout later, so the next call stays outside the
+    vendor's window instead of being refused."""
+    box.config["expensify"]["rate_limit"] = [[1, 1]]
+    client = make_client(box, rate_limit=[[1, 1]], timeouts=[1, 0.3], max_attempts=1)
+    box.faults.add(system="expensify", endpoint="*", action="latency", latency_ms=450, count=1)
+    with pytest.raises(Unavailable):
+        client.list_policies()
+    client.list_policies()
+    assert box.fakes["expensify"].rate_limited == 0
+    assert calls(box) == {"get:policyList": 2}
+
+
 def test_5xx_on_download_is_retried_then_gives_up(box, client):
     box.faults.add(system="expensify", endpoint="download", action="status", status=500, count=2)
     assert client.export_reports(approved_after=SINCE)
