@@ -8,7 +8,8 @@ The posting machinery is reused unchanged. What a mirror adds is which versions 
 * a version is one batch, ``source_id = "<key>@<fingerprint>"``: the first sight of a record or a
   change of its target state is a new batch the posting protocol writes exactly once (claims, in
   doubt, reconcile); an unchanged record makes no batch, so a run that finds nothing changed
-  writes nothing anywhere;
+  writes nothing anywhere; a return to a state the record had before (retired, then reactivated)
+  is ``<key>@<fingerprint>~<n>`` (n: versions stored so far), or it would be the old, posted batch;
 * a key the source no longer lists (after a complete scan) gets a version with ``active: False``;
 * writing a version (``apply``): the target record is looked up by its natural key (link-by-match,
   so an existing record is adopted, never duplicated), then created, updated, deactivated, or left
@@ -21,7 +22,7 @@ records' target states; ``flows.mirror.MirrorFlow`` adapts that to the FlowHandl
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..models import Batch
 
@@ -38,8 +39,15 @@ def fingerprint(state):
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:FINGERPRINT_LENGTH]
 
 
-def version_id(state):
-    return f"{state['key']}{SEPARATOR}{fingerprint(state)}"
+RETURN = "~"
+
+
+def version_id(state, known=None):
+    """The version's source id; ``known``: the record's newest stored Version (None for a new record)."""
+    digest = fingerprint(state)
+    if known is not None and digest in known.seen:
+        return f"{state['key']}{SEPARATOR}{digest}{RETURN}{known.count}"
+    return f"{state['key']}{SEPARATOR}{digest}"
 
 
 def key_of(source_id):
@@ -49,9 +57,12 @@ def key_of(source_id):
 @dataclass
 class Version:
     key: str
-    fingerprint: str
+    fingerprint: str  # the target state's hash
     state: dict
     batch_id: int
+    tag: str = ""  # what follows the separator in its source id (the fingerprint, "~n" on a return)
+    seen: set = field(default_factory=set)  # every fingerprint this record's versions had
+    count: int = 1  # versions stored of this record
 
 
 def latest_versions(flow, source_kind):
@@ -59,8 +70,13 @@ def latest_versions(flow, source_kind):
     latest = {}
     rows = Batch.objects.filter(flow=flow, source_kind=source_kind).order_by("pk").values_list("pk", "source_id", "payload")
     for pk, source_id, payload in rows.iterator():
-        key, _, digest = str(source_id).rpartition(SEPARATOR)
-        latest[key] = Version(key, digest, dict((payload or {}).get("target") or {}), pk)
+        key, _, tag = str(source_id).rpartition(SEPARATOR)
+        digest = tag.partition(RETURN)[0]
+        prior = latest.get(key)
+        seen = prior.seen if prior else set()
+        seen.add(digest)
+        latest[key] = Version(key, digest, dict((payload or {}).get("target") or {}), pk, tag, seen,
+                              prior.count + 1 if prior else 1)
     return latest
 
 

@@ -30,7 +30,7 @@ class JdeSuppliersToBill(MirrorFlow):
         self.target = BillVendors(BillClient(self.flow.target))
         # key -> newest version's fingerprint, read here and kept current by after_store (both on the cycle's
         # thread): posts run on sending threads, which must not query the database (SQLite locks the table).
-        self.newest = {key: v.fingerprint for key, v in mirror.latest_versions(self.flow, self.source_kind).items()}
+        self.newest = {key: v.tag for key, v in mirror.latest_versions(self.flow, self.source_kind).items()}
         self.writing = threading.Lock()
 
     def after_store(self, page):

@@ -8,6 +8,7 @@ and is stored held with it (a new version, once mapped, is written as usual).
 """
 
 import logging
+from collections import Counter
 from datetime import date
 
 from django.db import connection
@@ -62,11 +63,18 @@ class MirrorFlow(FlowHandler):
     # -- source ------------------------------------------------------------------------------
     def fetch(self, cursor):
         states, complete = self.source_states()
-        todo = mirror.changed(states, mirror.latest_versions(self.flow, self.source_kind), complete=complete)
+        latest = mirror.latest_versions(self.flow, self.source_kind)
+        todo = mirror.changed(states, latest, complete=complete)
+        # Every version this fetch stores is newer than each batch just read, and a key listed once gets one: such
+        # a version cannot be superseded within the cycle, so its post skips that question to the database (one
+        # query a record). Older versions (retries) and keys the source listed twice still ask.
+        self._fresh_after = max((v.batch_id for v in latest.values()), default=0)
+        listed = Counter(s["key"] for s in todo)
+        self._fresh_keys = {key for key, n in listed.items() if n == 1}
         size = int(self.options.get("page_size", 500))
         for start in range(0, len(todo), size):
             chunk = todo[start:start + size]
-            yield Page(records=[SourceRecord(id=mirror.version_id(s), payload={"target": s}, summary=self.describe(s))
+            yield Page(records=[SourceRecord(id=mirror.version_id(s, latest.get(s["key"])), payload={"target": s}, summary=self.describe(s))
                                 for s in chunk])
 
     def check_record(self, payload):
@@ -87,10 +95,14 @@ class MirrorFlow(FlowHandler):
 
     # -- target --------------------------------------------------------------------------------------
     def post(self, batch, posting):
-        if mirror.superseded(batch):
+        if not self._fresh(batch) and mirror.superseded(batch):
             return PostResult(document_id=mirror.key_of(batch.source_id), details={"action": mirror.SUPERSEDED})
         action, target_id = mirror.apply(self.target, batch.payload["target"])
         return PostResult(document_id=str(target_id), details={"action": action})
+
+    def _fresh(self, batch):
+        after = getattr(self, "_fresh_after", None)
+        return after is not None and batch.pk > after and mirror.key_of(batch.source_id) in self._fresh_keys
 
     def find(self, batch):
         state = batch.payload["target"]
