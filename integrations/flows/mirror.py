@@ -74,8 +74,8 @@ class MirrorFlow(FlowHandler):
         size = int(self.options.get("page_size", 500))
         for start in range(0, len(todo), size):
             chunk = todo[start:start + size]
-            yield Page(records=[SourceRecord(id=mirror.version_id(s, latest.get(s["key"])), payload={"target": s}, summary=self.describe(s))
-                                for s in chunk])
+            yield Page(records=[SourceRecord(id=mirror.version_id(s, latest.get(s["key"])), payload={"target": s},
+                                             summary=self.describe(s)) for s in chunk])
 
     def check_record(self, payload):
         problem = (payload.get("target") or {}).get("problem")
