@@ -1,6 +1,7 @@
 """JD Edwards fake: the journal orchestration's contract (F0911Z1 batches), see ``sandbox/jde.py``."""
 
 from .jde_errors import Rejected, truthy
+from .jde_index import TableIndex
 
 
 class JournalMixin:
@@ -38,15 +39,21 @@ class JournalMixin:
         """The first journal already written for ``reference``: in F0911Z1 by VNEDTN (whatever
         VNEDSP says), else in F0911 by GLEXR (the Z rows may have been purged), else None.
         Voucher G/L lines (VNEDTR "V", batch type "V") belong to vouchers, not journals."""
-        for row in self.tables["F0911Z1"]:
-            if row["EDTN"] == reference and row["EDTR"] == "J":
-                return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"],
-                        "where": "F0911Z1"}
-        for row in self.tables["F0911"]:
-            if row["EXR"] == reference and row["ICUT"] == "G":
-                return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"],
-                        "where": "F0911"}
+        row = self._index("F0911Z1", "EDTN", lambda r: r["EDTR"] == "J").get(reference)
+        if row is not None:
+            return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"], "where": "F0911Z1"}
+        row = self._index("F0911", "EXR", lambda r: r["ICUT"] == "G").get(reference)
+        if row is not None:
+            return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"], "where": "F0911"}
         return None
+
+    def _index(self, table, column, where):
+        """{``column`` value: first row of ``table`` where ``where`` holds}, kept as rows are appended."""
+        indexes = self.__dict__.setdefault("_table_indexes", {})
+        index = indexes.get((table, column))
+        if index is None:
+            index = indexes[(table, column)] = TableIndex(column, where)
+        return index.first(self.tables[table])
 
     def _add_journal(self, inputs, reference, session):
         header = self._batch_header(inputs, session, "JE")

@@ -67,12 +67,12 @@ class VoucherMixin:
         return batch, document, False, f"Batch {batch} with {items} pay items added to F0411Z1"
 
     def _existing_voucher(self, reference):
-        for row in self.tables["F0411Z1"]:
-            if row["EDTN"] == reference:
-                return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"], "where": "F0411Z1"}
-        for row in self.tables["F0411"]:
-            if row["RMK"] == reference:
-                return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"], "where": "F0411"}
+        row = self._index("F0411Z1", "EDTN", lambda r: True).get(reference)
+        if row is not None:
+            return {"batch": row["EDBT"], "document": row["DOC"], "document_type": row["DCT"], "where": "F0411Z1"}
+        row = self._index("F0411", "RMK", lambda r: True).get(reference)
+        if row is not None:
+            return {"batch": str(row["ICU"]), "document": row["DOC"], "document_type": row["DCT"], "where": "F0411"}
         return None
 
     def _add_voucher(self, inputs, reference, session):
