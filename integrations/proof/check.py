@@ -39,6 +39,10 @@ def judge(facts):
     out["lost"] = sorted(
         k for k in facts.expected if k not in facts.settled_elsewhere and not any(s in SETTLED for s, _, _ in by_key.get(k, []))
     )
+    # Figure, not a failure: records only the other direction's written version settles (no version of their own).
+    out["settled_by_other_direction"] = sum(
+        1 for k in facts.expected & facts.settled_elsewhere if not any(s in SETTLED for s, _, _ in by_key.get(k, []))
+    )
     out["unsettled"] = sorted(f"{sid}:{state}" for sid, state, _, _ in facts.batches if state not in SETTLED)
     out["held_without_reason"] = sorted(sid for sid, state, code, _ in facts.batches if state == "held" and not code)
     ledger = facts.ledger or {}

@@ -320,6 +320,8 @@ class Run:
 def _brief(verdict):
     """A flow's verdict for the summary: counts, and the failures themselves (at most 10 of each)."""
     out = {"records": verdict["records"], "batches": verdict["batches"], "states": verdict["states"]}
+    if verdict.get("settled_by_other_direction"):
+        out["settled_by_other_direction"] = verdict["settled_by_other_direction"]
     for name in ("duplicates", "lost", "unsettled", "held_without_reason", "missing_in_target", "in_target_not_posted"):
         found = verdict[name]
         if found:

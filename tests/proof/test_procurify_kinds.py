@@ -184,6 +184,7 @@ def test_a_pair_the_other_direction_wrote_is_settled_and_nothing_else():
     assert partner_keys(spec, versions) == {"4003", "4100"}
     found = verdict("t1 suppliers", {"4003", "4100", "4200"}, {}, settled_elsewhere={"4003", "4100"})
     assert found["lost"] == ["4200"] and not found["ok"]
+    assert found["settled_by_other_direction"] == 2
     assert verdict("t1 suppliers", {"4003", "4100"}, {}, settled_elsewhere={"4003", "4100"})["ok"]
     assert partner_keys(
         SPECS[VENDORS],
