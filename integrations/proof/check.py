@@ -1,8 +1,9 @@
 """The verdict of a run, from what the fakes hold and the portal's batches. Pure: no database, no HTTP.
 
 For each flow: every source record it must move has a settled batch (posted, confirmed, held with a
-reason, skipped), no batch is left open, no reference is in the target more than once, a posted
-batch's reference is in the target and a reference in the target belongs to a posted batch.
+reason, skipped) or, in a two-way sync, a written version of the other direction that settles its pair;
+no batch is left open, no reference is in the target more than once, a posted batch's reference is in
+the target and a reference in the target belongs to a posted batch.
 """
 
 from collections import defaultdict
@@ -23,6 +24,7 @@ class FlowFacts:
     ledger: dict | None = None  # reference -> set of target documents; None when the target cannot be read
     posting: bool = True
     figures: dict = field(default_factory=dict)
+    settled_elsewhere: set = field(default_factory=set)  # source keys the other direction of a two-way sync settled
 
 
 def judge(facts):
@@ -34,7 +36,13 @@ def judge(facts):
     for _, state, _, _ in facts.batches:
         out["states"][state] += 1
     out["states"] = dict(out["states"])
-    out["lost"] = sorted(k for k in facts.expected if not any(s in SETTLED for s, _, _ in by_key.get(k, [])))
+    out["lost"] = sorted(
+        k for k in facts.expected if k not in facts.settled_elsewhere and not any(s in SETTLED for s, _, _ in by_key.get(k, []))
+    )
+    # Figure, not a failure: records only the other direction's written version settles (no version of their own).
+    out["settled_by_other_direction"] = sum(
+        1 for k in facts.expected & facts.settled_elsewhere if not any(s in SETTLED for s, _, _ in by_key.get(k, []))
+    )
     out["unsettled"] = sorted(f"{sid}:{state}" for sid, state, _, _ in facts.batches if state not in SETTLED)
     out["held_without_reason"] = sorted(sid for sid, state, code, _ in facts.batches if state == "held" and not code)
     ledger = facts.ledger or {}

@@ -14,6 +14,7 @@ can build it yet).
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 EXPENSIFY_TAKEN = "APPROVED,REIMBURSED"
 
@@ -24,6 +25,11 @@ class KindSpec:
     ledger: Callable  # box -> {reference: set of document ids}
     posting: bool = True  # postings: a posted batch's reference must be in the ledger
     live: bool = False  # its source gains records during the run (written by another flow or by the run): read again
+    # Two-way sync: the spec key of the other direction, and the field of its versions naming this flow's record. A
+    # record whose pair the other direction wrote needs no version here while the pair stays in step
+    # (``supplier_sync.pair_state`` returns None): it is settled by that written version (``partner_keys``).
+    partner: str | None = None
+    partner_field: str = ""
 
 
 # The ``records`` option's default per kind whose flows move one record kind each (the handlers' own defaults).
@@ -177,6 +183,117 @@ def bill_vendors_made(box):
     return {party: {v["id"] for v in vendors} for party, vendors in groups.items() if any(_since(box, v) for v in vendors)}
 
 
+# -- the Procurify mirrors: JD Edwards orders and suppliers to Procurify, Procurify vendors to JD Edwards -----------
+LINK_PREFIX = "PRC-V-"  # F0101 ALKY of a supplier added from a Procurify vendor (``supplier_sync.LINK_PREFIX``)
+CANCELLED = ("980",)  # the JD Edwards client's default ``cancelled_statuses``
+NO_ORDER = "(PO made in the run: no PO_Num, no order of its vendor and lines)"
+
+
+def _text(value):
+    return str(value if value is not None else "").strip()
+
+
+def _money(value):
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def jde_order_key(order):
+    """``KCOO-DCTO-DOCO`` of a ``jde/purchase-orders`` row, as ``PurchaseOrder.key`` names the order (``PO_Num``)."""
+    return f"{_text(order.get('PHKCOO'))}-{_text(order.get('PHDCTO'))}-{_number(order.get('PHDOCO'))}"
+
+
+def jde_orders(box):
+    """Every JD Edwards purchase order: ``jde_to_procurify`` (purchase_orders) scans them all and settles each, as a PO,
+    a closed PO, nothing for an order cancelled before it had one, or held (no supplier name, no location)."""
+    return {jde_order_key(o) for o in box.get("jde/purchase-orders")}
+
+
+def _order_content(vendor, lines):
+    return (" ".join(_text(vendor).split()).casefold(), tuple(lines))
+
+
+def _jde_order_contents(box):
+    """Content of each order's requisition as the flow raises it -> order keys: the supplier's name and each line's
+    (quantity, 0 when cancelled; unit cost; account)."""
+    names = {_number(s.get("A6AN8")): s.get("ABALPH") for s in box.get("jde/suppliers")}
+    out = defaultdict(set)
+    for order in box.get("jde/purchase-orders"):
+        lines = []
+        for ln in sorted(order.get("lines") or [], key=lambda ln: Decimal(str(ln.get("PDLNID") or 0))):
+            account = _text(ln.get("PDANI")) or ".".join(p for p in map(_text, (ln.get("PDOMCU"), ln.get("PDOBJ"),
+                                                                                 ln.get("PDSUB"))) if p)
+            quantity = 0 if _text(ln.get("PDLTTR")) in CANCELLED else ln.get("PDUORG")
+            lines.append((_money(quantity), _money(ln.get("PDPRRC")), account))
+        out[_order_content(names.get(_number(order.get("PHAN8"))), lines)].add(jde_order_key(order))
+    return out
+
+
+def procurify_orders_made(box):
+    """JD Edwards order key -> Procurify POs made for it. A PO carries its order's key in ``PO_Num`` (the sandbox refuses
+    one ``PO_Num`` on two POs); the flow sets it after the requisition is purchased, so a PO whose ``PO_Num`` write was
+    lost has none, and a retried create makes a second PO for the order. Such a PO (made in the run: dated from the
+    anchor on, without ``PO_Num``) is put to the order of its vendor and lines (quantity, price, account code); one that
+    matches no order goes under ``NO_ORDER``."""
+    contents = _jde_order_contents(box)
+    pairs = []
+    for po in box.get("procurify/purchase_orders"):
+        number = str(po["procurify_PO"])
+        if _text(po.get("PO_Num")):
+            pairs.append((_text(po["PO_Num"]), number))
+        elif _since_day(box, po.get("date")):
+            lines = [(_money(i.get("quantity")), _money(i.get("price")), _text(i.get("accountCode")))
+                     for i in po.get("order_items") or []]
+            keys = contents.get(_order_content(po.get("vendor_name"), lines)) or {NO_ORDER}
+            pairs += [(key, number) for key in keys]
+    return _collect(pairs)
+
+
+def _since_day(box, day):
+    return str(day or "") >= str(getattr(box, "anchor", None) or "9999")[:10]
+
+
+def supplier_links(box):
+    """(JD Edwards address number, Procurify vendor id) of every supplier-vendor link the connector's writes leave: a
+    vendor carrying a supplier's number in ``external_id`` (the suppliers mirror writes it) and a supplier added from a
+    vendor (F0101 ALKY ``PRC-V-<vendor id>``, the vendors mirror). One record linked to two on the other side is a double
+    write: a supplier made twice for one vendor, a vendor made beside the one its supplier was already linked to."""
+    suppliers = box.get("jde/suppliers")
+    numbers = {_number(s.get("A6AN8")) for s in suppliers}
+    links = {(_text(v.get("external_id")), str(v["id"])) for v in box.get("procurify/vendors")
+             if _text(v.get("external_id")) in numbers}
+    links |= {(_number(s.get("A6AN8")), _text(s.get("ABALKY"))[len(LINK_PREFIX):]) for s in suppliers
+              if _text(s.get("ABALKY")).startswith(LINK_PREFIX)}
+    return links
+
+
+def vendors_of_suppliers(box):
+    """Address number -> the Procurify vendors linked to it (``jde_to_procurify`` suppliers' ledger)."""
+    return _collect((an8, vendor) for an8, vendor in supplier_links(box))
+
+
+def suppliers_of_vendors(box):
+    """Vendor id -> the JD Edwards suppliers linked to it (``procurify_to_jde`` vendors' ledger)."""
+    return _collect((vendor, an8) for an8, vendor in supplier_links(box))
+
+
+def partner_keys(spec, versions):
+    """The records of a flow whose pair its partner wrote: ``versions`` are the partner's written versions as (target
+    state, target document id). A version names the record in ``spec.partner_field`` when the pair was known, else by
+    the document it created (a document id equal to the partner's own key is no record of this side: a superseded or
+    unchanged version)."""
+    out = set()
+    for state, document in versions:
+        state = state or {}
+        out.add(_text(state.get(spec.partner_field)))
+        if _text(document) != _text(state.get("key")):
+            out.add(_text(document))
+    out.discard("")
+    return {key for key in out if key.isdigit()}
+
+
 SPECS = {
     "expensify_to_jde": KindSpec(expensify_reports, lambda box: jde_documents(box, "EXP-", ("journals",))),
     "expensify_to_ifs": KindSpec(expensify_reports, ifs_vouchers),
@@ -194,4 +311,13 @@ SPECS = {
     "jde_to_bill:invoices": KindSpec(jde_open_invoices, bill_invoice_bills, live=True),
     # The payments the run makes (``Run.pay_bills``); a voucher's reference is its payment's id (``stp01...``).
     "bill_to_jde": KindSpec(bill_payments_made, lambda box: jde_documents(box, "stp", ("vouchers",)), live=True),
+    # Procurify mirrors. Suppliers go both ways (``supplier_sync``): each direction's source gains the records the other
+    # adds, and a pair the other direction wrote and left in step has no version here.
+    "jde_to_procurify:purchase_orders": KindSpec(jde_orders, procurify_orders_made, posting=False),
+    "jde_to_procurify:suppliers": KindSpec(lambda box: {_number(s.get("A6AN8")) for s in box.get("jde/suppliers")},
+                                           vendors_of_suppliers, posting=False, live=True,
+                                           partner="procurify_to_jde:vendors", partner_field="_an8"),
+    "procurify_to_jde:vendors": KindSpec(lambda box: {str(v["id"]) for v in box.get("procurify/vendors")},
+                                         suppliers_of_vendors, posting=False, live=True,
+                                         partner="jde_to_procurify:suppliers", partner_field="_vendor"),
 }

@@ -24,10 +24,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..bench.scratch import PostgresScratch, with_database
-from .check import SETTLED, FlowFacts, judge_all
+from .check import POSTED, SETTLED, FlowFacts, judge_all
 from .clusters import Cluster
 from .faults import FaultInjector
-from .kinds import SPECS, bill_bills_made
+from .kinds import SPECS, bill_bills_made, partner_keys
 from .world import TenantWorld, covered_kinds, flow_key
 
 OPEN_STATES = ("new", "ready", "posting", "in_doubt", "failed")
@@ -188,7 +188,7 @@ class Run:
     def settled_keys(facts):
         from .kinds import source_key
 
-        return {source_key(sid) for sid, state, _, _ in facts.batches if state in SETTLED}
+        return {source_key(sid) for sid, state, _, _ in facts.batches if state in SETTLED} | facts.settled_elsewhere
 
     def drive(self):
         from ..models import Flow
@@ -234,10 +234,23 @@ class Run:
                 if key not in SPECS:
                     continue
                 rows = list(Batch.objects.filter(flow=flow).values_list("source_id", "state", "error_code", "external_ref"))
-                facts = FlowFacts(f"{world.label} {key}", world.records[key], rows, posting=SPECS[key].posting)
+                facts = FlowFacts(f"{world.label} {key}", world.records[key], rows, posting=SPECS[key].posting,
+                                  settled_elsewhere=self.partner_settles(world, SPECS[key]))
                 facts.spec, facts.box = SPECS[key], world.box
                 out.append(facts)
         return out
+
+    @staticmethod
+    def partner_settles(world, spec):
+        """The records of a two-way sync's flow whose pair its other direction wrote (``kinds.partner_keys``): the
+        partner's written versions, as the flows' baselines read them (``supplier_sync.baselines``)."""
+        from ..models import Batch
+
+        if not spec.partner:
+            return set()
+        partners = [flow for flow in world.flows if flow_key(flow) == spec.partner]
+        rows = Batch.objects.filter(flow__in=partners, state__in=POSTED).values_list("payload", "target_document_id")
+        return partner_keys(spec, (((payload or {}).get("target"), document) for payload, document in rows.iterator()))
 
     def verdict(self):
         from ..models import Batch, SyncCycle
@@ -307,6 +320,8 @@ class Run:
 def _brief(verdict):
     """A flow's verdict for the summary: counts, and the failures themselves (at most 10 of each)."""
     out = {"records": verdict["records"], "batches": verdict["batches"], "states": verdict["states"]}
+    if verdict.get("settled_by_other_direction"):
+        out["settled_by_other_direction"] = verdict["settled_by_other_direction"]
     for name in ("duplicates", "lost", "unsettled", "held_without_reason", "missing_in_target", "in_target_not_posted"):
         found = verdict[name]
         if found:
