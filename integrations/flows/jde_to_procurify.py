@@ -20,9 +20,11 @@ own schedule): ``accounts`` (default), ``suppliers`` or ``purchase_orders``.
 
 * ``purchase_orders``: every F4301/F4311 order is a Procurify purchase order whose ``PO_Num`` is
   the order key (``KCOO-DCTO-DOCO``), raised as a requisition by names (options ``location`` and
-  ``department``, the supplier's name as vendor, each line's account as account code: run the
-  accounts and suppliers mirrors first) and updated in place on a change of quantity or price; a
-  cancelled line reads quantity 0, a cancelled order closes the PO (``procurify_targets.PurchaseOrders``).
+  ``department``, the supplier's name as vendor, each line's account as account code; an order
+  whose vendor or account code Procurify lacks yet waits for them, held with ``PROCURIFY-PO-WAITING``,
+  and is written by the first cycle after the suppliers and accounts mirrors made them) and updated in
+  place on a change of quantity or price; a cancelled line reads quantity 0, a cancelled order closes
+  the PO (``procurify_targets.PurchaseOrders``).
 
 A version written is one batch (source id ``<key>@<fingerprint>``, reference ``JDE-...``); a run that
 finds nothing changed makes no write call. Options: records, location, department, page_size (500),
@@ -30,6 +32,7 @@ supplier_rules, create_missing.
 """
 
 from ..engine import mirror
+from ..posting import Hold
 from ..systems.jde import JdeClient
 from ..systems.procurify import ProcurifyClient
 from ..systems.text import fit
@@ -38,6 +41,7 @@ from .mirror import MirrorFlow
 from .procurify_targets import AccountCodes, PurchaseOrders, Vendors
 
 RECORDS = ("accounts", "suppliers", "purchase_orders")
+PO_WAITING = "PROCURIFY-PO-WAITING"
 LINE_TEXT_LENGTH = 100  # an order item's name (Procurify documents no length: the connector's choice)
 
 
@@ -98,6 +102,28 @@ class JdeToProcurify(MirrorFlow):
             state["problem"] = ["MAP-NO-LOCATION", "set the flow options location and department (Procurify names) "
                                 "the requisitions are raised for"]
         return state
+
+    # -- purchase orders wait for their vendor and account codes ------------------------------------
+    @property
+    def waiting_codes(self):
+        return (PO_WAITING,) if self.records == "purchase_orders" else ()
+
+    def build_posting(self, record_payload, external_ref):
+        posting = super().build_posting(record_payload, external_ref)
+        if self.records == "purchase_orders":
+            state = record_payload["target"]
+            missing = self.target.missing(state)
+            if missing:
+                raise Hold(f"order {state['key']} waits for {', '.join(missing)} in Procurify",
+                           code=PO_WAITING,
+                           help="The suppliers and accounts flows create them (run them first); the order is written "
+                                "by the first cycle after that. If it is a new supplier or account, check its mirror.")
+        return posting
+
+    def waiting_over(self, batches):
+        self.target.forget()
+        return [(b, "Procurify has its vendor and account codes now") for b in batches
+                if not self.target.missing((b.payload or {}).get("target") or {})]
 
     def supplier_states(self):
         """Suppliers both ways (``supplier_sync``): the agreed state of every supplier's vendor."""

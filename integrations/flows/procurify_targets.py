@@ -136,6 +136,25 @@ class PurchaseOrders(MirrorTarget):
     def __init__(self, procurify, location, department):
         self.procurify, self.location, self.department = procurify, location, department
         self._numbers = None
+        self._names = None  # what a requisition names: vendors and account codes in Procurify, read once a cycle
+
+    def missing(self, state):
+        """What Procurify lacks for this order's requisition: its vendor and account codes, by name (a requisition
+        naming one Procurify does not have is refused with a 400). The suppliers and accounts mirrors create them."""
+        if not state.get("active", True):
+            return []
+        if self._names is None:
+            self._names = ({Vendors.name_key(v.name) for v in self.procurify.vendors()},
+                           {c.code for c in self.procurify.account_codes()})
+        vendors, codes = self._names
+        out = [] if Vendors.name_key(state.get("vendor")) in vendors else [f"vendor {state.get('vendor')!r}"]
+        out += [f"account code {code}" for code in dict.fromkeys(ln["account_code"] for ln in state["lines"])
+                if code not in codes]
+        return out
+
+    def forget(self):
+        """Read Procurify's vendors and account codes again at the next question."""
+        self._names = None
 
     @property
     def numbers(self):

@@ -237,3 +237,31 @@ def test_a_mirror_cycle_asks_no_question_per_new_version(box, db):
     assert result.posted > 100
     # 10 measured, whatever the number of accounts (161 when each post asked whether it was superseded)
     assert queries.kinds["SELECT integrations_batch"] <= 10, dict(queries.kinds)
+
+
+def test_an_order_waits_for_its_vendor_and_account_codes_then_is_written(box, db):
+    """Orders mirrored before the suppliers and accounts: held as waiting (no refused requisition), then written."""
+    accounts = make_mirror(box, "accounts")
+    flow = Flow.objects.create(tenant=accounts.tenant, name="JDE orders to Procurify", kind="jde_to_procurify",
+                               source=accounts.source, target=accounts.target,
+                               options={"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"})
+    known = {" ".join(v["name"].split()).casefold() for v in control(box, "GET", "procurify/vendors")}
+    supplier, row = next((n, r) for n, r in jde_suppliers(box).items() if r["ABAT1"] == "V" and r["A6HDPY"] != "Y"
+                         and " ".join(r["ABALPH"].split()).casefold() not in known)
+    order = control(box, "POST", "jde/purchase-orders", json={"supplier": int(supplier), "lines": [
+        {"item": "PAL-1", "description": "Pallet wrap", "quantity": "10", "unit_cost": "4.25", "account": "200.6200"}]})
+    key = f"{order['PHKCOO']}-{order['PHDCTO']}-{order['PHDOCO']}"
+    run_cycle(flow)
+    held = Batch.objects.get(flow=flow, source_id__startswith=f"{key}@")
+    assert held.state == S.HELD and held.error_code == "PROCURIFY-PO-WAITING", (held.state, held.error_code)
+    assert row["ABALPH"] in held.last_error
+    assert not [p for p in control(box, "GET", "procurify/purchase_orders") if p["PO_Num"] == key]
+    # The seeded orders too: none sent for Procurify to refuse (a 400 hold is for good, a waiting one is not)
+    assert not Batch.objects.filter(flow=flow, error_code__startswith="PROCURIFY-4").exists()
+    assert Batch.objects.filter(flow=flow, error_code="PROCURIFY-PO-WAITING").count() > 1
+    run_cycle(accounts)
+    run_cycle(make_mirror(box, "suppliers"))
+    run_cycle(flow)
+    held.refresh_from_db()
+    assert held.state in (S.POSTED, S.CONFIRMED), (held.state, held.last_error)
+    assert order_in_procurify(box, key)["order_items"][0]["accountCode"] == "200.6200"
