@@ -54,6 +54,17 @@ def check_currency(posting, takes, vendor_name):
 
 
 class JdeBills(FlowHandler):
+    # JD Edwards stamps UPMJ/UPMT whenever a program touches a row: a new stamp alone is no change of the order or
+    # invoice, and must not hold a posted one as "changed at the source after it was posted".
+    volatile_fields = ("updated",)
+
+    def fingerprint(self, payload):
+        lines = payload.get("lines")
+        if isinstance(lines, list):
+            payload = {**payload, "lines": [{k: v for k, v in ln.items() if k not in self.volatile_fields}
+                                            if isinstance(ln, dict) else ln for ln in lines]}
+        return super().fingerprint(payload)
+
     def open(self):
         self.jde = JdeClient(self.flow.source)
         self.bill = BillClient(self.flow.target)

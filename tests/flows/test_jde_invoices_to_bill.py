@@ -166,3 +166,19 @@ def test_the_admin_coverage_and_dry_run_pages_show_an_invoice_and_what_bill_cann
     page = support_client.get(reverse("admin:integrations_flow_coverage", args=[flow.pk]))
     assert page.status_code == 200 and accounts[0] in page.content.decode()
     assert not Batch.objects.filter(flow=flow).exists() and not client.find_bills("SI-PREVIEW")  # a dry run writes nothing
+
+
+@pytest.mark.parametrize("kind", ["invoices", "bills"])
+def test_a_new_update_stamp_alone_is_not_a_change_of_the_record(kind):
+    """JD Edwards re-stamps a row whenever a program touches it; a posted invoice or order whose only difference is
+    that stamp must not be held as changed after its post (SRC-CHANGED-AFTER-POST), a changed amount must."""
+    from integrations.flows import handler_class
+    from integrations.models import Flow
+
+    handler = handler_class("jde_to_bill")(Flow(kind="jde_to_bill", options={"records": kind}))
+    line = {"line": 1, "amount": "10.00", "updated": "2026-12-04 00:00:00"}
+    payload = {"key": "00001-PV-5000001", "gross": "10.00", "updated": "2026-12-04 00:00:00", "lines": [line]}
+    restamped = {**payload, "updated": "2026-12-04 00:00:01", "lines": [{**line, "updated": "2026-12-04 00:00:01"}]}
+    assert handler.fingerprint(restamped) == handler.fingerprint(payload)
+    assert handler.fingerprint({**payload, "gross": "10.01"}) != handler.fingerprint(payload)
+    assert handler.fingerprint({**payload, "lines": [{**line, "amount": "9.00"}]}) != handler.fingerprint(payload)
