@@ -64,7 +64,7 @@ class CycleContext:
             kwargs.setdefault("source_ref", f"{batch.source_kind}:{batch.source_id}")
             kwargs.setdefault("target_ref", batch.target_document_id or "")
         self.pending_audit.append(
-            audit.entry(
+            audit.row(
                 self.flow.tenant_id,
                 event,
                 flow_id=self.flow.pk,
@@ -76,8 +76,8 @@ class CycleContext:
         )
 
     def flush_audit(self):
-        entries, self.pending_audit = self.pending_audit, []
-        audit.write(entries)
+        rows, self.pending_audit = self.pending_audit, []
+        audit.write_rows(rows)
 
     def audit_now(self, event, batch=None, **kwargs):
         self.audit(event, batch, **kwargs)
