@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit import log as audit
 
 from ..models import Batch
+from .binding import server_binding
 from .lease import LeaseLost
 
 DEFAULT_MAX_ATTEMPTS = 5
@@ -77,7 +78,9 @@ class CycleContext:
 
     def flush_audit(self):
         rows, self.pending_audit = self.pending_audit, []
-        audit.write_rows(rows)
+        if rows:
+            with server_binding():
+                audit.write_rows(rows)
 
     def audit_now(self, event, batch=None, **kwargs):
         self.audit(event, batch, **kwargs)
