@@ -1,10 +1,19 @@
 """Writing audit entries. Every state change in the portal goes through here."""
 
+import json
 import uuid
+
+from django.db import connection
+from django.utils import timezone
 
 from portal.scrub import scrub, scrub_data
 
 from .models import AuditEntry
+
+# The columns ``row`` fills, in its order; ``write_rows`` adds ``created``.
+ROW_FIELDS = ("tenant", "flow", "batch", "event", "source_ref", "target_ref", "actor", "action_id", "message", "before",
+              "after")
+_JSON_FIELDS = ("before", "after")
 
 
 def new_action_id():
@@ -27,6 +36,37 @@ def entry(tenant_id, event, *, flow_id=None, batch_id=None, source_ref="", targe
         before=scrub_data(before),
         after=scrub_data(after),
     )
+
+
+def row(tenant_id, event, *, flow_id=None, batch_id=None, source_ref="", target_ref="", actor="system", action_id="",
+        message="", before=None, after=None):
+    """What ``entry`` holds, as a tuple of column values ready for ``write_rows``: scrubbed like an entry, the JSON
+    already serialised. A cycle audits every step of every record (about five entries per posted report);
+    building a model instance for each and letting ``bulk_create`` prepare it field by field cost more than
+    the statement itself."""
+    return (tenant_id, flow_id, batch_id, event, str(source_ref)[:120], str(target_ref)[:120], str(actor)[:150], action_id,
+            scrub(message), _json(scrub_data(before)), _json(scrub_data(after)))
+
+
+def _json(value):
+    # JSONField stores None as SQL NULL (``entry`` does the same through the field).
+    return None if value is None else json.dumps(value)
+
+
+def write_rows(rows):
+    """Insert ``row`` tuples in one statement (``executemany``), each entry dated now, as ``auto_now_add`` would."""
+    if not rows:
+        return
+    meta, q = AuditEntry._meta, connection.ops.quote_name
+    columns = [meta.get_field(name).column for name in ROW_FIELDS] + [meta.get_field("created").column]
+    # PostgreSQL takes the serialised JSON as text cast to jsonb; SQLite stores the text as it is.
+    json_mark = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    marks = [json_mark if name in _JSON_FIELDS else "%s" for name in ROW_FIELDS] + ["%s"]
+    sql = (f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "
+           f"VALUES ({', '.join(marks)})")
+    created = meta.get_field("created").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(*values, created) for values in rows])
 
 
 def record(tenant_id, event, **kwargs):

@@ -6,7 +6,8 @@ bill...). It is stored on the Batch as JSON so a person can see exactly what was
 will be posted, and it must balance before anything is sent.
 """
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .currencies import EXPONENTS as CURRENCY_EXPONENTS
@@ -27,6 +28,18 @@ class Hold(IntegrationError):
     """A record that needs a person (mapping gap, invalid account...): the batch is held."""
 
 
+def _copied(value):
+    """A copy of JSON-like ``value`` as ``dataclasses.asdict`` makes it (containers copied, at any depth), without
+    asdict's walk over every field of every dataclass (a tenth of a cycle's own time, profiled)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, (str, int, float, bool, Decimal)) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 @dataclass
 class PostingLine:
     account: dict  # target fields, e.g. {"business_unit": "200", "object": "6110", "subsidiary": "CC10"}
@@ -35,6 +48,10 @@ class PostingLine:
     source_line: str = ""  # e.g. the Expensify transactionID this line came from
     kind: str = "expense"  # expense | offset
     dimensions: dict = field(default_factory=dict)
+
+    def to_json(self):
+        return {"account": _copied(self.account), "amount": str(self.amount), "memo": self.memo,
+                "source_line": self.source_line, "kind": self.kind, "dimensions": _copied(self.dimensions)}
 
 
 @dataclass
@@ -71,11 +88,11 @@ class Posting:
             )
 
     def to_json(self):
-        data = asdict(self)
-        data["source_total"] = None if self.source_total is None else str(self.source_total)
-        for line in data["lines"]:
-            line["amount"] = str(line["amount"])
-        return data
+        # The fields in their declared order, as asdict gave them (tests/flows/test_posting.py compares).
+        return {"reference": self.reference, "date": self.date, "currency": self.currency, "memo": self.memo,
+                "lines": [line.to_json() for line in self.lines],
+                "source_total": None if self.source_total is None else str(self.source_total),
+                "notes": _copied(self.notes)}
 
     @classmethod
     def from_json(cls, data):

@@ -17,6 +17,7 @@ after a known secret key (``password=``, ``"partnerUserSecret": "``, ``\\"devKey
 and bearer/basic tokens are masked whatever they are.
 """
 
+import functools
 import heapq
 import json
 import re
@@ -42,10 +43,25 @@ _PATTERNS = [  # auth schemes first: "Authorization: Basic <token>" must lose th
 _known = {}  # secret -> its encodings, longest first
 _ordered = []  # the values of _known, longest secret first (rebuilt when a secret is added)
 _lock = threading.Lock()
+# Short texts already scrubbed against the secrets known now: the audit trail scrubs the same few words (batch
+# states, empty messages) thousands of times a cycle. Emptied whenever a secret is learned; an answer worked
+# out while one was being learned is not kept (``_generation`` moved on).
+_MEMO_TEXT = 64
+_MEMO_SIZE = 4096
+_memo = {}
+_generation = 0
+
+
+_SECRET_KEY = re.compile(rf"(?i)(?:{SECRET_KEYS})")
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_key(name):
+    return bool(_SECRET_KEY.fullmatch(name))
 
 
 def is_secret_key(name):
-    return bool(re.fullmatch(rf"(?i)(?:{SECRET_KEYS})", str(name)))
+    return _is_secret_key(str(name))
 
 
 def encodings(value):
@@ -68,12 +84,15 @@ def remember_secret(value):
     value = str(value or "")
     if len(value) < MIN_SECRET_LENGTH or value in _known:
         return
+    global _generation
     forms = encodings(value)
     with _lock:
         if len(_known) >= _MAX_REMEMBERED:
             _known.clear()
         _known[value] = forms
         _ordered[:] = sorted(_known.values(), key=lambda f: -len(f[0]))
+        _generation += 1
+        _memo.clear()
 
 
 def _mask_values(text, forms_lists):
@@ -89,6 +108,23 @@ def scrub(text, secrets=()):
     if text is None:
         return ""
     text = str(text)
+    if not text:
+        return text
+    if secrets or len(text) > _MEMO_TEXT:
+        return _scrub(text, secrets)
+    done = _memo.get(text)
+    if done is None:
+        generation = _generation
+        done = _scrub(text, ())
+        with _lock:
+            if generation == _generation:
+                if len(_memo) >= _MEMO_SIZE:
+                    _memo.clear()
+                _memo[text] = done
+    return done
+
+
+def _scrub(text, secrets):
     given = sorted((encodings(s) for s in secrets if s is not None and len(str(s)) >= MIN_GIVEN_LENGTH),
                    key=lambda forms: -len(forms[0]))
     with _lock:

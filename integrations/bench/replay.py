@@ -82,6 +82,7 @@ class Swaps:
 class Replayed:
     requests: int
     seconds: float
+    cpu_seconds: float  # this process's, every thread: what sending the requests alone costs in CPU
     concurrency: int
     status_mismatches: int
     no_answer: int
@@ -101,7 +102,7 @@ def replay(recorded, concurrency, timeout=(5.0, 60.0)):
             return None
 
     answers = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="replay") as pool:
         in_flight = []
         for item in recorded:
@@ -116,9 +117,9 @@ def replay(recorded, concurrency, timeout=(5.0, 60.0)):
                 swaps.learn(old_ids, handed_out(response.content, response.headers.get("Content-Type", "")))
             answers.append((item, response))
         answers += [(sent, future.result()) for sent, future in in_flight]
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return Replayed(
-        requests=len(answers), seconds=seconds, concurrency=max(1, concurrency),
+        requests=len(answers), seconds=seconds, cpu_seconds=cpu_seconds, concurrency=max(1, concurrency),
         status_mismatches=sum(1 for sent, r in answers if r is not None and r.status_code != sent.status),
         no_answer=sum(1 for _, r in answers if r is None),
     )

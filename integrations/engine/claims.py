@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import Batch, BatchState, Flow
+from .binding import server_binding
 
 S = BatchState
 
@@ -36,7 +37,7 @@ def claim_group(ctx, batches):
     params = [S.POSTING.value, _prep(Batch, "claimed_by", ctx.lease.owner), stamp, stamp, *[b.pk for b in batches],
               S.READY.value, ctx.flow.pk, _prep(Flow, "lease_owner", ctx.lease.owner), _prep(Flow, "lease_until", now)]
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        with server_binding(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             ids = {row[0] for row in cursor.fetchall()}
         claimed = [b for b in batches if b.pk in ids]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit import log as audit
 
 from ..models import Batch
+from .binding import server_binding
 from .lease import LeaseLost
 
 DEFAULT_MAX_ATTEMPTS = 5
@@ -64,7 +65,7 @@ class CycleContext:
             kwargs.setdefault("source_ref", f"{batch.source_kind}:{batch.source_id}")
             kwargs.setdefault("target_ref", batch.target_document_id or "")
         self.pending_audit.append(
-            audit.entry(
+            audit.row(
                 self.flow.tenant_id,
                 event,
                 flow_id=self.flow.pk,
@@ -76,8 +77,10 @@ class CycleContext:
         )
 
     def flush_audit(self):
-        entries, self.pending_audit = self.pending_audit, []
-        audit.write(entries)
+        rows, self.pending_audit = self.pending_audit, []
+        if rows:
+            with server_binding():
+                audit.write_rows(rows)
 
     def audit_now(self, event, batch=None, **kwargs):
         self.audit(event, batch, **kwargs)

@@ -18,6 +18,7 @@ from django.db import DataError, IntegrityError, transaction
 from ..currencies import is_known
 from ..models import Batch, BatchState, Flow
 from ..posting import Hold
+from .binding import server_binding
 from .sanitize import storable
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,8 @@ class Intake:
 
     def _insert_all(self, new):
         self.ctx.lease.fence()
-        return Batch.objects.bulk_create(new)
+        with server_binding():
+            return Batch.objects.bulk_create(new)
 
     def _insert_one(self, batch):
         try:

@@ -10,6 +10,7 @@ PostgreSQL reads a parameter in a CASE branch as text, so each one is cast to th
 from django.db import connection
 
 from ..models import Batch
+from .binding import server_binding
 
 
 def _column_type(field):
@@ -50,7 +51,7 @@ def update_each(rows, *, where="", where_params=(), model=Batch):
     if where:
         sql += f" AND ({where})"
         params += list(where_params)
-    with connection.cursor() as cursor:
+    with server_binding(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 

@@ -40,3 +40,22 @@ def test_json_round_trip_keeps_exact_decimals():
     assert [ln.amount for ln in again.lines] == [Decimal("0.10"), Decimal("0.20"), Decimal("-0.30")]
     assert again.source_total == Decimal("0.30")
     assert again.imbalance == 0
+
+
+def test_json_is_what_asdict_gave_and_shares_nothing_with_the_posting():
+    from dataclasses import asdict
+
+    p = posting("10.00", "-10.00", total="10.00")
+    p.notes = ["control characters removed"]
+    p.lines[0].dimensions = {"card": True, "header": {"terms": ["net 30", {"days": 30}]}}
+    expected = asdict(p)
+    expected["source_total"] = str(p.source_total)
+    for line in expected["lines"]:
+        line["amount"] = str(line["amount"])
+    data = p.to_json()
+    assert data == expected and list(data) == list(expected) and list(data["lines"][0]) == list(expected["lines"][0])
+    data["lines"][0]["dimensions"]["header"]["terms"].append("changed")
+    data["lines"][0]["account"]["object"] = "changed"
+    data["notes"].append("changed")
+    assert p.lines[0].dimensions["header"]["terms"] == ["net 30", {"days": 30}]
+    assert p.lines[0].account != {"object": "changed"} and p.notes == ["control characters removed"]
