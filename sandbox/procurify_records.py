@@ -16,6 +16,7 @@ No modified filter exists on vendors, account codes or departments (a full sweep
 """
 
 from . import procurify_data as data
+from .jde_index import TableIndex
 from .procurify_api import detail, in_after_before, in_range, invalid, ordered, page_of, single
 
 VENDOR_FIELDS = (
@@ -41,10 +42,18 @@ DEPARTMENT_FIELDS = ("name", "external_id", "active")
 
 class RecordsMixin:
     def _find(self, kind, key):
-        for row in self.world[kind]:
-            if str(row["id"]) == str(key) or str(row.get("uuid")) == str(key):
-                return row
-        raise detail(404, "Not found.")
+        """The row of ``kind`` whose id or uuid is ``key``. By an index kept as rows are appended: a scan per read
+        made the 10,000 bill reads of a bench cycle quadratic (for the cycle and for its replay alike)."""
+        indexes = self.__dict__.setdefault("_find_indexes", {})
+        by_id = indexes.setdefault((kind, "id"), TableIndex("id"))
+        by_uuid = indexes.setdefault((kind, "uuid"), TableIndex("uuid", where=lambda row: row.get("uuid") is not None))
+        rows, text = self.world[kind], str(key)
+        row = by_id.first(rows).get(int(text)) if text.isdigit() else None
+        if row is None:
+            row = by_id.first(rows).get(text) or by_uuid.first(rows).get(text)
+        if row is None:
+            raise detail(404, "Not found.")
+        return row
 
     def _by_name(self, kind, name, field):
         row = next((r for r in self.world[kind] if r["name"] == str(name)), None)

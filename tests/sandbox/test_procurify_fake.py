@@ -117,6 +117,25 @@ def test_bills_filter_on_last_modified_datetime_and_see_a_changed_bill(box):
     assert detail["items"] and detail["status"] == 3
 
 
+def test_a_bill_is_found_by_id_or_uuid_also_once_added_after_a_read_and_after_a_reset(box):
+    """The fake finds bills by an index kept as rows are appended (a scan per read was quadratic at 10,000 bills)."""
+    headers = auth(box)
+    first = control(box, "GET", "procurify/bills")[0]
+    assert get(box, f"/api/v2/ap/bills/{first['uuid']}/", headers).json()["data"]["id"] == first["id"]
+    vendor = control(box, "GET", "procurify/vendors")[0]
+    bill = {
+        "vendor": {"id": vendor["id"], "name": vendor["name"]},
+        "items": [{"description": "Toner", "total": "1.00", "account_code": "200.6200"}],
+    }
+    added = control(box, "POST", "procurify/bills", json=bill)
+    assert get(box, f"/api/v2/ap/bills/{added['uuid']}/", headers).json()["data"]["id"] == added["id"]
+    assert get(box, "/api/v2/ap/bills/no-such-bill/", headers).status_code == 404
+    box.reset(seed=3, size=5)
+    assert get(box, f"/api/v2/ap/bills/{added['uuid']}/", auth(box)).status_code == 404
+    again = control(box, "GET", "procurify/bills")[-1]
+    assert get(box, f"/api/v2/ap/bills/{again['uuid']}/", auth(box)).json()["data"]["id"] == again["id"]
+
+
 def test_payments_filter_on_updated_at_after(box):
     headers = auth(box)
     bill = control(box, "GET", "procurify/bills")[0]
