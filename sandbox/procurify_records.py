@@ -158,20 +158,25 @@ class RecordsMixin:
     # -- bills and payments ----------------------------------------------------------------------------
     def bill_list(self, req):
         rows = [
-            {k: v for k, v in b.items() if k != "items"}
+            b
             for b in self.world["bills"]
             if in_range(req, "last_modified_datetime", b["last_modified_datetime"])
             and in_range(req, "modified_date", b["last_modified_datetime"], dates=True)
         ]
-        return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
+        return page_of(req, ordered(req, rows, "id"), self.settings, self.name, shape=_header)
 
     def bill_get(self, req, key):
         return single(dict(self._find("bills", key)))
 
     def payment_list(self, req):
         rows = [
-            dict(p)
+            p
             for p in self.world["payments"]
             if in_after_before(req, "updated_at", p["updated_at"]) and in_after_before(req, "created_at", p["created_at"])
         ]
-        return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
+        return page_of(req, ordered(req, rows, "id"), self.settings, self.name, shape=dict)
+
+
+def _header(bill):
+    """A bill as the list shows it: without its lines (``items``), which only the single-bill read gives."""
+    return {k: v for k, v in bill.items() if k != "items"}
