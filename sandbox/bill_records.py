@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 
 from . import bill_data as data
 from . import bill_query as query
+from .table_index import TableIndex
 
 KINDS = {
     "vendors": "vendor",
@@ -60,13 +61,15 @@ def _amount(value, where):
 
 class RecordsMixin:
     def _get(self, kind, key):
-        row = next((r for r in self.world[kind] if r["id"] == key), None)
+        index = self.__dict__.setdefault("_id_indexes", {}).setdefault(kind, TableIndex("id"))
+        row = index.first(self.world[kind]).get(key)
         if row is None:
             raise self.not_found(KINDS[kind], key)
         return row
 
     def _list(self, req, kind):
-        rows = [r for r in self.world[kind] if query.matches(r, query.parse_filters(req.arg("filters")))]
+        filters = query.parse_filters(req.arg("filters"))  # once, not once a row
+        rows = [r for r in self.world[kind] if query.matches(r, filters)]
         rows = query.sort(rows, req.arg("sort") or "createdTime:asc")
         return query.page(req, rows, f"{kind}|{req.arg('filters')}|{req.arg('sort')}")
 

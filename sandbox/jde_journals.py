@@ -1,7 +1,7 @@
 """JD Edwards fake: the journal orchestration's contract (F0911Z1 batches), see ``sandbox/jde.py``."""
 
 from .jde_errors import Rejected, truthy
-from .jde_index import TableIndex
+from .table_index import TableIndex
 
 
 class JournalMixin:

@@ -16,8 +16,8 @@ No modified filter exists on vendors, account codes or departments (a full sweep
 """
 
 from . import procurify_data as data
-from .jde_index import TableIndex
 from .procurify_api import detail, in_after_before, in_range, invalid, ordered, page_of, single
+from .table_index import TableIndex
 
 VENDOR_FIELDS = (
     "name",

@@ -1,6 +1,6 @@
 """The JD Edwards fake's reference index follows appends, purges and a new table without a full scan per post."""
 
-from sandbox.jde_index import TableIndex
+from sandbox.table_index import TableIndex
 
 
 def rows(*refs):

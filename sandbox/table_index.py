@@ -1,10 +1,11 @@
-"""An index of a JD Edwards fake table by one column, kept up to date as rows are appended.
+"""An index of a fake's table (a list of row dicts) by one column, kept up to date as rows are appended.
 
-The orchestrations refuse a reference already written (journals by VNEDTN/GLEXR, vouchers by
-VLEDTN/RPRMK); a scan of the table per post made a 10,000-record run quadratic, for the portal and
-for the bench's replay alike. Posts only append rows, so the index takes in the new rows; anything
-else (a purge, a reset's new table) is seen by the row at the last indexed position no longer being
-the one indexed there, and the index is built again.
+The fakes look rows up by a column on every call (JD Edwards refuses a reference already written,
+journals by VNEDTN/GLEXR, vouchers by VLEDTN/RPRMK; Procurify and BILL read records by id); a scan
+of the table per call made a 10,000-record run quadratic, for the portal and for the bench's replay
+alike. Writes append rows, so the index takes in the new rows; anything else (a purge, a reset's new
+table) is seen by the row at the last indexed position no longer being the one indexed there, and
+the index is built again. The indexed column must not change on a row once it is in the table.
 """
 
 
