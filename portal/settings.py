@@ -145,6 +145,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     })
+    # Tests use a file too, not Django's shared-cache in-memory database: there a second thread's
+    # write (a webhook request, a posting thread, a second cycle) fails at once with "table is
+    # locked" instead of waiting, which production's file never does.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", env.str("TEST_SQLITE_PATH", default=str(BASE_DIR / "test-db.sqlite3")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
