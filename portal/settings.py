@@ -6,6 +6,8 @@ missing required variable fail at start-up with its name.
 """
 
 import datetime
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -148,8 +150,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests use a file too, not Django's shared-cache in-memory database: there a second thread's
     # write (a webhook request, a posting thread, a second cycle) fails at once with "table is
     # locked" instead of waiting, which production's file never does.
+    # One file per test process, so two runs in one checkout do not drop each other's tables.
     DATABASES["default"].setdefault("TEST", {}).setdefault(
-        "NAME", env.str("TEST_SQLITE_PATH", default=str(BASE_DIR / "test-db.sqlite3")))
+        "NAME", env.str("TEST_SQLITE_PATH", default=str(Path(tempfile.gettempdir()) / f"mlc-test-{os.getpid()}.sqlite3")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
