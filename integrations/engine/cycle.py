@@ -26,6 +26,7 @@ from ..models import Batch, BatchState, SyncCycle
 from ..systems.errors import IntegrationError
 from ..systems.registry import DEFAULT_CONCURRENCY
 from . import outage
+from .ahead import pages_of
 from .context import CycleContext
 from .errors import Paused
 from .intake import Intake
@@ -212,12 +213,13 @@ class Cycle:
         last group of a page stays in flight while the next page is read, stored and mapped: the portal's own
         work overlaps the target's."""
         ctx = self.ctx
-        pages = ctx.handler.fetch(dict(ctx.flow.cursor or {}))
+        pages = pages_of(ctx.handler, dict(ctx.flow.cursor or {}))
         try:
             for page in pages:
                 self.pages += 1
                 batches = self.intake.store(page)
                 ctx.handler.after_store(page)
+                pages.read_ahead()
                 step = 2 * self.poster.group_size if self.poster.sender.parallel else max(1, len(batches))
                 for start in range(0, len(batches), step):
                     chunk = batches[start:start + step]

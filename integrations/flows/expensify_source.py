@@ -31,6 +31,8 @@ class ExpensifyReports:
     """Mixin for a FlowHandler whose source is Expensify's approved and reimbursed reports."""
 
     source_kind = "expensify_report"
+    # Pages are read over HTTP only; the labels they page on are set in after_store (engine.ahead).
+    fetch_ahead = True
     reference_prefix = "EXP"
     # Unapproving and approving again restamps these; the amounts and coding are what count.
     volatile_fields = ("approved", "status", "managerEmail", "reimbursed", "submitted", "actionList", "approvers")

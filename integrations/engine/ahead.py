@@ -1,0 +1,75 @@
+"""Reading the source's next page on a thread while the cycle stores, maps and posts the current one.
+
+Only for handlers that say their ``fetch`` may run ahead (``fetch_ahead = True``): pages read
+only over HTTP, with nothing written and no cursor moved until the page is stored, so a page
+read ahead and then dropped (the cycle ran out of time, or stopped) changes nothing. The
+cycle asks for the next page once the current one is stored and ``after_store`` ran (a
+source may page on what that marks, as Expensify does with its labels).
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connection, connections
+
+_DONE = object()
+
+
+class PagesAhead:
+    def __init__(self, pages):
+        self.pages = pages
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="fetch")
+        self.next = None
+
+    def __iter__(self):
+        while True:
+            future, self.next = self.next or self.pool.submit(self._step), None
+            page = future.result()  # the source's error, raised here on the cycle's thread
+            if page is _DONE:
+                return
+            yield page
+
+    def read_ahead(self):
+        if self.next is None:
+            self.next = self.pool.submit(self._step)
+
+    def _step(self):
+        try:
+            return next(self.pages)
+        except StopIteration:
+            return _DONE
+
+    def close(self):
+        try:
+            if self.next is not None and not self.next.cancel():
+                try:
+                    self.next.result()
+                except Exception:  # a page read ahead and not wanted: its error does not matter either
+                    pass
+            self.pool.submit(self.pages.close).result()
+            self.pool.submit(connections.close_all).result()  # the fetch thread's own (a limiter may have used one)
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+class PagesInTurn:
+    """The same interface, reading each page when it is asked for (every other handler)."""
+
+    def __init__(self, pages):
+        self.pages = pages
+
+    def __iter__(self):
+        return iter(self.pages)
+
+    def read_ahead(self):
+        pass
+
+    def close(self):
+        self.pages.close()
+
+
+def pages_of(handler, cursor):
+    pages = handler.fetch(cursor)
+    # Inside a caller's transaction (a test, an atomic request) another thread would wait on its locks.
+    if getattr(handler, "fetch_ahead", False) and not connection.in_atomic_block:
+        return PagesAhead(pages)
+    return PagesInTurn(pages)
