@@ -46,9 +46,6 @@ def test_the_next_page_is_read_while_the_first_is_posted(box):
     exports = sorted((s for s in sent if "/expensify/" in s.url and _is_page_export(s)), key=lambda s: s.started)
     posts = [s for s in sent if setup_for("expensify_to_jde").is_write(s.method, s.url, s.body)]
     assert len(exports) >= 2 and len(posts) == result.posted > 20
-    t0 = exports[0].started
-    print("EXPORTS", [(round(e.started - t0, 3), round(e.ended - t0, 3)) for e in exports])
-    print("POSTS", sorted((round(p.started - t0, 3), round(p.ended - t0, 3)) for p in posts)[:12])
     assert exports[1].started < min(p.ended for p in posts)
 
 
