@@ -4,12 +4,17 @@ Only for handlers that say their ``fetch`` may run ahead (``fetch_ahead = True``
 only over HTTP, with nothing written and no cursor moved until the page is stored, so a page
 read ahead and then dropped (the cycle ran out of time, or stopped) changes nothing. The
 cycle asks for the next page once the current one is stored and ``after_store`` ran (a
-source may page on what that marks, as Expensify does with its labels).
+source may page on what that marks, as Expensify does with its labels). Such a page is also
+stored in parts (``parts``) and mapped and posted part by part; ``after_store`` runs once the
+last part is stored, which alone carries the page's cursor.
 """
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection, connections
+
+from .intake import distinct
 
 _DONE = object()
 
@@ -27,6 +32,17 @@ class PagesAhead:
             if page is _DONE:
                 return
             yield page
+
+    @staticmethod
+    def parts(page, size):
+        """``page`` as pages of ``size`` records; only the last carries the page's cursor. Each record once first,
+        as storing the page whole would (``intake.distinct``): a record the source repeats is not split."""
+        records = distinct(page.records)
+        if len(records) <= size:
+            return [page]
+        chunks = [records[i:i + size] for i in range(0, len(records), size)]
+        return [dataclasses.replace(page, records=chunk, cursor=page.cursor if i == len(chunks) - 1 else {})
+                for i, chunk in enumerate(chunks)]
 
     def read_ahead(self):
         if self.next is None:
@@ -59,6 +75,10 @@ class PagesInTurn:
 
     def __iter__(self):
         return iter(self.pages)
+
+    @staticmethod
+    def parts(page, size):
+        return [page]
 
     def read_ahead(self):
         pass

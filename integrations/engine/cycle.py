@@ -211,20 +211,24 @@ class Cycle:
     def fetch_new(self):
         """Page by page: store, map, post. With parallel posting, mapping goes a few groups at a time and the
         last group of a page stays in flight while the next page is read, stored and mapped: the portal's own
-        work overlaps the target's."""
+        work overlaps the target's. A handler whose pages are read ahead (``engine.ahead``) also has each page
+        stored a few groups at a time, so its first posts leave while the rest of the page is stored."""
         ctx = self.ctx
         pages = pages_of(ctx.handler, dict(ctx.flow.cursor or {}))
         try:
             for page in pages:
                 self.pages += 1
-                batches = self.intake.store(page)
-                ctx.handler.after_store(page)
-                pages.read_ahead()
-                step = 2 * self.poster.group_size if self.poster.sender.parallel else max(1, len(batches))
-                for start in range(0, len(batches), step):
-                    chunk = batches[start:start + step]
-                    self.mapper.map_batches(chunk)
-                    self.poster.feed(chunk)
+                parts = pages.parts(page, 2 * self.poster.group_size) if self.poster.sender.parallel else [page]
+                for part in parts:
+                    batches = self.intake.store(part)
+                    if part is parts[-1]:
+                        ctx.handler.after_store(page)
+                        pages.read_ahead()
+                    step = 2 * self.poster.group_size if self.poster.sender.parallel else max(1, len(batches))
+                    for start in range(0, len(batches), step):
+                        chunk = batches[start:start + step]
+                        self.mapper.map_batches(chunk)
+                        self.poster.feed(chunk)
                 self.progress(f"page {self.pages}: {len(page.records)} records; "
                               f"{ctx.result.posted} posted, {ctx.result.held} held so far")
                 if ctx.out_of_time():

@@ -58,7 +58,7 @@ class Intake:
         """Store ``page``; returns the batches to map now (new ones and changed ones not yet posted)."""
         ctx, handler = self.ctx, self.ctx.handler
         kind = handler.source_kind
-        records, too_long = _unique(page.records)
+        records, too_long = unique(page.records)
         ids = [r.id for r in records]
         existing = {b.source_id: b for b in Batch.objects.filter(flow=ctx.flow, source_kind=kind, source_id__in=ids)}
         refs = {self.reference(r.id): r.id for r in records if r.id not in existing}
@@ -236,14 +236,23 @@ class Intake:
             ctx.flow.cursor = merged
 
 
-def _unique(records):
-    """The page's records under the ids the database keeps (``stored_id``), each id once (the last version wins
-    if the source repeats one), and the set of ids that had to be shortened."""
-    by_id, too_long = {}, set()
+def distinct(records):
+    """Each record once by the id the database keeps (``stored_id``): the last version wins if the source repeats one."""
+    by_id = {}
     for record in records:
+        sid = stored_id(record.id, SOURCE_ID_LENGTH)
+        by_id.pop(sid, None)
+        by_id[sid] = record
+    return list(by_id.values())
+
+
+def unique(records):
+    """The page's records under the ids the database keeps (``stored_id``), each id once (``distinct``), and the
+    set of ids that had to be shortened."""
+    out, too_long = [], set()
+    for record in distinct(records):
         sid = stored_id(record.id, SOURCE_ID_LENGTH)
         if len(storable(str(record.id))) > SOURCE_ID_LENGTH:
             too_long.add(sid)
-        by_id.pop(sid, None)
-        by_id[sid] = dataclasses.replace(record, id=sid) if sid != record.id else record
-    return list(by_id.values()), too_long
+        out.append(dataclasses.replace(record, id=sid) if sid != record.id else record)
+    return out, too_long

@@ -1,6 +1,7 @@
 """An Expensify flow reads its next page while the current one is posted (engine.ahead), and loses nothing by it."""
 
 import json
+import time
 from collections import Counter
 from urllib.parse import parse_qs
 
@@ -10,6 +11,7 @@ from integrations.bench.kinds import setup_for
 from integrations.bench.recording import recording
 from integrations.engine import run_cycle
 from integrations.models import Batch, Connection, SyncCycle
+from tests.conftest import ANCHOR
 
 from .conftest import control, make_flow
 from .test_expensify_to_jde import approved_reports, journals_by_reference
@@ -32,21 +34,34 @@ def _flow(box, page_size):
     return flow
 
 
-def test_the_next_page_is_read_while_the_first_is_posted(box):
-    # Two posts in flight make groups of 8; a page of 20 is two groups and some, each post taking 150 ms:
-    # read in turn, the second export would wait for the first group's answers.
-    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "latency",
-                                         "latency_ms": 150})
-    flow = _flow(box, page_size=20)
+def _cycle_recorded(box, flow):
     with recording(box.url) as recorder:
         result = run_cycle(flow)
     sent = recorder.sent()
     recorder.close()
     assert result.state == SyncCycle.DONE
     exports = sorted((s for s in sent if "/expensify/" in s.url and _is_page_export(s)), key=lambda s: s.started)
-    posts = [s for s in sent if setup_for("expensify_to_jde").is_write(s.method, s.url, s.body)]
-    assert len(exports) >= 2 and len(posts) == result.posted > 20
-    assert exports[1].started < min(p.ended for p in posts)
+    posts = sorted((s for s in sent if setup_for("expensify_to_jde").is_write(s.method, s.url, s.body)),
+                   key=lambda s: s.started)
+    assert len(posts) == result.posted
+    return exports, posts
+
+
+def test_posts_leave_while_a_page_is_stored_and_the_next_page_is_read_while_it_is_posted(box):
+    # Two posts in flight make groups of 8; pages of 40 are stored, mapped and fed 16 + 16 + 8; each post takes 60 ms.
+    box.reset(seed=7, size=80, anchor=ANCHOR)
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "latency",
+                                         "latency_ms": 60})
+    clock = time.time() - time.perf_counter()  # the recorder's times as wall-clock times
+    flow = _flow(box, page_size=40)
+    exports, posts = _cycle_recorded(box, flow)
+    assert len(exports) >= 2 and len(posts) > 40
+    # The first posts leave before the rest of the first page is stored (stored whole, none would).
+    first_page = Batch.objects.filter(flow=flow).order_by("pk")[:40]
+    assert posts[0].started + clock < max(b.created_at for b in first_page).timestamp()
+    # Once the last part is stored the next page is asked for while the fourth group is still being sent; read
+    # in turn, it would wait until that group's answers were in.
+    assert sum(p.ended <= exports[1].started for p in posts) < 32
 
 
 def test_a_page_read_ahead_that_fails_stops_the_cycle_after_what_came_before_and_the_next_cycle_posts_the_rest(box):
