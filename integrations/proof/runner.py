@@ -24,10 +24,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..bench.scratch import PostgresScratch, with_database
-from .check import POSTED, SETTLED, FlowFacts, judge_all
+from . import verdict
+from .check import SETTLED
 from .clusters import Cluster
 from .faults import FaultInjector
-from .kinds import SPECS, bill_bills_made, partner_keys
+from .kinds import SPECS, bill_bills_made
 from .world import TenantWorld, covered_kinds, flow_key
 
 OPEN_STATES = ("new", "ready", "posting", "in_doubt", "failed")
@@ -182,13 +183,7 @@ class Run:
         for world in self.worlds:  # payments made, vouchers and suppliers another flow wrote
             world.read_records(self.say, live_only=True)
         self.count_expected()
-        return all(not facts.expected - self.settled_keys(facts) for facts in self.facts())
-
-    @staticmethod
-    def settled_keys(facts):
-        from .kinds import source_key
-
-        return {source_key(sid) for sid, state, _, _ in facts.batches if state in SETTLED} | facts.settled_elsewhere
+        return all(not facts.expected - verdict.settled_keys(facts) for facts in verdict.facts(self))
 
     def drive(self):
         from ..models import Flow
@@ -222,65 +217,6 @@ class Run:
         moved = Batch.objects.filter(flow__in=self.flows, state="failed", next_attempt_at__gt=timezone.now()).update(
             next_attempt_at=timezone.now())
         self.figures["retries_brought_forward"] += moved
-
-    # -- the verdict -----------------------------------------------------------------------------------------
-    def facts(self):
-        from ..models import Batch
-
-        out = []
-        for world in self.worlds:
-            for flow in world.flows:
-                key = flow_key(flow)
-                if key not in SPECS:
-                    continue
-                rows = list(Batch.objects.filter(flow=flow).values_list("source_id", "state", "error_code", "external_ref"))
-                facts = FlowFacts(f"{world.label} {key}", world.records[key], rows, posting=SPECS[key].posting,
-                                  settled_elsewhere=self.partner_settles(world, SPECS[key]))
-                facts.spec, facts.box = SPECS[key], world.box
-                out.append(facts)
-        return out
-
-    @staticmethod
-    def partner_settles(world, spec):
-        """The records of a two-way sync's flow whose pair its other direction wrote (``kinds.partner_keys``): the
-        partner's written versions, as the flows' baselines read them (``supplier_sync.baselines``)."""
-        from ..models import Batch
-
-        if not spec.partner:
-            return set()
-        partners = [flow for flow in world.flows if flow_key(flow) == spec.partner]
-        rows = Batch.objects.filter(flow__in=partners, state__in=POSTED).values_list("payload", "target_document_id")
-        return partner_keys(spec, (((payload or {}).get("target"), document) for payload, document in rows.iterator()))
-
-    def verdict(self):
-        from ..models import Batch, SyncCycle
-
-        self.all_settled()  # the live kinds' records read once more
-        facts = self.facts()
-        for item in facts:
-            item.ledger = item.spec.ledger(item.box)
-        breaches = {world.label: world.breaches() for world in self.worlds}
-        verdicts, totals = judge_all(facts, breaches)
-        batches = Batch.objects.filter(flow__in=self.flows)
-        posts = batches.filter(state__in=("posted", "confirmed")).count()
-        cycles = Counter(SyncCycle.objects.filter(flow__in=self.flows).values_list("state", flat=True))
-        held = Counter(batches.filter(state="held").values_list("error_code", flat=True))
-        return {
-            "ok": totals["ok"] and not self.events.get("timed_out"),
-            "records": self.expected, "posts": posts, "held": sum(held.values()),
-            "duplicates": totals["duplicates"], "lost": totals["lost"], "unsettled": totals["unsettled"],
-            "held_without_reason": totals["held_without_reason"], "missing_in_target": totals["missing_in_target"],
-            "in_target_not_posted": totals["in_target_not_posted"], "breaches": totals["breaches"],
-            "breaches_per_system": breaches,
-            "elapsed_seconds": round(self.elapsed, 1), "records_per_second": round(self.expected / self.elapsed, 1),
-            **self.events,
-            "faults_injected": dict(sorted(self.faults.injected.items())), **dict(self.figures),
-            "cycles": dict(cycles), "held_by_code": dict(held.most_common()),
-            "kinds": self.kinds, "kinds_not_run": self.not_run, "flows_not_proven": self.unproven,
-            "flows": {label: _brief(v) for label, v in verdicts.items()},
-            "seed": self.opts.seed, "tenants": self.opts.tenants, "workers_per_cluster": self.opts.workers,
-            "database": "postgresql", "broker": "redis",
-        }
 
     def quiesce(self):
         """No more cycles queued: wait (bounded) for the queue to empty and the running cycles to end. Returns
@@ -317,18 +253,6 @@ class Run:
             self.scratch.close()
 
 
-def _brief(verdict):
-    """A flow's verdict for the summary: counts, and the failures themselves (at most 10 of each)."""
-    out = {"records": verdict["records"], "batches": verdict["batches"], "states": verdict["states"]}
-    if verdict.get("settled_by_other_direction"):
-        out["settled_by_other_direction"] = verdict["settled_by_other_direction"]
-    for name in ("duplicates", "lost", "unsettled", "held_without_reason", "missing_in_target", "in_target_not_posted"):
-        found = verdict[name]
-        if found:
-            out[name] = dict(list(found.items())[:10]) if isinstance(found, dict) else found[:10]
-    return out
-
-
 def prove(opts, root, server_url, redis_url, progress=print):
     run = Run(opts, root, server_url, redis_url, progress)
     try:
@@ -336,7 +260,7 @@ def prove(opts, root, server_url, redis_url, progress=print):
         run.play()
         run.events["cycles_left_running"] = run.quiesce()
         run.stop_clusters()
-        summary = run.verdict()
+        summary = verdict.summary(run)
     finally:
         run.close()
     progress(json.dumps(summary, indent=2, default=str))
