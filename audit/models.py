@@ -26,10 +26,13 @@ class AuditQuerySet(models.QuerySet):
 
 class AuditEntry(models.Model):
     # Empty only for security events that belong to no tenant (a lockout of an unknown name or of a superuser).
+    # tenant and flow have no index of their own: (tenant, -created) and (flow, -created) serve those lookups, and
+    # a cycle writes several entries per record.
     tenant = models.ForeignKey("portal.Tenant", on_delete=models.PROTECT, related_name="audit_entries", editable=False,
-                               null=True, blank=True)
+                               null=True, blank=True, db_index=False)
     flow = models.ForeignKey(
-        "integrations.Flow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        "integrations.Flow", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False,
+        db_index=False,
     )
     batch = models.ForeignKey(
         "integrations.Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries", editable=False

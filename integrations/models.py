@@ -148,7 +148,9 @@ class Batch(models.Model):
 
     # PROTECT: a flow that ever stored a record keeps it (disable the flow instead of deleting it), so
     # re-creating a flow can never forget what was taken from the source or posted to the target.
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="batches")
+    # No index of its own: (flow, state) and the (flow, source_kind, source_id) key serve every lookup by flow,
+    # and each index is written again on every state change of a batch.
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="batches", db_index=False)
     # The target connection the external reference belongs to (unique there, across flows).
     target = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="target_batches")
     source_kind = models.CharField(max_length=40)
