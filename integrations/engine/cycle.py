@@ -220,7 +220,8 @@ class Cycle:
                 self.pages += 1
                 parts = pages.parts(page, 2 * self.poster.group_size) if self.poster.sender.parallel else [page]
                 for part in parts:
-                    batches = self.intake.store(part)
+                    # stored in parts: new records mapped first and stored ready, one write each
+                    batches = self.intake.store(part, mapper=self.mapper if len(parts) > 1 else None)
                     if part is parts[-1]:
                         ctx.handler.after_store(page)
                         pages.read_ahead()

@@ -54,8 +54,10 @@ class Intake:
     def __init__(self, ctx):
         self.ctx = ctx
 
-    def store(self, page):
-        """Store ``page``; returns the batches to map now (new ones and changed ones not yet posted)."""
+    def store(self, page, mapper=None):
+        """Store ``page``; returns the batches to map now (new ones and changed ones not yet posted). With a
+        ``mapper`` (``mapping.Mapper``) a new record is mapped first and stored ready (or held), one write
+        instead of an insert and an update; a record changed at the source is still returned to map."""
         ctx, handler = self.ctx, self.ctx.handler
         kind = handler.source_kind
         records, too_long = unique(page.records)
@@ -85,8 +87,10 @@ class Intake:
                           "left to that flow, never posted twice")
             else:
                 new.append(self._new_batch(record.id, payload, notes, problems))
-        created = self._write(new, updates, page.cursor)
-        return [b for b in created if b.state == S.NEW] + [b for b, _ in updates if b.state == S.NEW]
+        decisions = mapper.decide_all(new) if mapper is not None else {}
+        created = self._write(new, updates, page.cursor, decisions, mapper)
+        # new ones, mapped already when a mapper was given (ready), and changed ones to map
+        return [b for b in created if b.state in (S.NEW, S.READY)] + [b for b, _ in updates if b.state == S.NEW]
 
     def check(self, record):
         """The handler's ``check_record``, and its ``source_amount`` for a record without problems. A record that
@@ -182,18 +186,18 @@ class Intake:
         return batch, fields
 
     # -- the write ----------------------------------------------------------------------------
-    def _write(self, new, updates, cursor):
+    def _write(self, new, updates, cursor, decisions, mapper):
         ctx = self.ctx
         try:
             with transaction.atomic():
                 created = self._insert_all(new)
-                self._finish_write(created, updates, cursor)
+                self._finish_write(created, updates, cursor, decisions, mapper)
         except (IntegrityError, DataError) as exc:
             # One record does not fit (or another flow stored the same reference meanwhile): store them one by one.
             logger.warning("flow %s: page not stored in one go (%s); storing record by record", ctx.flow.pk, exc)
             with transaction.atomic():
                 created = [b for b in (self._insert_one(b) for b in new) if b is not None]
-                self._finish_write(created, updates, cursor)
+                self._finish_write(created, updates, cursor, decisions, mapper)
         return created
 
     def _insert_all(self, new):
@@ -214,6 +218,7 @@ class Intake:
         except DataError:
             batch.pk = None
             batch.payload = {"unstorable": True, "summary": storable(repr(batch.payload)[:500])}
+            batch.posting = {}  # mapped before the insert: the posting may hold what did not fit
             batch.amount, batch.currency, batch.notes = None, "", []
             if batch.state != S.HELD:
                 self._as_held(batch, UNSTORABLE)
@@ -221,14 +226,20 @@ class Intake:
                 batch.save(force_insert=True)
             return batch
 
-    def _finish_write(self, created, updates, cursor):
+    def _finish_write(self, created, updates, cursor, decisions, mapper):
         ctx = self.ctx
         ctx.lease.fence()
         for batch, fields in updates:
             Batch.objects.filter(pk=batch.pk).update(**fields)
         for batch in created:
-            ctx.audit("batch.recorded", batch, after={"state": batch.state, "payload_hash": batch.payload_hash},
-                      message=f"[{batch.error_code}] {batch.last_error}" if batch.state == S.HELD else "")
+            decision = decisions.get(id(batch))
+            if decision and batch.state != decision[2]:  # held as unstorable at the insert: that is its story
+                decision = None
+            recorded = S.NEW if decision else batch.state
+            ctx.audit("batch.recorded", batch, after={"state": recorded, "payload_hash": batch.payload_hash},
+                      message=f"[{batch.error_code}] {batch.last_error}" if recorded == S.HELD else "")
+            if decision:
+                mapper.note(batch, decision)
         ctx.flush_audit()
         if cursor:
             merged = {**(ctx.flow.cursor or {}), **cursor}

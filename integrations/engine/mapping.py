@@ -40,7 +40,7 @@ class Mapper:
             for batch in batches:
                 if batch.state != S.NEW:
                     continue
-                self._map_one(batch)
+                self.note(batch, self.decide(batch))
                 done.append(batch)
         except CONNECTION_ERRORS as exc:  # the target refused us while reading its reference data
             raise Paused(exc) from exc
@@ -48,8 +48,18 @@ class Mapper:
             self._write(done)
         return done
 
-    def _map_one(self, batch):
-        ctx, before = self.ctx, batch.state
+    def decide_all(self, batches):
+        """Map NEW batches not stored yet (``intake`` stores them mapped): ``{id(batch): decision}`` for ``note``
+        once each has its id."""
+        try:
+            return {id(b): self.decide(b) for b in batches if b.state == S.NEW}
+        except CONNECTION_ERRORS as exc:
+            raise Paused(exc) from exc
+
+    def decide(self, batch):
+        """Map one NEW batch in memory: READY with its posting, or HELD with the reason. Returns its audit entry's
+        (event, message, state), written by ``note``."""
+        ctx = self.ctx
         try:
             posting = ctx.handler.build_posting(batch.payload, batch.external_ref)
             posting.notes = list(batch.notes or []) + list(posting.notes)
@@ -59,26 +69,26 @@ class Mapper:
                            help="Correct the currency in the source system; the corrected record is fetched again.")
             ctx.handler.validate(posting)
         except Hold as hold:
-            self._set_held(batch, hold)
-            return
+            return self._set_held(batch, hold)
         except IntegrationError:
             raise  # a vendor answer (e.g. reference data unavailable): the cycle stops, batches stay NEW
         except Exception as exc:
-            logger.exception("mapping batch %s failed", batch.pk)
-            self._set_held(batch, _defect(exc))
-            return
+            logger.exception("mapping batch %s of %s failed", batch.source_id, batch.source_kind)
+            return self._set_held(batch, _defect(exc))
         batch.state, batch.posting = S.READY, posting.to_json()
         batch.amount, batch.currency = posting.source_total or posting.debit_total, posting.currency
         batch.error_code = batch.last_error = batch.error_help = ""
-        ctx.audit("batch.ready", batch, message=f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}",
-                  before={"state": before}, after={"state": S.READY})
+        return "batch.ready", f"mapped: {len(posting.lines)} lines, {posting.debit_total} {posting.currency}", S.READY
+
+    def note(self, batch, decision):
+        event, message, state = decision
+        self.ctx.audit(event, batch, message=message, before={"state": S.NEW}, after={"state": state})
 
     def _set_held(self, batch, hold):
         batch.state, batch.error_code, batch.last_error, batch.error_help = S.HELD, hold.code, hold.message, hold.help
         self.ctx.result.held += 1
         self.ctx.note_held(batch)
-        self.ctx.audit("batch.held", batch, message=f"[{hold.code}] {hold.message}", before={"state": S.NEW},
-                       after={"state": S.HELD})
+        return "batch.held", f"[{hold.code}] {hold.message}", S.HELD
 
     def _write(self, batches):
         if not batches:
