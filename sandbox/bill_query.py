@@ -87,7 +87,7 @@ def lookup(obj, field):
     return obj
 
 
-def _comparable(field, value):
+def comparable(field, value):
     if isinstance(value, str) and (field.endswith("Time") or field.endswith("Date")):
         parsed = parse_when(value)
         if parsed is not None:
@@ -102,13 +102,13 @@ def _comparable(field, value):
 
 def matches(obj, filters):
     for field, op, wanted in filters:
-        have = _comparable(field, lookup(obj, field))
+        have = comparable(field, lookup(obj, field))
         if op in ("in", "nin"):
-            hit = have in [_comparable(field, w) for w in wanted]
+            hit = have in [comparable(field, w) for w in wanted]
             if hit != (op == "in"):
                 return False
             continue
-        want = _comparable(field, wanted)
+        want = comparable(field, wanted)
         if op == "sw":
             if not str(have or "").lower().startswith(str(want or "").lower()):
                 return False
@@ -132,7 +132,7 @@ def sort(rows, text):
         if direction.strip() not in ("", "asc", "desc"):
             raise invalid(f"Invalid sort '{clause}': use field:asc or field:desc")
         name = field.strip()
-        rows = sorted(rows, key=lambda r, f=name: _key(_comparable(f, lookup(r, f))), reverse=direction.strip() == "desc")
+        rows = sorted(rows, key=lambda r, f=name: _key(comparable(f, lookup(r, f))), reverse=direction.strip() == "desc")
     return rows
 
 

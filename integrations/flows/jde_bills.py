@@ -13,7 +13,8 @@
   ``BILL-CURRENCY`` before any write, as is one whose currency has more than two decimals (BILL
   amounts take at most two, shared/reference/bill.md).
 * Exactly once: BILL has no idempotency key, so ``post`` looks for the bill by its invoice number
-  (and vendor) first; ``find`` (reconcile) searches the same way.
+  (and vendor) first: in the answer of its group's one search (``look_up``: a list with the invoice
+  numbers ``in`` a set), else by a search of its own; ``find`` (reconcile) searches alone.
 """
 
 import datetime as dt
@@ -25,6 +26,7 @@ from ..systems.bill import BillClient, BillLine, bill_body
 from ..systems.jde import JdeClient
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_vendors import matches
+from .group_lookup import GroupAnswers, chunks
 from .jde_accounts import check_accounts
 
 WAITING = "BILL-VENDOR-PENDING"
@@ -69,6 +71,7 @@ class JdeBills(FlowHandler):
         self.jde = JdeClient(self.flow.source)
         self.bill = BillClient(self.flow.target)
         self.accounts = self._suppliers = self._vendors = self._classes = None
+        self.answers = GroupAnswers()  # what each group's search found, for its posts
 
     # -- hooks of each source --------------------------------------------------------------------------
     def coverage_accounts(self):
@@ -209,17 +212,46 @@ class JdeBills(FlowHandler):
     def target_document(self, posting):
         return bill_body(*self.bill_of(posting))
 
+    # -- the search for existing bills: one per group, else one per post ------------------------------------
+    lookup_group_size = 40
+
+    @staticmethod
+    def header(batch):
+        """(invoice number, vendor id) of a claimed batch's bill, from its stored posting."""
+        offset = next((ln for ln in (batch.posting or {}).get("lines") or [] if ln.get("kind") == "offset"), {})
+        header = offset.get("dimensions") or {}
+        return str(header.get("invoiceNumber") or batch.external_ref), header.get("vendorId")
+
+    def look_up(self, batches):
+        # A number carrying the list syntax's own separators is left to its post's own search.
+        numbers = list(dict.fromkeys(n for n, _ in map(self.header, batches) if not any(c in n for c in '"|,')))
+        for run in chunks(numbers, lambda values: "|".join(values), "filters"):
+            found = {}
+            for bill in self.bill.bills_numbered(run):
+                if not bill.archived:
+                    found.setdefault(bill.invoice_number, []).append(bill)
+            self.answers.keep(run, found)
+
+    def existing(self, invoice, vendor):
+        """The live bills numbered ``invoice`` (of ``vendor`` when given): the group's answer, else a search."""
+        bills = self.answers.take(invoice)
+        if bills is None:
+            return self.bill.find_bills(invoice, vendor)
+        return [b for b in bills if not vendor or b.vendor_id == vendor]
+
     def post(self, batch, posting):
         vendor, invoice, day, due, lines, fields = self.bill_of(posting)
-        already = self.bill.find_bills(invoice, vendor)  # no idempotency key: look first
+        already = self.found(batch, self.existing(invoice, vendor))  # no idempotency key: look first
         if already:
-            return PostResult(document_id=already[0].id, details={"invoice_number": invoice}, existing=True)
+            return PostResult(document_id=already[0].document_id, details={"invoice_number": invoice}, existing=True,
+                              found=already)
         bill = self.bill.create_bill(vendor, invoice, day, due, lines, **fields)
         return PostResult(document_id=bill.id, details={"invoice_number": invoice})
 
     def find(self, batch):
-        offset = next((ln for ln in (batch.posting or {}).get("lines") or [] if ln.get("kind") == "offset"), {})
-        header = offset.get("dimensions") or {}
+        return self.found(batch, self.bill.find_bills(*self.header(batch)))
+
+    def found(self, batch, bills):
         return [
             FoundDocument(
                 document_id=b.id,
@@ -228,5 +260,5 @@ class JdeBills(FlowHandler):
                 currency=batch.currency or self.bill.currency,
                 details={"invoice_number": b.invoice_number},
             )
-            for b in self.bill.find_bills(header.get("invoiceNumber") or batch.external_ref, header.get("vendorId"))
+            for b in bills
         ]
