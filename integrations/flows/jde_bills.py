@@ -213,7 +213,8 @@ class JdeBills(FlowHandler):
         return bill_body(*self.bill_of(posting))
 
     # -- the search for existing bills: one per group, else one per post ------------------------------------
-    lookup_group_size = 40
+    # 50: the group's search and the cycle's few reference reads stay within 1.05 calls per bill at 500 bills.
+    lookup_group_size = 50
 
     @staticmethod
     def header(batch):

@@ -30,7 +30,7 @@ def _fresh_sessions():
     clear_session_cache()
 
 
-server, box = sandbox_fixtures(size=90, around=_fresh_sessions, config={"expensify": {"rate_limit": [[1000, 1]]}})
+server, box = sandbox_fixtures(size=110, around=_fresh_sessions, config={"expensify": {"rate_limit": [[1000, 1]]}})
 
 
 def fault(box, **spec):
@@ -50,7 +50,7 @@ def ready_after_refusal(box, flow, system, create):
     flow.refresh_from_db()
     # The pause stopped the mapping too: the next cycle maps the rest (no target search) and posts every one.
     ready = list(Batch.objects.filter(flow=flow, state__in=[S.READY, S.NEW]).order_by("pk"))
-    assert len(ready) >= 45, f"only {len(ready)} batches to post: the sandbox is too small for two groups"
+    assert len(ready) >= 51, f"only {len(ready)} batches to post: the sandbox is too small for two groups"
     return ready
 
 
