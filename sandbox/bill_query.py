@@ -11,7 +11,8 @@ The HTTP status for each is UNCONFIRMED (the sandbox answers 401 for auth, 404 f
 Lists (docs/search-op-with-lists, v3): ``max`` (default 20, at most 100; a larger value is read
 as 100, UNCONFIRMED), ``page`` = the opaque ``nextPage``/``prevPage`` token of the previous
 answer, ``filters=field:op:value,...`` with ops eq ne gt gte lt lte in nin sw (string and date
-values quoted; ``in``/``nin`` take quoted values separated by ``|``, UNCONFIRMED), dotted fields
+values quoted; ``in``/``nin`` take one quoted string of comma-separated values, ``invoiceCurrency:in:"USD,CAD"``
+per developer.bill.com docs/search-op-with-lists; quoted values separated by ``|`` are read too), dotted fields
 reach nested values (``invoice.invoiceNumber``, UNCONFIRMED), ``sort=field:asc|desc``. The answer
 is ``{"results": [...], "nextPage": "...", "prevPage": "..."}``; a missing token means no page
 that way (UNCONFIRMED: the sandbox omits the key).
@@ -67,6 +68,15 @@ def _value(text):
     return {"true": True, "false": False, "null": None}.get(text, text)
 
 
+def _values(raw):
+    """The values of an ``in``/``nin`` filter: ``"a,b"`` (documented) or ``"a"|"b"``."""
+    values = []
+    for part in _split(raw, "|"):
+        value = _value(part)
+        values.extend(value.split(",") if isinstance(value, str) else [value])
+    return values
+
+
 def parse_filters(text):
     filters = []
     for clause in _split(text or "", ","):
@@ -76,7 +86,7 @@ def parse_filters(text):
         if len(pieces) < 3 or pieces[1].strip() not in OPS:
             raise invalid(f"Invalid filter '{clause}': use field:op:value with op one of {', '.join(OPS)}")
         field, op, raw = pieces[0].strip(), pieces[1].strip(), ":".join(pieces[2:])
-        value = [_value(v) for v in _split(raw, "|")] if op in ("in", "nin") else _value(raw)
+        value = _values(raw) if op in ("in", "nin") else _value(raw)
         filters.append((field, op, value))
     return filters
 

@@ -1,6 +1,7 @@
 """Posting: claim, send, record the results. The heart of exactly-once.
 
-Ready batches go in groups (four posts per sending thread, at least 8):
+Ready batches go in groups (four posts per sending thread, at least 8, at least the handler's
+``lookup_group_size`` when it searches by group):
 
 * claim: one conditional UPDATE moves the group ``ready -> posting`` while the lease holds,
   committed with its audit entries before anything is sent (``claims.py``);

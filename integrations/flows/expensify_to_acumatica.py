@@ -177,8 +177,9 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
         return out
 
     # -- the search for existing documents: one per group, else one per post --------------------------------
-    # Acumatica's contract-based REST API filters with OData v3 URL conventions: comparisons joined by ``or``
-    # (help.acumatica.com, "Parameters for Retrieving Records": $filter; shared/reference/acumatica.md, "Reads").
+    # The contract-based REST API's $filter takes "multiple conditions for the same field ... by using the AND and OR
+    # operators" (Integration Development Guide, "$filter Parameter", help.myob.com.au/advanced/Docs/Published/
+    # IntegrationDevelopmentGuide/IntegrationDev_RESTExample_Parameter_filter.html); acumatica.md, "Reads".
     lookup_group_size = 40
 
     def search_field(self):

@@ -10,8 +10,9 @@ guards the answers.
 import threading
 from urllib.parse import urlencode
 
-# Query strings beyond 2,048 bytes are refused by IIS's default request filtering (Acumatica runs on IIS);
-# the connector keeps each search's filter under this, encoded, and makes one more call past it.
+# IIS refuses a query string over 2,048 bytes by default (requestFiltering/requestLimits maxQueryString,
+# learn.microsoft.com/previous-versions/iis/settings-schema/ms689462(v=vs.90)); Acumatica runs on IIS. Each
+# search's filter stays under this, encoded, leaving room for the other parameters; past it, one more call.
 QUERY_BUDGET = 1800
 
 

@@ -224,9 +224,9 @@ class JdeBills(FlowHandler):
         return str(header.get("invoiceNumber") or batch.external_ref), header.get("vendorId")
 
     def look_up(self, batches):
-        # A number carrying the list syntax's own separators is left to its post's own search.
-        numbers = list(dict.fromkeys(n for n, _ in map(self.header, batches) if not any(c in n for c in '"|,')))
-        for run in chunks(numbers, lambda values: "|".join(values), "filters"):
+        # A number holding the list filter's own separators (comma, double quote) is left to its post's own search.
+        numbers = list(dict.fromkeys(n for n, _ in map(self.header, batches) if not any(c in n for c in '",')))
+        for run in chunks(numbers, self.bill.numbered_filter, "filters"):
             found = {}
             for bill in self.bill.bills_numbered(run):
                 if not bill.archived:
