@@ -7,6 +7,7 @@ so the second cycle's target calls are the posting path's alone, counted exactly
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
@@ -41,6 +42,12 @@ def calls(box, system):
     return Counter(control(box, "GET", "calls").get(system, {}))
 
 
+def opened(flow):
+    handler = handler_class(flow.kind)(flow)
+    handler.open()
+    return handler
+
+
 def ready_after_refusal(box, flow, system, create):
     """A first cycle stores every record; the first create is refused for the connection (403 / 401 twice)."""
     fault(box, system=system, endpoint=create, action="status", status=403 if system == "acumatica" else 401)
@@ -54,71 +61,18 @@ def ready_after_refusal(box, flow, system, create):
     return ready
 
 
-def opened(flow):
-    handler = handler_class(flow.kind)(flow)
-    handler.open()
-    return handler
+def acumatica_copies(box, batches):
+    bills = Counter(d.get("VendorRef") for d in control(box, "GET", "acumatica/Bill"))
+    return [bills[b.external_ref] for b in batches]
 
 
-def per_reference(docs, field):
-    return Counter(d.get(field) for d in docs)
+def acumatica_by_hand(handler, batch):
+    """The batch's document written to Acumatica outside the flow (keyed in, or sent by a cycle that died): its id."""
+    entity, record = handler.document_record(Posting.from_json(batch.posting))
+    return f"Bill {handler.acumatica.put(entity, record)['ReferenceNbr']}"
 
 
-# -- Acumatica ---------------------------------------------------------------------------------------------
-def acumatica_ready(box):
-    flow = make_acumatica_flow(box)
-    return flow, ready_after_refusal(box, flow, "acumatica", "put:Bill")
-
-
-def assert_each_report_once(box, batches):
-    bills = per_reference(control(box, "GET", "acumatica/Bill"), "VendorRef")
-    assert all(bills[b.external_ref] == 1 for b in batches)
-    assert all(b.state in (S.POSTED, S.CONFIRMED) for b in Batch.objects.filter(pk__in=[b.pk for b in batches]))
-
-
-def test_acumatica_searches_once_per_group_not_once_per_report(box):
-    flow, ready = acumatica_ready(box)
-    control(box, "DELETE", "calls")
-    result = run_cycle(flow, trigger="manual")
-    assert result.state == SyncCycle.DONE and result.posted == len(ready), result.message
-    groups = math.ceil(len(ready) / handler_class(flow.kind)(flow).lookup_group_size)
-    made = calls(box, "acumatica")
-    print(f"\n{len(ready)} posts: {dict(made)}")
-    assert made["put:Bill"] == len(ready) and made["get:Bill"] == groups == 2
-    assert (made["put:Bill"] + made["get:Bill"]) / len(ready) <= 1.05
-    assert_each_report_once(box, ready)
-
-
-def test_acumatica_a_bill_already_there_is_found_by_the_group_search_and_not_created_again(box):
-    flow, ready = acumatica_ready(box)
-    handler, there = opened(flow), Batch.objects.filter(flow=flow, state=S.READY).first()
-    entity, record = handler.document_record(Posting.from_json(there.posting))
-    saved = handler.acumatica.put(entity, record)  # e.g. keyed in by hand, or sent by a cycle that died
-    control(box, "DELETE", "calls")
-    result = run_cycle(flow, trigger="manual")
-    assert result.state == SyncCycle.DONE and result.posted == len(ready), result.message
-    made = calls(box, "acumatica")
-    # The group search found it, and the check that it is this report's judges what that search found.
-    assert made["put:Bill"] == len(ready) - 1 and made["get:Bill"] == 2
-    there.refresh_from_db()
-    assert there.target_document_id == f"Bill {saved['ReferenceNbr']}"
-    assert_each_report_once(box, ready)
-
-
-def test_acumatica_a_failed_group_search_leaves_each_post_to_search_alone(box):
-    flow, ready = acumatica_ready(box)
-    control(box, "DELETE", "calls")
-    fault(box, system="acumatica", endpoint="get:Bill", action="status", status=400, count=1)
-    result = run_cycle(flow, trigger="manual")
-    assert result.state == SyncCycle.DONE and result.posted == len(ready), result.message
-    made, size = calls(box, "acumatica"), handler_class(flow.kind)(flow).lookup_group_size
-    # The first group's search failed: each of its posts searched for itself; the second group's search worked.
-    assert made["put:Bill"] == len(ready) and made["get:Bill"] == 1 + size + 1
-    assert_each_report_once(box, ready)
-
-
-# -- BILL ----------------------------------------------------------------------------------------------------
-def bill_ready(box):
+def bill_flow(box):
     creds = control(box, "GET", "credentials")
     tenant = Tenant.objects.create(name="Distributor", slug="distributor", alert_emails="ap@distributor.example")
     jde = Connection.objects.create(tenant=tenant, system="jde", name="JD Edwards", base_url=box.system_url("jde"),
@@ -128,53 +82,79 @@ def bill_ready(box):
     vendors = Flow.objects.create(tenant=tenant, name="Suppliers to BILL", kind="jde_to_bill", source=jde, target=bill,
                                   options={"records": "vendors"})
     assert run_cycle(vendors).state == SyncCycle.DONE
-    flow = Flow.objects.create(tenant=tenant, name="POs to BILL", kind="jde_to_bill", source=jde, target=bill,
+    return Flow.objects.create(tenant=tenant, name="POs to BILL", kind="jde_to_bill", source=jde, target=bill,
                                options={"records": "bills"})
-    return flow, ready_after_refusal(box, flow, "bill", "bills:create")
 
 
-def assert_each_bill_once(box, batches):
+def bill_copies(box, batches):
     bills = Counter(b["invoice"]["invoiceNumber"] for b in control(box, "GET", "bill/bills") if not b["archived"])
-    numbers = [next(ln for ln in b.posting["lines"] if ln["kind"] == "offset")["dimensions"]["invoiceNumber"]
-               for b in batches]
-    assert all(bills[n] == 1 for n in numbers)
-    assert all(b.state in (S.POSTED, S.CONFIRMED) for b in Batch.objects.filter(pk__in=[b.pk for b in batches]))
+    offsets = [next(ln for ln in b.posting["lines"] if ln["kind"] == "offset") for b in batches]
+    return [bills[ln["dimensions"]["invoiceNumber"]] for ln in offsets]
 
 
-def test_bill_searches_once_per_group_not_once_per_bill(box):
-    flow, ready = bill_ready(box)
-    control(box, "DELETE", "calls")
-    result = run_cycle(flow, trigger="manual")
+def bill_by_hand(handler, batch):
+    vendor, invoice, day, due, lines, fields = handler.bill_of(Posting.from_json(batch.posting))
+    return handler.bill.create_bill(vendor, invoice, day, due, lines, **fields).id
+
+
+@dataclass
+class Target:
+    system: str
+    search: str  # the sandbox's name of the search endpoint
+    create: str
+    flow: object  # box -> the flow, its reference data in place
+    copies: object  # (box, batches) -> how many live documents carry each batch's reference
+    by_hand: object  # (handler, batch) -> id of the batch's document written outside the flow
+
+
+TARGETS = {
+    "acumatica": Target("acumatica", "get:Bill", "put:Bill", make_acumatica_flow, acumatica_copies, acumatica_by_hand),
+    "bill": Target("bill", "bills:list", "bills:create", bill_flow, bill_copies, bill_by_hand),
+}
+
+
+@pytest.fixture(params=list(TARGETS))
+def target(request):
+    return TARGETS[request.param]
+
+
+def ready_flow(box, target):
+    flow = target.flow(box)
+    return flow, ready_after_refusal(box, flow, target.system, target.create)
+
+
+def posted_once_each(box, target, flow, ready, result):
     assert result.state == SyncCycle.DONE and result.posted == len(ready), result.message
-    groups = math.ceil(len(ready) / handler_class(flow.kind)(flow).lookup_group_size)
-    made = calls(box, "bill")
+    assert set(target.copies(box, ready)) == {1}
+    assert set(Batch.objects.filter(pk__in=[b.pk for b in ready]).values_list("state", flat=True)) <= {S.POSTED, S.CONFIRMED}
+    return calls(box, target.system), handler_class(flow.kind)(flow).lookup_group_size
+
+
+def test_one_search_per_group_not_one_per_record(box, target):
+    flow, ready = ready_flow(box, target)
+    control(box, "DELETE", "calls")
+    made, size = posted_once_each(box, target, flow, ready, run_cycle(flow, trigger="manual"))
     print(f"\n{len(ready)} posts: {dict(made)}")
-    assert made["bills:create"] == len(ready) and made["bills:list"] == groups == 2
-    assert (made["bills:create"] + made["bills:list"]) / len(ready) <= 1.05
-    assert_each_bill_once(box, ready)
+    assert made[target.create] == len(ready) and made[target.search] == math.ceil(len(ready) / size) == 2
+    assert (made[target.create] + made[target.search]) / len(ready) <= 1.05
 
 
-def test_bill_already_there_is_found_by_the_group_search_and_not_created_again(box):
-    flow, ready = bill_ready(box)
-    handler, there = opened(flow), Batch.objects.filter(flow=flow, state=S.READY).first()
-    vendor, invoice, day, due, lines, fields = handler.bill_of(Posting.from_json(there.posting))
-    made_by_hand = handler.bill.create_bill(vendor, invoice, day, due, lines, **fields)
+def test_a_document_already_there_is_found_by_the_group_search_and_not_created_again(box, target):
+    flow, ready = ready_flow(box, target)
+    there = Batch.objects.filter(flow=flow, state=S.READY).first()
+    document_id = target.by_hand(opened(flow), there)
     control(box, "DELETE", "calls")
-    result = run_cycle(flow, trigger="manual")
-    assert result.state == SyncCycle.DONE and result.posted == len(ready), result.message
-    made = calls(box, "bill")
-    assert made["bills:create"] == len(ready) - 1 and made["bills:list"] == 2
+    made, _ = posted_once_each(box, target, flow, ready, run_cycle(flow, trigger="manual"))
+    # The group search found it, and the check that it is this record's judges what that search found.
+    assert made[target.create] == len(ready) - 1 and made[target.search] == 2
     there.refresh_from_db()
-    assert there.target_document_id == made_by_hand.id
-    assert_each_bill_once(box, ready)
+    assert there.target_document_id == document_id
 
 
-def test_bill_a_failed_group_search_leaves_each_post_to_search_alone(box):
-    flow, ready = bill_ready(box)
+def test_a_failed_group_search_leaves_each_post_to_search_alone(box, target):
+    flow, ready = ready_flow(box, target)
     control(box, "DELETE", "calls")
-    fault(box, system="bill", endpoint="bills:list", action="status", status=400, count=1)
-    result = run_cycle(flow, trigger="manual")
-    assert result.state == SyncCycle.DONE and result.posted == len(ready), result.message
-    made, size = calls(box, "bill"), handler_class(flow.kind)(flow).lookup_group_size
-    assert made["bills:create"] == len(ready) and made["bills:list"] == 1 + size + 1
-    assert_each_bill_once(box, ready)
+    fault(box, system=target.system, endpoint=target.search, action="status", status=400, count=1)
+    made, size = posted_once_each(box, target, flow, ready, run_cycle(flow, trigger="manual"))
+    # The first group's search failed: each of its posts searched for itself; the second group's search worked.
+    assert made[target.create] == len(ready) and made[target.search] == 1 + size + 1
