@@ -89,14 +89,18 @@ class JdeBills(FlowHandler):
         return self._suppliers.get(int(number or 0))
 
     def vendor(self, supplier_number):
-        """(the live BILL vendor of the supplier or None, the supplier's name)."""
+        """(the live BILL vendor of the supplier or None, the supplier's name), matched once per supplier a cycle:
+        a match reads every vendor, and many records share a supplier."""
         if self._vendors is None:
             self._vendors = [v for v in self.bill.vendors() if not v.archived]
-        supplier = self.supplier(supplier_number)
-        if supplier is None:
-            return None, str(supplier_number)
-        found = matches(self._vendors, supplier.name, supplier.tax_id, name_of=lambda v: v.name, tax_of=lambda v: v.tax_id)
-        return (found[0] if found else None), supplier.name
+            self._vendor_of = {}
+        if supplier_number not in self._vendor_of:
+            supplier = self.supplier(supplier_number)
+            if supplier is None:
+                return None, str(supplier_number)
+            found = matches(self._vendors, supplier.name, supplier.tax_id, name_of=lambda v: v.name, tax_of=lambda v: v.tax_id)
+            self._vendor_of[supplier_number] = (found[0] if found else None), supplier.name
+        return self._vendor_of[supplier_number]
 
     def vendor_id(self, supplier_number):
         vendor, name = self.vendor(supplier_number)
