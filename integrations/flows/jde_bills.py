@@ -25,7 +25,7 @@ from ..posting import Hold, Posting, PostingLine
 from ..systems.bill import BillClient, BillLine, bill_body
 from ..systems.jde import JdeClient
 from .base import FlowHandler, FoundDocument, PostResult
-from .bill_vendors import matches
+from .bill_vendors import PartyIndex
 from .group_lookup import GroupAnswers, chunks
 from .jde_accounts import check_accounts
 
@@ -89,18 +89,15 @@ class JdeBills(FlowHandler):
         return self._suppliers.get(int(number or 0))
 
     def vendor(self, supplier_number):
-        """(the live BILL vendor of the supplier or None, the supplier's name), matched once per supplier a cycle:
-        a match reads every vendor, and many records share a supplier."""
+        """(the live BILL vendor of the supplier or None, the supplier's name)."""
         if self._vendors is None:
-            self._vendors = [v for v in self.bill.vendors() if not v.archived]
-            self._vendor_of = {}
-        if supplier_number not in self._vendor_of:
-            supplier = self.supplier(supplier_number)
-            if supplier is None:
-                return None, str(supplier_number)
-            found = matches(self._vendors, supplier.name, supplier.tax_id, name_of=lambda v: v.name, tax_of=lambda v: v.tax_id)
-            self._vendor_of[supplier_number] = (found[0] if found else None), supplier.name
-        return self._vendor_of[supplier_number]
+            live = [v for v in self.bill.vendors() if not v.archived]
+            self._vendors = PartyIndex(live, name_of=lambda v: v.name, tax_of=lambda v: v.tax_id)
+        supplier = self.supplier(supplier_number)
+        if supplier is None:
+            return None, str(supplier_number)
+        found = self._vendors.matches(supplier.name, supplier.tax_id)
+        return (found[0] if found else None), supplier.name
 
     def vendor_id(self, supplier_number):
         vendor, name = self.vendor(supplier_number)
