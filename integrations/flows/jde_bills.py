@@ -237,9 +237,7 @@ class JdeBills(FlowHandler):
     def existing(self, invoice, vendor):
         """The live bills numbered ``invoice`` (of ``vendor`` when given): the group's answer, else a search."""
         bills = self.answers.take(invoice)
-        if bills is None:
-            return self.bill.find_bills(invoice, vendor)
-        return [b for b in bills if not vendor or b.vendor_id == vendor]
+        return self.bill.find_bills(invoice, vendor) if bills is None else [b for b in bills if vendor in (None, "", b.vendor_id)]
 
     def post(self, batch, posting):
         vendor, invoice, day, due, lines, fields = self.bill_of(posting)
@@ -254,13 +252,6 @@ class JdeBills(FlowHandler):
         return self.found(batch, self.bill.find_bills(*self.header(batch)))
 
     def found(self, batch, bills):
-        return [
-            FoundDocument(
-                document_id=b.id,
-                total=b.amount,
-                line_count=len(b.lines) + 1,
-                currency=batch.currency or self.bill.currency,
-                details={"invoice_number": b.invoice_number},
-            )
-            for b in bills
-        ]
+        currency = batch.currency or self.bill.currency
+        return [FoundDocument(document_id=b.id, total=b.amount, line_count=len(b.lines) + 1, currency=currency,
+                              details={"invoice_number": b.invoice_number}) for b in bills]
