@@ -177,6 +177,29 @@ def _compare(op, a, b):
         raise FilterError(f"$filter: cannot compare {a!r} with {b!r}") from None
 
 
+def equality_terms(text):
+    """(field, [string literals]) when ``text`` is only ``F eq 'a' or F eq 'b' ...`` on one plain field (a group's
+    search), so the store can answer it from an index; else None (the filter is evaluated row by row)."""
+    try:
+        tokens = _tokens(text or "")
+    except FilterError:
+        return None
+    if tokens[:1] == [("punct", "(")] and tokens[-1:] == [("punct", ")")]:
+        tokens = tokens[1:-1]
+    field, values = None, []
+    for n in range(0, len(tokens) + 1, 4):
+        term = tokens[n : n + 3]
+        if len(term) != 3 or term[0][0] != "name" or "/" in term[0][1] or term[1] != ("name", "eq") or term[2][0] != "str":
+            return None
+        if field not in (None, term[0][1]) or (n + 3 < len(tokens) and tokens[n + 3] != ("name", "or")):
+            return None
+        field = term[0][1]
+        values.append(_literal("str", term[2][1]))
+        if n + 3 >= len(tokens):
+            return field, values
+    return None
+
+
 def compile_filter(text, resolve):
     """A predicate record -> bool for ``$filter`` text; ``resolve(path)`` returns a getter or raises FilterError."""
     if not text or not text.strip():

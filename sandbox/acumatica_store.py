@@ -15,9 +15,10 @@ import copy
 import datetime as dt
 
 from . import catalog
-from .acumatica_odata import FilterError, compile_filter
+from .acumatica_odata import FilterError, compile_filter, equality_terms
 from .acumatica_schema import ENTITIES, stamp, unwrap_fields
 from .http import BadRequest, HttpError
+from .table_index import TableIndex
 
 GENERIC_ERROR = (
     "PX.Data.PXException: Error: Inserting or updating the record raised at least one error. Please review the errors."
@@ -38,6 +39,8 @@ class Store:
         self.fake = fake
         self.world = world
         self.numbers = {}
+        self.indexes = {}  # (entity, field) -> TableIndex of the field's case-folded value
+        self.changes = 0  # bumped by every update in place: a record's indexed field may have changed
 
     @property
     def records(self):
@@ -61,10 +64,20 @@ class Store:
 
         return resolve
 
+    def candidates(self, entity, filter_text):
+        """The rows an ``or`` of equalities on one field can match, from an index of that field (a case-insensitive
+        match, as ``_compare`` does), else every row: a group's search does not scan the table once a reference."""
+        terms = equality_terms(filter_text)
+        if terms is None or terms[0] not in ENTITIES[entity]["fields"]:
+            return self.records[entity]
+        field, values = terms
+        index = self.indexes.setdefault((entity, field), TableIndex(lambda row, f=field: _folded(row.get(f))))
+        return index.rows_with(self.records[entity], [_folded(v) for v in values] + [NOT_TEXT], self.changes)
+
     def select(self, entity, *, filter_text="", top=None, skip=0):
         try:
             predicate = compile_filter(filter_text, self.resolver(entity))
-            rows = [r for r in self.records[entity] if predicate(r)]
+            rows = [r for r in self.candidates(entity, filter_text) if predicate(r)]
         except FilterError as exc:
             raise BadRequest(str(exc), body={"message": "The request is invalid.", "exceptionMessage": str(exc)}) from None
         rows = rows[skip:]
@@ -121,6 +134,7 @@ class Store:
             existing.clear()
             existing.update(record)
             record = existing
+            self.changes += 1
         return record, existing is None
 
     def _existing(self, entity, body, fields):
@@ -224,6 +238,13 @@ def _merge_lines(current, sent, world):
         else:
             target.update(fields)
     return lines
+
+
+NOT_TEXT = object()  # the key of every value that is not a string (a date may equal a string literal): always a candidate
+
+
+def _folded(value):
+    return value.lower() if isinstance(value, str) else NOT_TEXT
 
 
 def _period(day):

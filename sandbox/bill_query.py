@@ -11,7 +11,8 @@ The HTTP status for each is UNCONFIRMED (the sandbox answers 401 for auth, 404 f
 Lists (docs/search-op-with-lists, v3): ``max`` (default 20, at most 100; a larger value is read
 as 100, UNCONFIRMED), ``page`` = the opaque ``nextPage``/``prevPage`` token of the previous
 answer, ``filters=field:op:value,...`` with ops eq ne gt gte lt lte in nin sw (string and date
-values quoted; ``in``/``nin`` take quoted values separated by ``|``, UNCONFIRMED), dotted fields
+values quoted; ``in``/``nin`` take one quoted string of comma-separated values, ``invoiceCurrency:in:"USD,CAD"``
+per developer.bill.com docs/search-op-with-lists; quoted values separated by ``|`` are read too), dotted fields
 reach nested values (``invoice.invoiceNumber``, UNCONFIRMED), ``sort=field:asc|desc``. The answer
 is ``{"results": [...], "nextPage": "...", "prevPage": "..."}``; a missing token means no page
 that way (UNCONFIRMED: the sandbox omits the key).
@@ -67,6 +68,15 @@ def _value(text):
     return {"true": True, "false": False, "null": None}.get(text, text)
 
 
+def _values(raw):
+    """The values of an ``in``/``nin`` filter: ``"a,b"`` (documented) or ``"a"|"b"``."""
+    values = []
+    for part in _split(raw, "|"):
+        value = _value(part)
+        values.extend(value.split(",") if isinstance(value, str) else [value])
+    return values
+
+
 def parse_filters(text):
     filters = []
     for clause in _split(text or "", ","):
@@ -76,7 +86,7 @@ def parse_filters(text):
         if len(pieces) < 3 or pieces[1].strip() not in OPS:
             raise invalid(f"Invalid filter '{clause}': use field:op:value with op one of {', '.join(OPS)}")
         field, op, raw = pieces[0].strip(), pieces[1].strip(), ":".join(pieces[2:])
-        value = [_value(v) for v in _split(raw, "|")] if op in ("in", "nin") else _value(raw)
+        value = _values(raw) if op in ("in", "nin") else _value(raw)
         filters.append((field, op, value))
     return filters
 
@@ -87,7 +97,7 @@ def lookup(obj, field):
     return obj
 
 
-def _comparable(field, value):
+def comparable(field, value):
     if isinstance(value, str) and (field.endswith("Time") or field.endswith("Date")):
         parsed = parse_when(value)
         if parsed is not None:
@@ -102,13 +112,13 @@ def _comparable(field, value):
 
 def matches(obj, filters):
     for field, op, wanted in filters:
-        have = _comparable(field, lookup(obj, field))
+        have = comparable(field, lookup(obj, field))
         if op in ("in", "nin"):
-            hit = have in [_comparable(field, w) for w in wanted]
+            hit = have in [comparable(field, w) for w in wanted]
             if hit != (op == "in"):
                 return False
             continue
-        want = _comparable(field, wanted)
+        want = comparable(field, wanted)
         if op == "sw":
             if not str(have or "").lower().startswith(str(want or "").lower()):
                 return False
@@ -132,7 +142,7 @@ def sort(rows, text):
         if direction.strip() not in ("", "asc", "desc"):
             raise invalid(f"Invalid sort '{clause}': use field:asc or field:desc")
         name = field.strip()
-        rows = sorted(rows, key=lambda r, f=name: _key(_comparable(f, lookup(r, f))), reverse=direction.strip() == "desc")
+        rows = sorted(rows, key=lambda r, f=name: _key(comparable(f, lookup(r, f))), reverse=direction.strip() == "desc")
     return rows
 
 

@@ -1,9 +1,12 @@
 """Posting: claim, send, record the results. The heart of exactly-once.
 
-Ready batches go in groups (four posts per sending thread, at least 8):
+Ready batches go in groups (four posts per sending thread, at least 8, at least the handler's
+``lookup_group_size`` when it searches by group):
 
 * claim: one conditional UPDATE moves the group ``ready -> posting`` while the lease holds,
   committed with its audit entries before anything is sent (``claims.py``);
+* search: a handler that can search a whole group's references in one call does so first, and its
+  posts use that answer (``lookup.py``);
 * send: up to the target connection's concurrency in flight, only while the lease is valid
   by this process's clock, each carrying its external reference (``sending.py``);
 * record: one transaction for the whole group, conditional on every batch still being
@@ -26,6 +29,7 @@ from ..systems.errors import IntegrationError
 from .claims import claim_group
 from .errors import Paused
 from .lease import LeaseLost
+from .lookup import group_size, look_up
 from .moves import Move, apply_claimed
 from .sending import DEFECT, FAILED, NOT_SENT, POSTED, REFUSED, UNKNOWN, Sender
 
@@ -45,9 +49,13 @@ class Poster:
         self.ctx = ctx
         self.reconciler = reconciler
         self.sender = Sender(ctx, concurrency)
-        self.group_size = max(MIN_GROUP, ROUNDS_PER_GROUP * self.sender.concurrency)
         self.pending = []  # ready batches queued by feed(), not claimed yet
         self.in_flight = None  # the group being sent whose results are not recorded yet
+
+    @property
+    def group_size(self):
+        # A handler searching by group wants groups big enough that its one search is little per post.
+        return max(MIN_GROUP, ROUNDS_PER_GROUP * self.sender.concurrency, group_size(self.ctx.handler))
 
     def close(self):
         try:
@@ -90,8 +98,11 @@ class Poster:
                     break
                 group, self.pending = self.pending[:self.group_size], self.pending[self.group_size:]
                 sending = self.start_group(group)
-                self._record_in_flight()
-                self.in_flight = sending
+                # In flight before the previous group is recorded: should that stop the run (a pause, the lease
+                # lost), the finish below still records this group, which was sent, instead of leaving it claimed.
+                previous, self.in_flight = self.in_flight, sending
+                if previous is not None:
+                    self.record_group(previous)
                 if not self.sender.parallel:  # sent already, in this thread: nothing to overlap with
                     self._record_in_flight()
             ok = True
@@ -115,13 +126,14 @@ class Poster:
         claimed = claim_group(self.ctx, group)
         if len(claimed) < len(group):
             self.ctx.lease.check()  # not claimed because the lease is gone? then stop here
-        return self.sender.start(claimed)
+        first = (lambda batches: look_up(self.ctx, batches)) if group_size(self.ctx.handler) else None
+        return self.sender.start(claimed, first=first)
 
     def record_group(self, sending, *, raising=True):
         moves, existing, refused, unsent = [], [], None, False
         for batch, outcome in sending.outcomes():
             if outcome.kind == POSTED and getattr(outcome.result, "existing", False):
-                existing.append(batch)
+                existing.append((batch, getattr(outcome.result, "found", None)))
             elif outcome.kind == POSTED:
                 moves.append(self.posted_move(batch, outcome.result))
             elif outcome.kind == UNKNOWN:
@@ -150,8 +162,8 @@ class Poster:
         self.count(moves)
         if not raising:
             return  # already stopping: what remains (an existing document to verify) waits for the next cycle
-        for batch in existing:  # the target refused a second copy and named the one it has: is it ours?
-            self.reconciler.verify_existing(batch)
+        for batch, found in existing:  # the target refused a second copy or the search found one: is it ours?
+            self.reconciler.verify_existing(batch, found)
         if refused is not None:
             raise Paused(refused)
         if unsent:

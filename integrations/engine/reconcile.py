@@ -84,9 +84,12 @@ class Reconciler:
             return
         self._absent(batch, expect=expect, claimed=claimed)
 
-    def verify_existing(self, batch):
-        """The target answered that it already has this reference: accept it only if it is ours."""
-        found = self._search(batch)
+    def verify_existing(self, batch, found=None):
+        """The target answered that it already has this reference: accept it only if it is ours. ``found``: what
+        the post's own search found just before (no second search: on the cycle's thread it would also wait for a
+        concurrency slot that the sending threads keep until the end of the run of groups)."""
+        if not found:
+            found = self._search(batch)
         if found is None:  # cannot tell: in doubt, reconciled later
             self.ctx.result.in_doubt += 1
             self.ctx.move(batch, "batch.in_doubt", "the target reports an existing copy that could not be read back",

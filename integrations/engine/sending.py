@@ -9,7 +9,7 @@ back to the cycle's thread, which records them for the whole group at once.
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.db import connections
@@ -47,6 +47,12 @@ def send_one(ctx, batch):
         return Outcome(DEFECT, error=exc)
 
 
+def send_after(ahead, ctx, batch):
+    """``send_one`` once the group's search (``ahead``) is over, whatever its outcome."""
+    wait([ahead])
+    return send_one(ctx, batch)
+
+
 class Sending:
     """A group on its way: the outcomes are there (serial) or will be (futures)."""
 
@@ -70,15 +76,23 @@ class Sender:
     def parallel(self):
         return self.pool is not None
 
-    def start(self, batches):
+    def start(self, batches, first=None):
         """Send ``batches`` and return at once with a ``Sending``; its ``outcomes()`` waits for them.
+
+        ``first(batches)`` (the group search, never raising) runs before any of them, on a sending thread:
+        the posts wait for it there, so the cycle's thread goes on meanwhile.
 
         Posts of a group go out while the cycle's thread writes the previous group's results. Each
         sending thread keeps its concurrency slot from one post to its next (``SlotKeeper``) until
         ``release_slots`` at the end of the run of groups."""
         if self.pool is None:
+            if first is not None and batches:
+                self.keeper.run(first, batches)
             return Sending(batches, [self.keeper.run(send_one, self.ctx, b) for b in batches])
-        return Sending(batches, [self.pool.submit(self.keeper.run, send_one, self.ctx, b) for b in batches])
+        if first is None or not batches:
+            return Sending(batches, [self.pool.submit(self.keeper.run, send_one, self.ctx, b) for b in batches])
+        ahead = self.pool.submit(self.keeper.run, first, batches)
+        return Sending(batches, [self.pool.submit(self.keeper.run, send_after, ahead, self.ctx, b) for b in batches])
 
     def send(self, batches):
         """[(batch, Outcome)] in the order given, all sent."""

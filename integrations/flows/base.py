@@ -36,6 +36,9 @@ class PostResult:
     document_id: str
     details: dict = field(default_factory=dict)
     existing: bool = False  # the target already had this reference and answered with that document
+    # With ``existing``: the documents the post's own search found (FoundDocument), judged as reconcile would
+    # without searching again; None: the engine searches (``handler.find``).
+    found: list | None = None
 
 
 @dataclass
@@ -152,6 +155,14 @@ class FlowHandler(ABC):
 
     def validate(self, posting):
         """Raise posting.Hold when the target would refuse the posting (unknown/inactive account...)."""
+
+    # A handler that searches many references in one call sets this (the engine's groups are then at least this
+    # big) and ``look_up``; 0: each post searches on its own, if it must.
+    lookup_group_size = 0
+
+    def look_up(self, batches):
+        """Search the target once for every reference of a claimed group and keep the answer for ``post`` (called
+        on a sending thread, while other posts run). Raising is harmless: each post then searches for itself."""
 
     @abstractmethod
     def post(self, batch, posting):

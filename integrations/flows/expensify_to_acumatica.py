@@ -12,7 +12,8 @@ Lines are coded by the mapping rules (Acumatica account, subaccount, branch, pro
 policy, category, employee and tag matches), the category's GL code being the account when no
 rule sets one; amounts are the report currency's cents converted by its exponent, exactly.
 Acumatica has no idempotency key: every post searches for a document carrying the reference
-first, so neither a retry nor a second flow creates a second one. The Expensify side (paging,
+first, so neither a retry nor a second flow creates a second one; one search (``$filter`` of
+``or``-ed references) answers a whole group of posts, and a post not answered searches alone. The Expensify side (paging,
 labels, markAsExported after a post) is ``expensify_source.ExpensifyReports``.
 
 Options besides the source's: document ("bill" | "journal"), vendor_map, ap_account ("2000"),
@@ -20,6 +21,7 @@ employee_payable_account ("2100"), card_clearing_account ("2150"), default_subac
 branch ("HQ"), use_category_gl_code (true), hold (false), reference_max_age_minutes (60).
 """
 
+import threading
 from decimal import Decimal
 
 from mappings.reference import ReferenceSet
@@ -31,6 +33,7 @@ from ..systems.acumatica import AcumaticaClient, literal
 from ..systems.text import fit
 from .base import FlowHandler, FoundDocument, PostResult
 from .expensify_source import ExpensifyReports
+from .group_lookup import GroupAnswers, chunks
 
 BILL, JOURNAL = "bill", "journal"
 
@@ -60,6 +63,8 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
         self.resolver = Resolver.for_flow(self.flow)
         self.references = None  # loaded on first validation, once per cycle
         self.vendors = None  # e-mail -> VendorID, loaded on first need
+        self.vendors_loading = threading.Lock()
+        self.answers = GroupAnswers()  # what each group's search found, for its posts
 
     # -- coverage ------------------------------------------------------------------------
     required_fields = ("acumatica_account",)
@@ -124,11 +129,15 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
         if email in mapped:
             return mapped[email]
         if self.vendors is None:
-            self.vendors = {}
-            for vendor in self.acumatica.list("Vendor", expand=["MainContact"], filter="Status eq 'Active'"):
-                contact = (vendor.get("MainContact") or {}).get("Email")
-                if contact:
-                    self.vendors.setdefault(contact.lower(), vendor["VendorID"])
+            # Posts on several threads may be first to need it: one loads it, and none sees it half filled.
+            with self.vendors_loading:
+                if self.vendors is None:
+                    vendors = {}
+                    for vendor in self.acumatica.list("Vendor", expand=["MainContact"], filter="Status eq 'Active'"):
+                        contact = (vendor.get("MainContact") or {}).get("Email")
+                        if contact:
+                            vendors.setdefault(contact.lower(), vendor["VendorID"])
+                    self.vendors = vendors
         if email not in self.vendors:
             raise Hold(f"no active Acumatica vendor record for employee {email}", code="MAP-NO-VENDOR",
                        help="Give the employee a vendor record in Acumatica with this e-mail on its main contact, or "
@@ -167,23 +176,48 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
             out["ProjectTask"] = coded["task"]
         return out
 
+    # -- the search for existing documents: one per group, else one per post --------------------------------
+    # The contract-based REST API's $filter takes "multiple conditions for the same field ... by using the AND and OR
+    # operators" (Integration Development Guide, "$filter Parameter", help.myob.com.au/advanced/Docs/Published/
+    # IntegrationDevelopmentGuide/IntegrationDev_RESTExample_Parameter_filter.html); acumatica.md, "Reads".
+    lookup_group_size = 40
+
+    def search_field(self):
+        return ("Bill", "VendorRef") if self.document == BILL else ("JournalTransaction", "Description")
+
+    def look_up(self, batches):
+        entity, field = self.search_field()
+        refs = list(dict.fromkeys(b.external_ref for b in batches))
+        def where(values):
+            return " or ".join(f"{field} eq {literal(v)}" for v in values)
+
+        for run in chunks(refs, where, "$filter"):
+            found = {}
+            for doc in self.acumatica.list(entity, filter=where(run), expand=["Details"]):
+                found.setdefault(str(doc.get(field) or "").lower(), []).append(doc)  # eq ignores case there
+            self.answers.keep([r.lower() for r in run], found)
+
     def post(self, batch, posting):
         # No idempotency key: a document already carrying the reference is this report's, whoever sent it.
-        found = self.find(batch)
+        docs = self.answers.take(batch.external_ref.lower())
+        found = self.find(batch) if docs is None else self.found(batch, docs)
         if found:
-            return PostResult(document_id=found[0].document_id, details=found[0].details, existing=True)
+            return PostResult(document_id=found[0].document_id, details=found[0].details, existing=True, found=found)
         entity, record = self.document_record(posting)
         saved = self.acumatica.put(entity, record)
         return PostResult(document_id=_document_id(entity, saved), details=_details(entity, saved))
 
     def find(self, batch):
-        if self.document == BILL:
-            entity, where = "Bill", f"VendorRef eq {literal(batch.external_ref)}"
-        else:
-            entity, where = "JournalTransaction", f"Description eq {literal(batch.external_ref)}"
+        entity, field = self.search_field()
+        return self.found(batch, self.acumatica.list(entity, filter=f"{field} eq {literal(batch.external_ref)}",
+                                                     expand=["Details"]))
+
+    def found(self, batch, docs):
+        """The documents ``docs`` (read with their Details) as FoundDocument for ``batch``."""
+        entity = self.search_field()[0]
         offsets = sum(1 for ln in (batch.posting or {}).get("lines", []) if ln.get("kind") == "offset")
         found = []
-        for doc in self.acumatica.list(entity, filter=where, expand=["Details"]):
+        for doc in docs:
             lines = doc.get("Details") or []
             if entity == "Bill":
                 total = sum((Decimal(ln.get("Amount") or 0) for ln in lines if Decimal(ln.get("Amount") or 0) > 0),
@@ -194,7 +228,6 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
             found.append(FoundDocument(document_id=_document_id(entity, doc), total=total, line_count=count,
                                        currency=doc.get("CurrencyID") or "", details=_details(entity, doc)))
         return found
-
 
 def _document_id(entity, record):
     if entity == "Bill":

@@ -129,6 +129,22 @@ def test_filter_on_last_modified_in_any_offset_with_select_expand_top_skip(box):
     assert api(box, "GET", "Bill", params={"$filter": "Details/Account eq '6110'"}).status_code == 400
 
 
+def test_an_or_of_references_finds_each_bill_ignoring_case_and_follows_a_changed_reference(box):
+    for ref in ("EXP-1", "EXP-2", "EXP-3", "EXP-2"):
+        api(box, "PUT", "Bill", json=bill(ref))
+
+    def refs(text):
+        return [d["VendorRef"]["value"] for d in api(box, "GET", "Bill", params={"$filter": text}).json()]
+
+    assert refs("VendorRef eq 'exp-2' or VendorRef eq 'EXP-3' or VendorRef eq 'EXP-404'") == ["EXP-2", "EXP-3", "EXP-2"]
+    assert refs("(VendorRef eq 'EXP-1')") == ["EXP-1"]
+    assert refs("VendorRef eq 'EXP-1' or Status eq 'Balanced'") == ["EXP-1", "EXP-2", "EXP-3", "EXP-2"]  # not indexed
+    first = api(box, "GET", "Bill", params={"$filter": "VendorRef eq 'EXP-1'"}).json()[0]
+    keys = {"Type": first["Type"], "ReferenceNbr": first["ReferenceNbr"]}
+    assert api(box, "PUT", "Bill", json={**keys, "VendorRef": {"value": "EXP-7"}}, headers={"If-Match": "*"}).ok
+    assert refs("VendorRef eq 'EXP-1' or VendorRef eq 'EXP-7'") == ["EXP-7"]
+
+
 def test_put_is_an_upsert_guarded_by_if_match_and_if_none_match(box):
     created = api(box, "PUT", "Bill", json=bill(), headers={"If-None-Match": "*"}).json()
     keys = {"Type": created["Type"], "ReferenceNbr": created["ReferenceNbr"]}

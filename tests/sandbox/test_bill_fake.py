@@ -172,6 +172,28 @@ def test_a_bill_is_created_in_currency_units_and_found_by_invoice_number(box):
     assert again.status_code == 400 and "already exists" in again.json()[0]["message"]
 
 
+def test_bills_are_listed_by_invoice_numbers_in_a_set_and_a_changed_number_is_found_under_the_new_one(box):
+    h = headers(box)
+
+    def numbered(filters):
+        answer = requests.get(url(box, "/connect/v3/bills"), headers=h, timeout=10, params={"filters": filters, "max": 100})
+        return sorted(b["invoice"]["invoiceNumber"] for b in answer.json()["results"])
+
+    for number in ("INV-A", "INV-B", "INV-C"):
+        assert requests.post(url(box, "/connect/v3/bills"), json=bill_body(box, number), headers=h, timeout=10).ok
+    assert numbered('invoice.invoiceNumber:in:"INV-A,INV-C,INV-NONE"') == ["INV-A", "INV-C"]  # the documented form
+    assert numbered('invoice.invoiceNumber:in:"INV-B"|"INV-C"') == ["INV-B", "INV-C"]
+    assert "INV-A" not in numbered('invoice.invoiceNumber:nin:"INV-A,INV-B"')
+    # A number changed in place moves in the fake's indexes: listed and refused as a duplicate under the new one.
+    bill_a = next(b for b in control(box, "GET", "bill/bills") if b["invoice"]["invoiceNumber"] == "INV-A")
+    invoice = {"invoiceNumber": "INV-D", "invoiceDate": "2026-11-15"}
+    assert requests.patch(url(box, f"/connect/v3/bills/{bill_a['id']}"), json={"invoice": invoice}, headers=h, timeout=10).ok
+    assert numbered('invoice.invoiceNumber:in:"INV-A,INV-D"') == ["INV-D"]
+    again = requests.post(url(box, "/connect/v3/bills"), json=bill_body(box, "INV-D"), headers=h, timeout=10)
+    assert again.status_code == 400 and "already exists" in again.json()[0]["message"]
+    assert requests.post(url(box, "/connect/v3/bills"), json=bill_body(box, "INV-A"), headers=h, timeout=10).ok
+
+
 @pytest.mark.parametrize("change", [{"chartOfAccountId": "0ca01NOPE"}, {"amount": "12.00"}, {"amount": 1.005}])
 def test_a_bill_line_with_an_unknown_account_or_a_bad_amount_is_refused(box, change):
     body = bill_body(box, invoice="INV-BAD")

@@ -25,3 +25,12 @@ def test_a_purge_or_a_new_table_rebuilds_it():
     table[:] = rows("E")
     assert set(index.first(table)) == {"E"}
     assert set(index.first(rows("F"))) == {"F"}
+
+
+def test_rows_with_gives_every_row_of_the_values_in_table_order_and_a_new_version_rebuilds_it():
+    index, table = TableIndex("EDTN"), rows("A", "B", "A", "C")
+    assert [r["EDTN"] for r in index.rows_with(table, ["C", "A", "Z"])] == ["A", "A", "C"]
+    table += rows("B")
+    assert index.rows_with(table, ["B"]) == [table[1], table[4]]
+    table[1]["EDTN"] = "D"  # changed in place: the owner bumps the version
+    assert index.rows_with(table, ["D"], version=1) == [table[1]] and index.rows_with(table, ["B"], version=1) == [table[4]]
