@@ -162,6 +162,8 @@ class Poster:
         self.count(moves)
         if not raising:
             return  # already stopping: what remains (an existing document to verify) waits for the next cycle
+        if existing:  # verifying may search the target from this thread: the slots kept idle go back first
+            self.sender.release_idle_slots()
         for batch, found in existing:  # the target refused a second copy or the search found one: is it ours?
             self.reconciler.verify_existing(batch, found)
         if refused is not None:

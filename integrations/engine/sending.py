@@ -104,6 +104,9 @@ class Sender:
     def release_slots(self):
         self.keeper.release_all()
 
+    def release_idle_slots(self):
+        self.keeper.release_idle()
+
     def close(self):
         if self.pool is None:
             return

@@ -153,6 +153,15 @@ class SlotKeeper:
                 return True
         return False
 
+    def release_idle(self):
+        """Give back the kept slots no call is using now: the cycle's own thread is about to call the same target
+        (it would otherwise wait for them until the end of the run of groups)."""
+        with self._lock:
+            idle = [slot for slot, entry in self._kept.items() if not entry[3]]
+            kept = [self._kept.pop(slot) for slot in idle]
+        for limiter, lease, _, _ in kept:
+            limiter.give_back_now(lease)
+
     def release_all(self):
         with self._lock:
             kept, self._kept = list(self._kept.values()), {}

@@ -414,3 +414,31 @@ def test_an_unknown_flow_kind_fails_its_cycle_and_frees_the_slot(box, flow, monk
     result = run_cycle(flow)
     assert result.state == SyncCycle.FAILED and "not implemented" in result.message
     assert not SyncCycle.objects.filter(flow=flow, state=SyncCycle.RUNNING).exists()
+
+
+def test_a_post_answered_with_an_existing_journal_is_verified_at_once_with_posts_in_parallel(box, flow):
+    # Every post refused first: the reports are held with their postings, never sent with an unknown outcome.
+    control(box, "POST", "faults", json={"system": "jde", "endpoint": "orchestrator", "action": "status", "status": 400})
+    run_cycle(flow)
+    held = list(Batch.objects.filter(flow=flow, state=S.HELD, error_code="JDE-400").order_by("pk"))
+    assert len(held) > 8
+    control(box, "DELETE", "faults")
+    # One of them reaches JD Edwards another way; the portal does not know.
+    from integrations.flows.expensify_to_jde import ExpensifyToJde
+    from integrations.posting import Posting
+    from integrations.systems.jde import JdeClient
+
+    handler = ExpensifyToJde(flow)
+    handler.open()
+    JdeClient(flow.target).post_journal(handler.journal_document(Posting.from_json(held[-1].posting)))
+    Batch.objects.filter(pk__in=[b.pk for b in held]).update(state=S.READY, last_sent_at=None, error_code="")
+    # Eight posts in flight (JD Edwards' default): the orchestration answers the known one with its journal, and
+    # the cycle's own check of that journal must not wait for a slot the sending threads keep (they keep them to
+    # the end of the run of groups; a slot's lease runs 90 s).
+    started = time.monotonic()
+    result = run_cycle(flow)
+    assert time.monotonic() - started < 45
+    assert result.state == SyncCycle.DONE and result.in_doubt == 0
+    assert Batch.objects.filter(pk=held[-1].pk, state__in=[S.POSTED, S.CONFIRMED]).exists()
+    journals = journals_by_reference(box)
+    assert all(len(journals[b.external_ref]) == 1 for b in held)
