@@ -24,6 +24,32 @@ def matches(items, name, tax_id, *, name_of, tax_of):
     return by_tax or [i for i in items if same_party(name, tax_id, name_of(i), tax_of(i))]
 
 
+class PartyIndex:
+    """``matches`` over one list asked many times: the same answer, in the list's order, from indexes built once
+    (a scan of 5,000 JD Edwards suppliers for each BILL payment made a 10,000-payment cycle quadratic)."""
+
+    def __init__(self, items, *, name_of, tax_of):
+        self.by_tax, self.by_stripped_tax, self.by_name, self.untaxed_by_name = {}, {}, {}, {}
+        for entry in enumerate(items):
+            tax, name = tax_of(entry[1]), norm(name_of(entry[1]))
+            if tax:
+                self.by_tax.setdefault(tax, []).append(entry)
+                self.by_stripped_tax.setdefault(str(tax).strip(), []).append(entry)
+            if name:
+                self.by_name.setdefault(name, []).append(entry)
+                if not tax:
+                    self.untaxed_by_name.setdefault(name, []).append(entry)
+
+    def matches(self, name, tax_id):
+        name = norm(name)
+        if not tax_id:  # same_party by name, whatever the other's tax id
+            found = self.by_name.get(name, []) if name else []
+        else:
+            found = self.by_tax.get(tax_id) or [  # else same_party: equal tax ids, or the name where the other has none
+                *self.by_stripped_tax.get(str(tax_id).strip(), []), *(self.untaxed_by_name.get(name, []) if name else [])]
+        return [item for _, item in sorted(found, key=lambda entry: entry[0])]
+
+
 class BillVendors(MirrorTarget):
     """BILL vendors, read once per cycle; a supplier's vendor is found by ``matches`` (an existing vendor
     is linked, never duplicated) and kept in step: name, email, tax id, archived when the supplier is
