@@ -64,7 +64,9 @@ class KeysetList:
         while True:
             try:
                 rows, more, total = self._get(query, page)
-            except NotFound:  # the group shrank below this page: read it again
+            except NotFound:  # the group shrank below this page: read it again (a page 1 always exists)
+                if page == 1:
+                    raise
                 page, count = 1, None
                 continue
             if None not in (count, total) and total < count:  # a record left the group: later pages moved forward
