@@ -105,6 +105,10 @@ class QueryMixin:
             return self._comparable(kind, row.get(alias))
 
         first = values[0]
+        try:  # a set: a LIST of 100 address numbers tested against every row of F0101 was a list scan a row
+            members = frozenset(values)
+        except TypeError:
+            members = values
         return {
             "EQUAL": lambda row: value_of(row) == first,
             "NOT_EQUAL": lambda row: value_of(row) != first,
@@ -113,7 +117,7 @@ class QueryMixin:
             "GREATER": lambda row: value_of(row) > first,
             "GREATER_EQUAL": lambda row: value_of(row) >= first,
             "BETWEEN": lambda row: first <= value_of(row) <= values[1],
-            "LIST": lambda row: value_of(row) in values,
+            "LIST": lambda row: value_of(row) in members,
         }[operator]
 
     def _select(self, table_name, table, query, session):

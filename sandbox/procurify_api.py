@@ -14,7 +14,9 @@
 """
 
 import datetime as dt
+import functools
 import math
+import operator
 from urllib.parse import urlencode
 
 from .http import HttpError, json_response
@@ -70,34 +72,45 @@ def page_of(req, items, settings, prefix, shape=None):
     return json_response({"metadata": {"pagination": pagination}, "data": chunk})
 
 
-def in_range(req, name, value, *, dates=False):
-    """True when ``value`` (an ISO date or date-time string) is inside the ``name_0``/``name_1`` range."""
-    return _within(req, f"{name}_0", f"{name}_1", value, dates=dates)
+def in_range(req, name, *, dates=False):
+    """A test of an ISO date or date-time string: inside the ``name_0``/``name_1`` range."""
+    return _within(req, f"{name}_0", f"{name}_1", dates=dates)
 
 
-def in_after_before(req, name, value):
+def in_after_before(req, name):
     """The public API's ``<name>_after`` / ``<name>_before`` pair (django-filter IsoDateTimeFromToRangeFilter)."""
-    return _within(req, f"{name}_after", f"{name}_before", value, dates=False)
+    return _within(req, f"{name}_after", f"{name}_before", dates=False)
 
 
-def _within(req, low_name, high_name, value, *, dates):
-    low, high = req.arg(low_name), req.arg(high_name)
-    if not low and not high:
-        return True
-    when = parse_when(value)
-    if when is None:
-        return False
-    for name, bound in ((low_name, low), (high_name, high)):
-        if not bound:
-            continue
-        parsed = parse_when(bound)
-        if parsed is None or (dates and len(bound.strip()) != 10):
-            raise invalid(name.rsplit("_", 1)[0], "Enter a valid date." if dates else "Enter a valid date/time.")
-        if name == high_name and len(bound.strip()) == 10:
-            parsed += dt.timedelta(days=1) - dt.timedelta(microseconds=1)  # a date bound covers its whole day
-        if (name == low_name and when < parsed) or (name == high_name and when > parsed):
-            return False
-    return True
+def _within(req, low_name, high_name, *, dates):
+    """The test for one request: its bounds read and parsed once, not once a row (a list of 10,000 bills read
+    50 at a time parsed them 400,000 times), and a row's stamp parsed once for every list (``_when``)."""
+    low, high = (_bound(req, name, dates, high=name == high_name) for name in (low_name, high_name))
+    if low is None and high is None:
+        return lambda value: True
+
+    def test(value):
+        when = _when(value)
+        return when is not None and (low is None or when >= low) and (high is None or when <= high)
+
+    return test
+
+
+def _bound(req, name, dates, *, high):
+    bound = req.arg(name)
+    if not bound:
+        return None
+    parsed = parse_when(bound)
+    if parsed is None or (dates and len(bound.strip()) != 10):
+        raise invalid(name.rsplit("_", 1)[0], "Enter a valid date." if dates else "Enter a valid date/time.")
+    if high and len(bound.strip()) == 10:
+        parsed += dt.timedelta(days=1) - dt.timedelta(microseconds=1)  # a date bound covers its whole day
+    return parsed
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _when(value):
+    return parse_when(value)
 
 
 def ordered(req, items, default):
@@ -107,7 +120,10 @@ def ordered(req, items, default):
     field = key.lstrip("-")
     if items and field not in items[0]:
         raise invalid("order_by", f"Select a valid choice. {field} is not one of the available choices.")
-    return sorted(items, key=lambda item: (_sortable(item.get(field)), _sortable(item.get("id"))), reverse=reverse)
+    try:  # the usual list: one type a column, no gaps; the same order as below at a tenth of the cost a row
+        return sorted(items, key=operator.itemgetter(field, "id"), reverse=reverse)
+    except (KeyError, TypeError):
+        return sorted(items, key=lambda item: (_sortable(item.get(field)), _sortable(item.get("id"))), reverse=reverse)
 
 
 def _sortable(value):

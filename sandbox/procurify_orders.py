@@ -65,10 +65,11 @@ class OrdersMixin:
         if role not in PO_ROLES or status not in PO_STATUSES:
             raise detail(404, "Not found.")
         wanted = None if status == "all" else data.PO_STATES[status]
+        modified = in_range(req, "modified_date", dates=True)
         rows = [
             self._po_view(po, items=False)
             for po in self.world["purchase_orders"]
-            if (wanted is None or po["state"] == wanted) and in_range(req, "modified_date", po["last_modified"], dates=True)
+            if (wanted is None or po["state"] == wanted) and modified(po["last_modified"])
         ]
         return page_of(req, ordered(req, rows, "procurify_PO"), self.settings, self.name)
 
@@ -251,11 +252,11 @@ class OrdersMixin:
         requisition.update(status=3, last_modified=stamp)
 
     def order_items(self, req):
+        modified = in_range(req, "last_modified", dates=True)
         rows = [
             dict(it)
             for it in self._all_items()
-            if (not req.arg("orderNum") or str(it["orderNum"]) == req.arg("orderNum"))
-            and in_range(req, "last_modified", it["last_modified"], dates=True)
+            if (not req.arg("orderNum") or str(it["orderNum"]) == req.arg("orderNum")) and modified(it["last_modified"])
         ]
         return page_of(req, ordered(req, rows, "id"), self.settings, self.name)
 

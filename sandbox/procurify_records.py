@@ -157,23 +157,16 @@ class RecordsMixin:
 
     # -- bills and payments ----------------------------------------------------------------------------
     def bill_list(self, req):
-        rows = [
-            b
-            for b in self.world["bills"]
-            if in_range(req, "last_modified_datetime", b["last_modified_datetime"])
-            and in_range(req, "modified_date", b["last_modified_datetime"], dates=True)
-        ]
+        changed, modified = in_range(req, "last_modified_datetime"), in_range(req, "modified_date", dates=True)
+        rows = [b for b in self.world["bills"] if changed(b["last_modified_datetime"]) and modified(b["last_modified_datetime"])]
         return page_of(req, ordered(req, rows, "id"), self.settings, self.name, shape=_header)
 
     def bill_get(self, req, key):
         return single(dict(self._find("bills", key)))
 
     def payment_list(self, req):
-        rows = [
-            p
-            for p in self.world["payments"]
-            if in_after_before(req, "updated_at", p["updated_at"]) and in_after_before(req, "created_at", p["created_at"])
-        ]
+        updated, created = in_after_before(req, "updated_at"), in_after_before(req, "created_at")
+        rows = [p for p in self.world["payments"] if updated(p["updated_at"]) and created(p["created_at"])]
         return page_of(req, ordered(req, rows, "id"), self.settings, self.name, shape=dict)
 
 

@@ -35,7 +35,7 @@ from ..systems.jde_vouchers import MAX_INVOICE, VoucherDocument, VoucherLine, Vo
 from ..systems.text import fit, identifier_or
 from .base import FlowHandler, FoundDocument, PostResult
 from .bill_payments import BillPayments
-from .bill_vendors import matches
+from .bill_vendors import PartyIndex
 from .checks import check_fields
 from .expensify_to_jde import account_key, split_account
 from .jde_accounts import check_accounts
@@ -59,7 +59,7 @@ class BillToJde(BillPayments, FlowHandler):
         self.bill = BillClient(self.flow.source)
         self.jde = JdeClient(self.flow.target)
         self.accounts = None
-        self._suppliers = self._vendors = self._classes = None
+        self._suppliers = self._vendors = self._classes = self._matcher = None
 
     def coverage_gaps(self):
         return []  # no mapping rules: supplier and accounts come from BILL's own records, checked per payment
@@ -108,8 +108,10 @@ class BillToJde(BillPayments, FlowHandler):
                 code="BILL-VENDOR-UNKNOWN",
                 help="Check the vendor in BILL; then retry.",
             )
-        live = [s for s in self.suppliers() if s.active]
-        found = matches(live, vendor.name, vendor.tax_id, name_of=lambda s: s.name, tax_of=lambda s: s.tax_id)
+        if self._matcher is None:  # once per cycle, not a scan of every supplier per payment
+            self._matcher = PartyIndex([s for s in self.suppliers() if s.active], name_of=lambda s: s.name,
+                                       tax_of=lambda s: s.tax_id)
+        found = self._matcher.matches(vendor.name, vendor.tax_id)
         if len(found) != 1:
             what = "no JD Edwards supplier" if not found else f"{len(found)} JD Edwards suppliers"
             raise Hold(

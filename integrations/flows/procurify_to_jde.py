@@ -19,7 +19,9 @@ all exist now, so the same cycle posts them. A bill whose vendor has no JD Edwar
 the same way (``MAP-NO-SUPPLIER``) until one exists (e.g. added by the vendors -> suppliers flow).
 
 The cursor (``bills``, ``payments``: Procurify's ``last_modified_datetime`` / ``updated_at`` of the
-newest record read) is inclusive: a record read again is the same version and stores nothing.
+newest record read) is inclusive: a record read again is the same version and stores nothing. Both lists
+are read by keyset paging on that stamp (``systems.procurify_keyset``) and streamed: each page is stored,
+mapped and posted, and the cursor moved past it, before the next page is read.
 
 Option ``records: vendors`` turns this kind into the vendors -> suppliers mirror (``procurify_vendors``).
 
@@ -97,19 +99,19 @@ class ProcurifyToJde(FlowHandler):
         start = dt.datetime.combine(dt.date.fromisoformat(start), dt.time(), dt.UTC) if start else None
         since = {kind: dt.datetime.fromisoformat(cursor[kind]) if cursor.get(kind) else start for kind in ("bills", "payments")}
         statuses = {int(s) for s in self.options.get("bill_statuses", (2, 3))}
+        # Page by page (store, map and post each before the next is read): memory stays flat at any size, and
+        # the cursor moves with each stored page; the keyset paging underneath skips nothing changed meanwhile.
         try:
-            headers = self.procurify.bills_since(since["bills"])
-            bills = [self._detail(h) for h in headers if h.status in statuses]
-            moved = {"bills": _newest(headers, "modified", since["bills"])}
-            yield Page(records=[self._bill_record(b) for b in bills], cursor=moved)
+            for headers, newest in self.procurify.bill_pages(since["bills"]):
+                bills = [self._detail(h) for h in headers if h.status in statuses]
+                yield Page(records=[self._bill_record(b) for b in bills], cursor={"bills": newest.isoformat()})
             if not self.options.get("payments", True):
                 return
-            payments = self.procurify.payments_since(since["payments"])
+            for payments, newest in self.procurify.payment_pages(since["payments"]):
+                yield Page(records=[self._payment_record(p) for p in payments if p.status == "paid"],
+                           cursor={"payments": newest.isoformat()})
         except CONNECTION_ERRORS as exc:
             raise Paused(exc) from exc
-        paid = [p for p in payments if p.status == "paid"]
-        yield Page(records=[self._payment_record(p) for p in paid],
-                   cursor={**moved, "payments": _newest(payments, "updated", since["payments"])})
 
     def _detail(self, header):
         """The bill with its lines; the header, held with the reason, when Procurify cannot give them."""
@@ -303,8 +305,3 @@ class ProcurifyToJde(FlowHandler):
 def _text_day(value, problems, name):
     return FieldReader(problems, "the record").day(value, name)
 
-
-def _newest(records, attribute, fallback):
-    stamps = [getattr(r, attribute) for r in records if getattr(r, attribute)]
-    newest = max(stamps, default=fallback)
-    return newest.isoformat() if newest else ""

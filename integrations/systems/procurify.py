@@ -14,7 +14,9 @@ sends ``X-Procurify-Client: api`` as the reference says.
 
 Lists come as ``{"metadata": {"pagination": {..., "next": <absolute URL or null>}}, "data": [...]}``;
 ``pages`` follows ``next`` until it is null (``page_size`` option, default 50 as [3P] clients use:
-the spec warns that slow requests can get API access suspended). Single objects come as
+the spec warns that slow requests can get API access suspended). Bills and payments, which change while
+a cycle pages through them, are read by keyset paging on their last-change stamp instead
+(``procurify_keyset``). Single objects come as
 ``{"metadata": {}, "data": {...}}``.
 
 Errors: 401/403 from the token endpoint -> ``AuthError`` ``PROCURIFY-AUTH``; 400 -> ``ValidationRejected``
@@ -38,6 +40,7 @@ from urllib.parse import quote
 
 from .errors import AuthError, IntegrationError, ValidationRejected
 from .http import HttpClient
+from .procurify_keyset import KeysetList
 from .source_fields import FieldReader, trackable_id, when
 
 log = logging.getLogger(__name__)
@@ -71,13 +74,6 @@ def _when(text):
         return None
     value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _stamp(value):
-    if isinstance(value, dt.datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.isoformat()
 
 
 # -- records ------------------------------------------------------------------------------------------
@@ -504,22 +500,31 @@ class ProcurifyClient(HttpClient):
         return [OrderItem.from_api(i) for i in self.pages("/api/v3/order-items/", params)]
 
     # -- AP -----------------------------------------------------------------------------------------------
+    def bill_pages(self, cursor=None):
+        """Bill headers changed at or after ``cursor`` (a datetime), oldest change first, a page at a time:
+        ``(bills, newest stamp read)``, by keyset paging (``procurify_keyset``: a bill changed meanwhile is
+        neither skipped nor read twice)."""
+        rows = KeysetList(self, "/api/v3/ap/bills/", field="last_modified_datetime", low="last_modified_datetime_0",
+                          high="last_modified_datetime_1", since=cursor)
+        for page, newest in rows.pages():
+            yield _tracked(Bill.from_api(b) for b in page), newest
+
     def bills_since(self, cursor=None):
-        """Bill headers changed at or after ``cursor`` (a datetime), oldest change first."""
-        params = {"order_by": "last_modified_datetime"}
-        if cursor is not None:
-            params["last_modified_datetime_0"] = _stamp(cursor)
-        return _tracked(Bill.from_api(b) for b in self.pages("/api/v3/ap/bills/", params))
+        return [bill for page, _ in self.bill_pages(cursor) for bill in page]
 
     def bill(self, uuid):
         """One bill with its lines."""
         return Bill.from_api(self.call("GET", f"/api/v2/ap/bills/{quote(str(uuid), safe='')}/", idempotent=True)["data"])
 
+    def payment_pages(self, cursor=None):
+        """Payments updated at or after ``cursor``, a page at a time, as ``bill_pages``."""
+        rows = KeysetList(self, "/api/public/v1/payments/", field="updated_at", low="updated_at_after",
+                          high="updated_at_before", since=cursor)
+        for page, newest in rows.pages():
+            yield _tracked(Payment.from_api(p) for p in page), newest
+
     def payments_since(self, cursor=None):
-        params = {"order_by": "updated_at"}
-        if cursor is not None:
-            params["updated_at_after"] = _stamp(cursor)
-        return _tracked(Payment.from_api(p) for p in self.pages("/api/public/v1/payments/", params))
+        return [payment for page, _ in self.payment_pages(cursor) for payment in page]
 
 
 def _tracked(records):
