@@ -142,3 +142,16 @@ def test_the_inbox_forgets_processed_events_older_than_the_replay_window(box):
     assert run_cycle(flow).posted == 1
     assert not WebhookEvent.objects.filter(pk=old.pk).exists()
     assert WebhookEvent.objects.get(event_id="new").processed_at is not None  # kept: its id still guards replays
+
+
+def test_the_dry_run_page_shows_a_payment_as_its_voucher_and_writes_nothing(box, support_client):
+    from django.urls import reverse
+
+    flow = make_bill_flow(box, options=START)
+    supplier, vendor = supplier_vendor(flow)
+    _, payment, account = paid_bill(box, flow, vendor)
+    page = support_client.get(reverse("admin:integrations_flow_preview", args=[flow.pk]), {"record": payment["id"]})
+    text = page.content.decode()
+    assert page.status_code == 200 and payment["id"] in text and "199.99" in text
+    assert account.split(".")[1] in text  # the voucher's G/L line, coded from the paid bill's line
+    assert not Batch.objects.filter(flow=flow).exists() and vouchers(flow, payment["id"]) == []  # nothing written

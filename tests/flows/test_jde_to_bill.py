@@ -196,3 +196,19 @@ def test_coverage_names_the_jde_accounts_bill_cannot_code(box, flows):
     client.call("POST", f"/v3/classifications/chart-of-accounts/{chart.id}/archive", idempotent=True)
     gaps = flow_coverage(bills_flow)
     assert account in {g.source["account"] for g in gaps if g.field == "chartOfAccountId"}
+
+
+def test_the_dry_run_page_shows_an_order_as_its_bill_and_writes_nothing(box, flows, support_client):
+    from django.urls import reverse
+
+    vendors_flow, bills_flow = flows
+    run_cycle(vendors_flow)
+    order = approved_orders(bills_flow)[0]
+    invoice = f"PO-{order.company}-{order.number}-{order.order_type}"
+    bills_before = len(control(box, "GET", "bill/bills"))
+    page = support_client.get(reverse("admin:integrations_flow_preview", args=[bills_flow.pk]),
+                              {"record": f"{order.company}-{order.number}-{order.order_type}"})
+    text = page.content.decode()
+    assert page.status_code == 200 and f"would post as {invoice}" in text and "0 would be held" in text
+    assert not Batch.objects.filter(flow=bills_flow).exists()  # a dry run writes nothing, anywhere
+    assert len(control(box, "GET", "bill/bills")) == bills_before and not BillClient(bills_flow.target).find_bills(invoice)
