@@ -225,11 +225,7 @@ class Cycle:
                     if part is parts[-1]:
                         ctx.handler.after_store(page)
                         pages.read_ahead()
-                    step = 2 * self.poster.group_size if self.poster.sender.parallel else max(1, len(batches))
-                    for start in range(0, len(batches), step):
-                        chunk = batches[start:start + step]
-                        self.mapper.map_batches(chunk)
-                        self.poster.feed(chunk)
+                    self.map_and_feed(batches)
                 self.progress(f"page {self.pages}: {len(page.records)} records; "
                               f"{ctx.result.posted} posted, {ctx.result.held} held so far")
                 if ctx.out_of_time():
@@ -240,6 +236,14 @@ class Cycle:
             raise
         finally:
             pages.close()
+
+    def map_and_feed(self, batches):
+        """Map and queue for posting: a few groups at a time with parallel posting, so sends start early."""
+        step = 2 * self.poster.group_size if self.poster.sender.parallel else max(1, len(batches))
+        for start in range(0, len(batches), step):
+            chunk = batches[start:start + step]
+            self.mapper.map_batches(chunk)
+            self.poster.feed(chunk)
 
     def recover_interrupted(self):
         """A batch left 'posting' by a cycle that is gone may have been sent: in doubt, settle from now."""

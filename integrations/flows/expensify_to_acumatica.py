@@ -188,6 +188,7 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
     def look_up(self, batches):
         entity, field = self.search_field()
         refs = list(dict.fromkeys(b.external_ref for b in batches))
+
         def where(values):
             return " or ".join(f"{field} eq {literal(v)}" for v in values)
 
@@ -228,6 +229,7 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
             found.append(FoundDocument(document_id=_document_id(entity, doc), total=total, line_count=count,
                                        currency=doc.get("CurrencyID") or "", details=_details(entity, doc)))
         return found
+
 
 def _document_id(entity, record):
     if entity == "Bill":
