@@ -101,6 +101,7 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
 
     def reset(self, seed, size, anchor):
         with self.lock:
+            self.writes += 1
             self.world = data.generate(seed, size, anchor)
             self.creds = data.credentials_for(seed)
             self.user_id = data.new_id(random.Random(f"bill-user-{seed}"), "user")
@@ -172,7 +173,11 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
                     session = self.session_for(req)
                     if "kind" in args:
                         args["kind"] = KIND_OF_PATH[args["kind"]]
-                    result = getattr(self, handler)(req, session, **args)
+                    try:
+                        result = getattr(self, handler)(req, session, **args)
+                    finally:
+                        if req.method != "GET":  # under the lock, after the change: lists kept from before are stale
+                            self.writes += 1
             finally:
                 self.leave(slot)
         except query.BdcError as exc:
@@ -191,6 +196,8 @@ class BillFake(GateMixin, RecordsMixin, SubscriptionsMixin, WorldClock, Fake):
     def control(self, req, subpath):
         parts = [p for p in subpath.split("/") if p]
         with self.lock:
+            if req.method != "GET":  # a control call may change rows in place (kept lists are computed under the lock)
+                self.writes += 1
             if req.method == "GET" and parts == ["stats"]:
                 counts = {k: self.stats[k] for k in ("refused_1322", "refused_1144", "peak_in_flight")}
                 return json_response(dict(counts, in_flight=sum(self.in_flight.values()), sessions=len(self.sessions)))

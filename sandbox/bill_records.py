@@ -62,6 +62,7 @@ def _amount(value, where):
 # Fields a list filters on with eq/in through an index of the table, not a scan of every row (a group search
 # and a per-post search, one list per 40 or per bill, over 10,000 bills).
 INDEXED = {"bills": ("invoice.invoiceNumber",)}
+LISTS_KEPT = 32  # distinct list queries whose rows are kept between pages
 
 
 def _duplicate_key(bill):
@@ -69,6 +70,8 @@ def _duplicate_key(bill):
 
 
 class RecordsMixin:
+    writes = 0  # bumped by every request that may change a row (the fake's handle and control)
+
     def _index(self, name, column):
         return self.__dict__.setdefault("_indexes", {}).setdefault(name, TableIndex(column))
 
@@ -96,10 +99,22 @@ class RecordsMixin:
         return self.world[kind]
 
     def _list(self, req, kind):
-        filters = query.parse_filters(req.arg("filters"))  # once, not once a row
-        rows = [r for r in self._candidates(kind, filters) if query.matches(r, filters)]
-        rows = query.sort(rows, req.arg("sort") or "createdTime:asc")
-        return query.page(req, rows, f"{kind}|{req.arg('filters')}|{req.arg('sort')}")
+        query_key = f"{kind}|{req.arg('filters')}|{req.arg('sort')}"
+        # A list is read a page at a time; filtering and sorting the whole table again for each 100-row page made
+        # reading 5,000 vendors quadratic. The matched and sorted rows are kept per query until anything is written
+        # (``writes``: every request but a GET, every control change, a reset).
+        table = self.world[kind]
+        version = (id(table), len(table), self.writes)
+        kept = self.__dict__.setdefault("_lists", {})
+        found = kept.get(query_key)
+        if found is None or found[0] != version:
+            filters = query.parse_filters(req.arg("filters"))  # once, not once a row
+            rows = [r for r in self._candidates(kind, filters) if query.matches(r, filters)]
+            found = (version, query.sort(rows, req.arg("sort") or "createdTime:asc"))
+            if len(kept) >= LISTS_KEPT:
+                kept.clear()
+            kept[query_key] = found
+        return query.page(req, found[1], query_key)
 
     def _touch(self, row, event=None):
         row["updatedTime"] = self.stamp()

@@ -63,8 +63,11 @@ class Recorder:
         item = Sent(request.method, request.url, dict(request.headers), body,
                     response.status_code if response is not None else None, started, ended, content,
                     response.headers.get("Content-Type", "") if response is not None else "")
+        # Pickled before the lock: a thread that loses the GIL while holding the lock would make every
+        # other sending thread wait on the instrument, time the portal's run would be charged with.
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            pickle.dump(item, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self._spool.write(data)
             self.count += 1
 
     def __len__(self):

@@ -93,6 +93,26 @@ class _WaitRetryAfter(tenacity.wait.wait_base):
         return self.backoff(retry_state)
 
 
+class PoolKeyCache(HTTPAdapter):
+    """requests works out a request's connection-pool key afresh for every call, and with a CA bundle
+    path (``verify`` a string, as REQUESTS_CA_BUNDLE gives) that includes a ``stat`` of the path:
+    a system call per request. The key depends only on the origin and the TLS settings, so it is
+    worked out once per origin and settings."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._keys = {}
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        parts = urlsplit(request.url)
+        key = (parts.scheme, parts.netloc, verify, cert if not isinstance(cert, list) else tuple(cert))
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
+        host_params, pool_kwargs = found
+        return dict(host_params), dict(pool_kwargs)  # urllib3 may keep or change what it is given
+
+
 class HttpClient:
     system = "generic"
     connect_timeout = 5.0
@@ -147,7 +167,7 @@ class HttpClient:
         session.proxies = self._environ_proxies(self.base_url)
         session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         # Without room for every slot, urllib3 would drop the connections past its pool size after each call.
-        adapter = HTTPAdapter(pool_maxsize=max(DEFAULT_POOLSIZE, self.concurrency))
+        adapter = PoolKeyCache(pool_maxsize=max(DEFAULT_POOLSIZE, self.concurrency))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
