@@ -8,7 +8,12 @@ import re
 from decimal import InvalidOperation
 
 from . import jde_data as data
+from .table_index import TableIndex
 
+# Columns a row keeps once written (address and order numbers): an EQUAL or LIST condition on one reads the
+# matching rows from an index. Reading 5,000 suppliers as 100-number LIST chunks over F0401, F0101, F0111 and
+# F01151 scanned each table once a chunk.
+KEY_COLUMNS = ("AN8", "DOCO")
 OPERATORS = ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "BETWEEN", "LIST",
              "STR_START_WITH", "STR_END_WITH", "STR_CONTAIN", "STR_BLANK", "STR_NOT_BLANK")
 
@@ -133,7 +138,27 @@ class QueryMixin:
         if not predicates:
             return list(rows)
         combine = any if str(query.get("matchType") or "MATCH_ALL").upper() == "MATCH_ANY" else all
+        if combine is all:
+            keyed = self._keyed(table_name, table, conditions, session)
+            rows = rows if keyed is None else keyed
         return [row for row in rows if combine(p(row) for p in predicates)]
+
+    def _keyed(self, table_name, table, conditions, session):
+        """The rows (in table order) an EQUAL or LIST condition on a key column can match; None: scan the table.
+        Called once the conditions are known to be valid."""
+        for condition in conditions:
+            alias = self._column(table_name, table, condition.get("controlId"))
+            if alias not in KEY_COLUMNS or str(condition.get("operator") or "").upper() not in ("EQUAL", "LIST"):
+                continue
+            kind = table["columns"][alias][0]
+            raw = condition.get("value")
+            values = [self._comparable(kind, self._literal(v, session)) for v in (raw if isinstance(raw, list) else [raw])]
+            indexes = self.__dict__.setdefault("_key_indexes", {})
+            index = indexes.get((table_name, alias))
+            if index is None:
+                index = indexes[(table_name, alias)] = TableIndex(lambda row, a=alias, k=kind: self._comparable(k, row.get(a)))
+            return index.rows_with(self.tables[table_name], values)
+        return None
 
     def _order(self, table_name, table, rows, order_by):
         if not order_by:

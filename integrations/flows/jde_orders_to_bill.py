@@ -44,10 +44,8 @@ class JdeOrdersToBill(JdeBills):
     def fetch(self, cursor):
         since = cursor.get("orders_since") or self.options.get("start_date")
         since = dt.datetime.fromisoformat(since) if since else None
-        orders = sorted(self.jde.purchase_orders_changed_since(since), key=lambda o: (o.updated or dt.datetime.min, o.number))
-        size = int(self.options.get("page_size", 100))
-        for start in range(0, len(orders), size):
-            chunk = orders[start : start + size]
+        # Oldest change first, a page at a time: the cursor after a page is its newest change.
+        for chunk in self.jde.purchase_order_pages(since, int(self.options.get("page_size", 100))):
             newest = max((o.updated for o in chunk if o.updated), default=since)
             records = [
                 SourceRecord(f"{o.company}-{o.number}-{o.order_type}", _plain(o), f"PO {o.number}: {o.total}")

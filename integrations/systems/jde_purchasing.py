@@ -119,21 +119,39 @@ class PurchasingReads:
 
     def purchase_orders_changed_since(self, since: dt.datetime | None = None) -> list[PurchaseOrder]:
         """Orders whose header or a line changed at or after ``since`` (every order when None), whole."""
+        orders = [order for page in self.purchase_order_pages(since) for order in page]
+        return sorted(orders, key=lambda o: (o.company, o.order_type, o.number, o.suffix))
+
+    def purchase_order_pages(self, since: dt.datetime | None = None, size: int = LIST_CHUNK):
+        """The orders of ``purchase_orders_changed_since``, oldest change first (then by number), ``size`` at a
+        time: only the headers and the changed lines' stamps are held for every order; a page's lines are read
+        with the page (one LIST of its order numbers per 100), so a cycle holds one page of lines at a time."""
         cancelled = tuple(self.options.get("cancelled_statuses") or ("980",))
         headers = {_order_key(r): r for r in self.browse("F4301", HEADER_COLUMNS, self._since_conditions(since))
                    if _after(r, since, "TDAY")}
-        changed_lines = {_order_key(r) for r in self.browse("F4311", ["KCOO", "DOCO", "DCTO", "SFXO", "UPMJ", "TDAY"],
-                                                             self._since_conditions(since)) if _after(r, since, "TDAY")}
-        missing = {key[1] for key in changed_lines - set(headers)}
+        changed = {}  # order key -> newest stamp of its lines changed since ``since``
+        for row in self.browse("F4311", ["KCOO", "DOCO", "DCTO", "SFXO", "UPMJ", "TDAY"], self._since_conditions(since)):
+            moment = stamp(row.get("UPMJ"), row.get("TDAY"))
+            if _after(row, since, "TDAY") and moment is not None:
+                key = _order_key(row)
+                changed[key] = max(moment, changed.get(key, moment))
+        missing = {key[1] for key in set(changed) - set(headers)}
         for row in self._chunks("F4301", HEADER_COLUMNS, "DOCO", missing):
-            if _order_key(row) in changed_lines:
+            if _order_key(row) in changed:
                 headers[_order_key(row)] = row
-        lines = {}
-        for row in self._chunks("F4311", LINE_COLUMNS, "DOCO", {key[1] for key in headers}):
-            if _order_key(row) in headers:
-                lines.setdefault(_order_key(row), []).append(self._po_line(row, cancelled))
-        orders = [self._order(key, row, lines.get(key, [])) for key, row in headers.items()]
-        return sorted(orders, key=lambda o: (o.company, o.order_type, o.number, o.suffix))
+
+        def newest(key):  # lines not changed since ``since`` are older than every stamp taken here
+            stamps = [s for s in (stamp(headers[key].get("UPMJ"), headers[key].get("TDAY")), changed.get(key)) if s]
+            return max(stamps) if stamps else dt.datetime.min
+
+        keys = sorted(headers, key=lambda k: (newest(k), k[1], k))
+        for start in range(0, len(keys), max(1, int(size))):
+            chunk = keys[start:start + max(1, int(size))]
+            wanted, lines = set(chunk), {}
+            for row in self._chunks("F4311", LINE_COLUMNS, "DOCO", {key[1] for key in chunk}):
+                if _order_key(row) in wanted:
+                    lines.setdefault(_order_key(row), []).append(self._po_line(row, cancelled))
+            yield [self._order(key, headers.pop(key), lines.get(key, [])) for key in chunk]
 
     @staticmethod
     def _po_line(row, cancelled):

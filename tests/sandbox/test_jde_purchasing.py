@@ -112,6 +112,21 @@ def test_suppliers_join_address_book_contacts_and_follow_changes(box):
     assert [r["F01151_EMAL"] for r in mail] == ["pat@renamed.example"]
 
 
+def test_a_list_of_address_numbers_finds_rows_added_since_and_ands_the_other_conditions(box):
+    # AN8 and DOCO conditions are answered from an index of the table: it must follow rows added after it was built.
+    tok = token(box)
+    suppliers = [r["AN8"] for r in tables(box)["F0401"]]
+    first, _ = browse_all(box, tok, "F0401", ["AN8"], [condition("F0401.AN8", "LIST", str(suppliers[3]), suppliers[1], 999999)])
+    assert [r["F0401_AN8"] for r in first] == [suppliers[1], suppliers[3]]  # table order, unknown number ignored
+    added = control(box, "POST", "jde/suppliers", json={"name": "Late Parts", "tax_id": "98-7654321"})["A6AN8"]
+    wanted = [added, suppliers[0], suppliers[2]]
+    rows, _ = browse_all(box, tok, "F0101", ["AN8", "ALPH"], [condition("F0101.AN8", "LIST", *wanted),
+                                                              condition("F0101.ALPH", "STR_START_WITH", "Late")])
+    assert [(r["F0101_AN8"], r["F0101_ALPH"]) for r in rows] == [(added, "Late Parts")]
+    rows, _ = browse_all(box, tok, "F0101", ["AN8"], [condition("F0101.AN8", "LIST", *wanted)])
+    assert sorted(r["F0101_AN8"] for r in rows) == sorted(wanted)
+
+
 def test_accounts_are_added_and_deactivated_and_read_by_change_date(box):
     box.advance(60)
     tok = token(box)
