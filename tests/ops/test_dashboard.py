@@ -142,3 +142,24 @@ def test_settled_batches_are_counted_over_the_chart_window_open_ones_for_all_tim
     html = support_client.get("/").content.decode()
     assert "1 posted (last 28 days)" in html and "1 held (needs a person)" in html
     assert f"flow__id__exact={flow.pk}&amp;created_at__gte=" in html  # the link lists what was counted
+
+
+def test_each_flow_shows_its_next_cycle_and_a_paused_flow_none(support_client, tenant):
+    from django_q.models import Schedule
+
+    from integrations.scheduling import schedule_name
+
+    flow = make_flow(tenant, name="Scheduled flow", enabled=True)
+    paused = make_flow(tenant, name="Paused flow", enabled=False)
+    when = timezone.now() + timedelta(hours=3, minutes=7)
+    assert Schedule.objects.filter(name=schedule_name(flow.pk)).update(next_run=when) == 1  # saved with the flow
+    assert not Schedule.objects.filter(name=schedule_name(paused.pk)).exists()
+    html = support_client.get("/").content.decode()
+    row = html[html.index("Scheduled flow"):]
+    row = row[:row.index("</tr>")]
+    assert timezone.localtime(when).strftime("%Y-%m-%d %H:%M") in row
+    paused_row = html[html.index("Paused flow"):]
+    assert "not scheduled" not in paused_row[:paused_row.index("</tr>")]
+    flow.enabled = False
+    flow.save()
+    assert timezone.localtime(when).strftime("%Y-%m-%d %H:%M") not in support_client.get("/").content.decode()
