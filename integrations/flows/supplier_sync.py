@@ -194,13 +194,16 @@ def agree(jde, procurify, baseline, winners):
 
 
 def in_step(baseline, jde, procurify):
-    """Both sides hold what the baseline left them with: nothing to do in either direction."""
+    """Both sides hold what the baseline left them with: nothing to do in either direction. A field the
+    baseline does not hold only needs both sides equal (an upgrade adding a field writes no version of a
+    pair that already agrees on it)."""
     if baseline is None or jde is None or procurify is None:
         return False
     _, agreed, after = baseline
-    return (jde == {f: (after.get("jde") or {}).get(f) for f in FIELDS}
-            and procurify == {f: (after.get("procurify") or {}).get(f) for f in FIELDS}
-            and jde == procurify == {f: agreed.get(f) for f in FIELDS})
+    if any(jde[f] != procurify[f] for f in FIELDS):
+        return False
+    return all(jde[f] == (after.get("jde") or {}).get(f) == (after.get("procurify") or {}).get(f) == agreed.get(f)
+               for f in FIELDS if holds(baseline, f))
 
 
 def pair_state(pair, found, winners, *, source, create_missing=True, known=None):
