@@ -7,7 +7,8 @@ supplier becomes one, added through the supplier orchestration with ``SupplierRe
 ``PRC-V-<vendor id>`` (F0101 ALKY), which is how later cycles, the other direction and a retried add
 after a lost answer all find it again; a paired supplier gets the agreed name, status, e-mail, contact
 person (Who's Who line 1) and phone (F0115 line 1).
-An inactive vendor with no supplier is not added. Options: records, supplier_rules, create_missing
+An inactive vendor with no supplier is not added. Options: records, supplier_rules (per field of name,
+active, email, contact, phone: "jde" or "procurify"; contact and phone default to Procurify), create_missing
 (true), page_size (500). A vendor gone from Procurify leaves its supplier alone (the scan is not
 treated as complete: retiring a supplier is for JD Edwards or the status rule to decide).
 """
