@@ -25,7 +25,7 @@ names one); one without is bound to the caller's IP. ``restart()`` (the core's
 "restart" fault) forgets every token and open result set.
 
 Data service: ``targetType: table`` ``BROWSE`` over F0901, F0101, F0401, F0911Z1 and F0911,
-and the purchasing and AP tables F4301, F4311, F0111, F01151, F0411Z1 and F0411
+and the purchasing and AP tables F4301, F4311, F0111, F01151, F0115, F0411Z1 and F0411
 (``sandbox.jde_schema_ap``; seeded by ``sandbox.jde_purchasing_data``; columns of every table
 in ``sandbox.jde_data.TABLES``) with ``returnControlIDs``, ``maxPageSize``,
 ``enableNextPageProcessing``, ``query`` (``matchType`` MATCH_ALL|MATCH_ANY; operators

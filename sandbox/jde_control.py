@@ -45,10 +45,7 @@ class ControlMixin:
         if head == "accounts" and method == "POST":
             return json_response(self._control_account(req.json()))
         if head == "suppliers" and method == "GET":
-            names = {r["AN8"]: r for r in self.tables["F0101"]}
-            emails = {r["AN8"]: r["EMAL"] for r in self.tables["F01151"] if r["IDLN"] == 1}
-            return json_response([{**self._view("F0401", r), **self._view("F0101", names.get(r["AN8"], {})),
-                                   "email": emails.get(r["AN8"], "")} for r in self.tables["F0401"]])
+            return json_response(self._suppliers_view())
         if head == "tokens" and method == "GET":
             return json_response({"live": self.live_tokens(), "result_sets": len(self.result_sets)})
         if head == "restart" and method == "POST":
@@ -62,6 +59,18 @@ class ControlMixin:
         if answer is not None:
             return answer
         raise NotFoundError(f"no jde control endpoint {method} {subpath}")
+
+    def _suppliers_view(self):
+        """Each F0401 supplier with its F0101 row, the AP contact's name and e-mail, and its F0115 phone rows."""
+        names = {r["AN8"]: r for r in self.tables["F0101"]}
+        emails = {r["AN8"]: r["EMAL"] for r in self.tables["F01151"] if r["IDLN"] == 1}
+        contacts = {r["AN8"]: r["MLNM"] for r in self.tables["F0111"] if r["IDLN"] == 1}
+        phones = {}
+        for row in self.tables["F0115"]:
+            if row["IDLN"] == 1:
+                phones.setdefault(row["AN8"], []).append(self._view("F0115", row))
+        return [{**self._view("F0401", r), **self._view("F0101", names.get(r["AN8"], {})), "email": emails.get(r["AN8"], ""),
+                 "contact": contacts.get(r["AN8"], ""), "phones": phones.get(r["AN8"], [])} for r in self.tables["F0401"]]
 
     def _batches(self):
         groups = {}

@@ -10,7 +10,7 @@ DEFAULT_VOUCHER_ORCHESTRATION = "MLC_AddVoucherBatch"
 DEFAULT_SUPPLIER_ORCHESTRATION = "MLC_UpsertSupplier"
 SUMMARIES = {"journal": "Add a journal entry batch to F0911Z1 (ml-connector sandbox)",
              "voucher": "Add an AP voucher batch to F0411Z1 with its G/L lines in F0911Z1 (ml-connector sandbox)",
-             "supplier": "Add or change a supplier (F0401/F0101/F0111/F01151) (ml-connector sandbox)"}
+             "supplier": "Add or change a supplier (F0401/F0101/F0111/F01151/F0115) (ml-connector sandbox)"}
 INPUTS = {"journal": ("BatchReference", "User", "DocumentType", "Company", "GLDate", "Currency", "Explanation"),
           "voucher": ("VoucherReference", "Supplier", "InvoiceNumber", "InvoiceDate", "DueDate", "User", "DocumentType",
                       "Company", "GLDate", "Currency", "Explanation"),

@@ -9,7 +9,7 @@
     POST /_sandbox/jde/purchase-orders/<DOCO>/cancel       every line cancelled (status 980)
     POST /_sandbox/jde/suppliers                           {"AN8": n (omit to add), "name", "tax_id",
                                                             "status": "active"|"inactive", "contact", "email",
-                                                            "payment_terms", "currency", "hold": true}
+                                                            "phone", "payment_terms", "currency", "hold": true}
 
 Every change stamps the rows it touches with the fake's current date and time (UPMJ and
 TDAY on orders, UPMJ and UPMT on suppliers), as JDE's own programs do, so incremental reads
@@ -24,6 +24,8 @@ from . import jde_data as data
 from . import jde_purchasing_data as po
 from .http import BadRequest, NotFoundError, json_response
 
+CONTACT_TABLES = ("F0111", "F01151", "F0115")  # a supplier's Who's Who rows, stamped with each change
+
 
 def _decimal(value, what):
     try:
@@ -36,7 +38,7 @@ def _decimal(value, what):
 
 
 class PurchasingControlMixin:
-    """Purchase order and supplier levers over ``tables`` (F4301/F4311, F0101/F0401/F0111/F01151)."""
+    """Purchase order and supplier levers over ``tables`` (F4301/F4311, F0101/F0401/F0111/F01151/F0115)."""
 
     def _purchasing_control(self, req, parts):
         """The answer for a purchasing control call, or None when ``parts`` is not one."""
@@ -146,7 +148,7 @@ class PurchasingControlMixin:
 
     # -- suppliers --------------------------------------------------------------------------------------
     def _change_supplier(self, body):
-        fields = {"AN8", "name", "tax_id", "status", "contact", "email", "payment_terms", "currency", "hold"}
+        fields = {"AN8", "name", "tax_id", "status", "contact", "email", "phone", "payment_terms", "currency", "hold"}
         if not isinstance(body, dict) or set(body) - fields:
             raise BadRequest(f"expected a JSON object with some of {sorted(fields)}")
         if body.get("AN8") is not None:
@@ -179,14 +181,15 @@ class PurchasingControlMixin:
                 master[column] = str(body[key] or "")
         if "hold" in body:
             master["HDPY"] = "Y" if body["hold"] else "N"
-        if "contact" in body or "email" in body:
+        if {"contact", "email", "phone"} & set(body):
             self._set_contact(book["AN8"], body)
-        for row in (book, master, *[r for t in ("F0111", "F01151") for r in self.tables[t] if r["AN8"] == book["AN8"]]):
+        for row in (book, master, *[r for t in CONTACT_TABLES for r in self.tables[t] if r["AN8"] == book["AN8"]]):
             self._stamp_row(row, "UPMT")
         return {**self._view("F0401", master), **self._view("F0101", book)}
 
     def _set_contact(self, number, body):
-        """The AP contact: Who's Who line 1 and its first email."""
+        """The AP contact: Who's Who line 1, its first email and its first business phone (kept whole in
+        PH1, AR1 blank: a number from elsewhere comes as one string)."""
         if "contact" in body:
             row = next((r for r in self.tables["F0111"] if r["AN8"] == number and r["IDLN"] == 1), None)
             if row is None:
@@ -199,3 +202,10 @@ class PurchasingControlMixin:
                 row = {"AN8": number, "IDLN": 1, "RCK7": 1, "ETP": "E", "EMAL": ""}
                 self.tables["F01151"].append(row)
             row["EMAL"] = str(body["email"] or "")
+        if "phone" in body:
+            row = next((r for r in self.tables["F0115"] if r["AN8"] == number and r["IDLN"] == 1 and r["PHTP"] == ""), None)
+            if row is None:
+                taken = [r["RCK7"] for r in self.tables["F0115"] if r["AN8"] == number and r["IDLN"] == 1]
+                row = {"AN8": number, "IDLN": 1, "RCK7": max(taken, default=0) + 1, "PHTP": ""}
+                self.tables["F0115"].append(row)
+            row["AR1"], row["PH1"] = "", str(body["phone"] or "")[:20]

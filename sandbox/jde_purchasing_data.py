@@ -1,7 +1,7 @@
 """Deterministic JD Edwards purchasing data: purchase orders (F4301 headers, F4311 lines) and
-supplier contacts (F0111 Who's Who, F01151 email), built from the suppliers and accounts of
-``jde_data``. A random stream of its own (``jde-po-<seed>``) keeps the older tables' rows
-exactly as they were before these tables existed.
+supplier contacts (F0111 Who's Who, F01151 email, F0115 phone), built from the suppliers and
+accounts of ``jde_data``. Random streams of their own (``jde-po-<seed>``, ``jde-phone-<seed>`` for
+the phones, added later) keep the older tables' rows exactly as they were before these existed.
 
 Order type ``OP`` and the status codes follow JDE's standard purchase order activity rules
 (the reference does not list them: sandbox choices, UNCONFIRMED): 220 open (printed), 400
@@ -114,9 +114,22 @@ def build_contacts(rng, address_book):
     return whos_who, emails
 
 
+def build_phones(rng, address_book):
+    """The AP contact's business phone (Who's Who line 1, phone type blank: UNCONFIRMED, the business
+    number's type in UDC 01/PH is site-specific) for most suppliers, area code apart as JDE keeps it."""
+    phones = []
+    for row in address_book:
+        if row["AT1"] == "V" and rng.random() < 0.7:
+            phones.append({"AN8": row["AN8"], "IDLN": 1, "RCK7": 1, "PHTP": "", "AR1": str(rng.randint(201, 989)),
+                           "PH1": f"555-{rng.randint(1000, 9999)}", "UPMJ": row["UPMJ"], "UPMT": row["UPMT"]})
+    return phones
+
+
 def generate(seed, size, anchor, tables):
     """The purchasing and AP tables for a world whose older tables are ``tables``."""
     rng = random.Random(f"jde-po-{seed}")
     headers, details = build_orders(rng, max(0, int(size)), anchor, tables["F0401"], tables["F0901"])
     whos_who, emails = build_contacts(rng, tables["F0101"])
-    return {"F4301": headers, "F4311": details, "F0111": whos_who, "F01151": emails, "F0411Z1": [], "F0411": []}
+    phones = build_phones(random.Random(f"jde-phone-{seed}"), tables["F0101"])
+    return {"F4301": headers, "F4311": details, "F0111": whos_who, "F01151": emails, "F0115": phones, "F0411Z1": [],
+            "F0411": []}

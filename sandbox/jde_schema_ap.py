@@ -7,9 +7,10 @@ public client code (LongJohnBlackbeard/JDEQuery models). F4301 and F4311 have no
 change time is TDAY [reference, lib]. Line numbers (LNID) and quantities are served as display
 decimals (JDE stores LNID with 3 implied decimals: line 1 is 1.000).
 
-F0111 (Who's Who) and F01151 (Electronic Address) hold a supplier's contact name and email,
-keyed by AN8 and IDLN (0 = the address book record itself), as in JDE. Only the columns the
-sandbox needs are modelled.
+F0111 (Who's Who), F01151 (Electronic Address) and F0115 (Who's Who Phone Numbers: PHTP phone
+type, AR1 prefix or area code, PH1 number) hold a supplier's contact name, email and phone, keyed
+by AN8 and IDLN (0 = the address book record itself), as in JDE. Only the columns the sandbox
+needs are modelled.
 """
 
 EDI_KEYS = {
@@ -100,6 +101,12 @@ AP_TABLES = {
         "columns": {"AN8": ("num", "Address Number"), "IDLN": ("num", "Line Number ID"),
                     "RCK7": ("num", "Line Number"), "ETP": ("str", "Electronic Address Type"),
                     "EMAL": ("str", "Electronic Address"), **UPDATED},
+    },
+    "F0115": {
+        "prefix": "WP", "title": "Address Book - Who's Who Phone Numbers", "key": ("AN8", "IDLN", "RCK7"),
+        "columns": {"AN8": ("num", "Address Number"), "IDLN": ("num", "Line Number ID"),
+                    "RCK7": ("num", "Line Number"), "PHTP": ("str", "Phone Number Type"),
+                    "AR1": ("str", "Prefix"), "PH1": ("str", "Phone Number"), **UPDATED},
     },
     "F0411Z1": {
         "prefix": "VL", "title": "Voucher Transactions - Batch Upload", "key": ("EDUS", "EDBT", "EDTN", "EDLN"),

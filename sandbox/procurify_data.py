@@ -23,6 +23,10 @@ AUDIENCE = "https://api.procurify.com/"  # the token request's documented audien
 MISSING_IN_JDE = "100.4000"
 LOCATIONS = ["Vancouver HQ", "Toronto Plant", "Denver Warehouse"]
 DEPARTMENTS = ["Operations", "Engineering", "Finance", "Facilities", "Sales"]
+# A vendor's contact person (``contact``, a string of at most 50 beside ``phoneOne`` of at most 20 in the
+# Vendor schema of Procurify's OpenAPI: konfig-sdks/procurify-python-sdk procurify_python_sdk/model/vendor.py):
+# set on every other vendor, without drawing from the random stream, so the other rows stay as they were.
+VENDOR_CONTACTS = ("Avery Stone", "Blake Morgan", "Casey Hart", "Drew Patel")
 # Vendor type codes (reference: 1 OTHER, 3 PREFERRED (default), 4 REGULAR ...).
 VENDOR_TYPES = (3, 3, 4, 1)
 # PO states for the list's {status} path segment; the integer state codes are a sandbox choice.
@@ -114,6 +118,7 @@ def build_vendors(rng, size, anchor):
                 "postalCode": f"{rng.randint(10000, 99999)}",
                 "country": "US",
                 "phoneOne": f"+1-555-{rng.randint(1000, 9999)}",
+                "contact": VENDOR_CONTACTS[i // 2 % len(VENDOR_CONTACTS)] if i % 2 else "",
                 "email": [f"ap@{name.split()[0].lower()}.example"],
                 "external_id": "",
                 "currency": "USD",

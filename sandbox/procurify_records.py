@@ -3,7 +3,8 @@ location, bill and payment handlers).
 
 Endpoints (shared/reference/procurify.md):
   GET/POST /api/v3/vendors/, GET/PUT/PATCH /api/v3/vendors/{id}/   create needs name, email (array),
-                                                                   type, overall_score; ``search`` = name
+                                                                   type, overall_score; ``search`` = name;
+                                                                   phoneOne <= 20, contact <= 50 characters
   GET/POST /api/v3/account-codes/, GET/PUT /api/v3/account-codes/{id}/   ``active: false`` deactivates
   GET/POST /api/v3/departments/, PUT /api/v3/departments/{id}/
   GET /api/v2/locations/
@@ -29,6 +30,7 @@ VENDOR_FIELDS = (
     "postalCode",
     "country",
     "phoneOne",
+    "contact",
     "email",
     "external_id",
     "currency",
@@ -38,6 +40,7 @@ VENDOR_FIELDS = (
 )
 CODE_FIELDS = ("code", "description", "account_type", "active", "parent")
 DEPARTMENT_FIELDS = ("name", "external_id", "active")
+VENDOR_LENGTHS = {"name": 150, "phoneOne": 20, "contact": 50}  # max_length in the spec's Vendor schema
 
 
 class RecordsMixin:
@@ -80,13 +83,20 @@ class RecordsMixin:
                 row[field] = body[field]
 
     # -- vendors ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _vendor_checks(body):
+        if "email" in body and not isinstance(body["email"], list):
+            raise invalid("email", 'Expected a list of items but got type "str".')
+        for field, length in VENDOR_LENGTHS.items():
+            if len(str(body.get(field) or "")) > length:
+                raise invalid(field, f"Ensure this field has no more than {length} characters.")
+
     def vendor_create(self, req):
         body = self.body(req)
         for field in ("name", "email", "type", "overall_score"):
             if body.get(field) in (None, ""):
                 raise invalid(field, "This field is required.")
-        if not isinstance(body["email"], list):
-            raise invalid("email", 'Expected a list of items but got type "str".')
+        self._vendor_checks(body)
         self.counters["vendor"] += 1
         vendor = {
             "id": self.counters["vendor"],
@@ -98,6 +108,7 @@ class RecordsMixin:
             "postalCode": "",
             "country": "",
             "phoneOne": "",
+            "contact": "",
             "external_id": "",
             "currency": "USD",
             "is_1099_eligible": False,
@@ -110,8 +121,7 @@ class RecordsMixin:
     def vendor_update(self, req, key):
         vendor = self._find("vendors", key)
         body = self.body(req)
-        if "email" in body and not isinstance(body["email"], list):
-            raise invalid("email", 'Expected a list of items but got type "str".')
+        self._vendor_checks(body)
         self._apply(vendor, body, VENDOR_FIELDS, partial=req.method == "PATCH")
         vendor["dateModified"] = data.stamp(self.now())
         return single(vendor)

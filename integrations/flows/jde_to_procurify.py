@@ -12,8 +12,9 @@ own schedule): ``accounts`` (default), ``suppliers`` or ``purchase_orders``.
   ``external_id``; a retired supplier (search type outside ``supplier_search_types``) or one on
   payment hold deactivates the vendor. Suppliers go both ways: ``procurify_to_jde`` with ``records:
   vendors`` writes the other way, and which side wins a field changed on both is the option
-  ``supplier_rules`` (default: JD Edwards for name and status, Procurify for the e-mail; other vendor
-  fields are Procurify's). A supplier whose name matches several Procurify vendors none of which
+  ``supplier_rules`` over name, active, email, contact and phone (default: JD Edwards for name and
+  status, Procurify for the e-mail, the contact person ``contact`` and the phone ``phoneOne``; other
+  vendor fields are Procurify's). A supplier whose name matches several Procurify vendors none of which
   carries its address number cannot be resolved: it is held with ``MAP-VENDOR-AMBIGUOUS`` (audited,
   with both ids), and written once a person merges the vendors in Procurify; with ``create_missing:
   false`` a supplier with no vendor is held with ``MAP-NO-MATCH`` instead of added.
@@ -28,7 +29,7 @@ own schedule): ``accounts`` (default), ``suppliers`` or ``purchase_orders``.
 
 A version written is one batch (source id ``<key>@<fingerprint>``, reference ``JDE-...``); a run that
 finds nothing changed makes no write call. Options: records, location, department, page_size (500),
-supplier_rules, create_missing.
+supplier_rules (``{"name"|"active"|"email"|"contact"|"phone": "jde"|"procurify"}``, partial), create_missing.
 """
 
 from ..engine import mirror

@@ -8,6 +8,9 @@ from datetime import date
 from decimal import Decimal
 
 from ..engine.mirror import MirrorTarget
+from .supplier_sync import procurify_values
+
+CONTACT_FIELDS = {"contact": "contact", "phone": "phoneOne"}  # agreed field -> the vendor's field in the API
 
 
 class AccountCodes(MirrorTarget):
@@ -93,9 +96,10 @@ class Vendors(MirrorTarget):
     def same(self, existing, state):
         if not state.get("active", True):
             return not existing.active
-        first = existing.email[0].lower() if existing.email else ""
+        values = procurify_values(existing)
         return (existing.active and existing.name == state["name"] and existing.external_id == state["key"]
-                and (not state["email"] or state["email"] == first))
+                and (not state["email"] or state["email"] == values["email"])
+                and all(values[f] == state[f] for f in CONTACT_FIELDS if f in state))
 
     def target_id(self, existing, state):
         return str(existing.id) if existing is not None else state["key"]
@@ -104,7 +108,8 @@ class Vendors(MirrorTarget):
         emails = list(existing.email) if existing is not None else []
         if state["email"]:  # the agreed address first: it is the one both sides compare
             emails = [state["email"], *(e for e in emails if e.lower() != state["email"])]
-        return {"name": state["name"], "active": True, "external_id": state["key"], "email": emails}
+        contact = {api: state[f] for f, api in CONTACT_FIELDS.items() if f in state}
+        return {"name": state["name"], "active": True, "external_id": state["key"], "email": emails, **contact}
 
     def _keep(self, vendor, old=None):
         if old is not None:

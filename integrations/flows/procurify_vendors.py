@@ -5,8 +5,10 @@ The other half of the two-way supplier sync whose rules live in ``supplier_sync`
 per-field winner ``supplier_rules``, unresolvable mismatches held with the reason). A vendor with no
 supplier becomes one, added through the supplier orchestration with ``SupplierReference``
 ``PRC-V-<vendor id>`` (F0101 ALKY), which is how later cycles, the other direction and a retried add
-after a lost answer all find it again; a paired supplier gets the agreed name, status and e-mail.
-An inactive vendor with no supplier is not added. Options: records, supplier_rules, create_missing
+after a lost answer all find it again; a paired supplier gets the agreed name, status, e-mail, contact
+person (Who's Who line 1) and phone (F0115 line 1).
+An inactive vendor with no supplier is not added. Options: records, supplier_rules (per field of name,
+active, email, contact, phone: "jde" or "procurify"; contact and phone default to Procurify), create_missing
 (true), page_size (500). A vendor gone from Procurify leaves its supplier alone (the scan is not
 treated as complete: retiring a supplier is for JD Edwards or the status rule to decide).
 """
@@ -46,7 +48,8 @@ class JdeSuppliers(MirrorTarget):
         values = supplier_sync.jde_values(existing)
         if not state.get("active", True):
             return not values["active"]
-        return values == {f: state[f] for f in supplier_sync.FIELDS}
+        # a version written before a field was synced does not carry it: that field is not this version's to judge
+        return all(values[f] == state[f] for f in supplier_sync.FIELDS if f in state)
 
     def target_id(self, existing, state):
         return str(existing.address_number) if existing is not None else state.get("_an8") or self.reference(state)
@@ -58,11 +61,17 @@ class JdeSuppliers(MirrorTarget):
         self._suppliers = None  # read again when next needed: the write changed what JD Edwards holds
         return str(result.address_number)
 
+    @staticmethod
+    def _agreed(state):
+        """The orchestration's fields for the agreed values (None, left alone: a field the version does not carry)."""
+        return {"name": state["name"], "active": True, "email": state["email"], "contact": state.get("contact"),
+                "phone": state.get("phone")}
+
     def create(self, state):
-        return self._write(None, state, name=state["name"], active=True, email=state["email"])
+        return self._write(None, state, **self._agreed(state))
 
     def update(self, existing, state):
-        return self._write(existing, state, name=state["name"], active=True, email=state["email"])
+        return self._write(existing, state, **self._agreed(state))
 
     def deactivate(self, existing, state):
         return self._write(existing, state, active=False)

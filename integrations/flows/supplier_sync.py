@@ -8,13 +8,18 @@ Both compute the same *agreed* values for every pair, so they never undo each ot
 * **Pairing** (the same in both directions): a vendor whose ``external_id`` is the supplier's address
   number, or a supplier whose F0101 ALKY is ``PRC-V-<vendor id>`` (it was added from that vendor), or
   else one vendor and one supplier of the same name (case and spacing ignored).
-* **Per field** (``FIELDS``: name, status, e-mail), against the *baseline*, what each side held right
-  after the last written version of the pair (in either flow): a field changed on one side only takes
-  that side's value; changed on both (or a pair seen for the first time) takes the side the flow option
-  ``supplier_rules`` names, ``{"name": "jde", "active": "jde", "email": "procurify"}`` by default: JD
-  Edwards owns the legal name and whether AP may use the supplier, procurement keeps the contact
-  address current. On a first pairing a blank value never wins over a filled one. Neither changed:
-  the baseline's agreed value stands (a side that lost a conflict is brought to it by the other flow).
+* **Per field** (``FIELDS``: name, status, e-mail, contact person, phone), against the *baseline*, what
+  each side held right after the last written version of the pair (in either flow): a field changed on
+  one side only takes that side's value; changed on both (or a pair seen for the first time) takes the
+  side the flow option ``supplier_rules`` names, ``{"name": "jde", "active": "jde", "email":
+  "procurify", "contact": "procurify", "phone": "procurify"}`` by default: JD Edwards owns the legal
+  name and whether AP may use the supplier, procurement keeps the contact details current. On a first
+  pairing a blank value never wins over a filled one; a field a baseline does not hold (written before
+  the field was synced) is not known yet and follows that first-pairing rule. Neither changed: the
+  baseline's agreed value stands (a side that lost a conflict is brought to it by the other flow).
+  JD Edwards side: F0101 ALPH and AT1, F0401 HDPY, Who's Who line 1 (F0111 MLNM, F01151 e-mail, F0115
+  phone); Procurify side: the vendor's ``name``, ``active``, first ``email``, ``contact`` and ``phoneOne``.
+  A phone is compared by its digits (and a leading +), so formatting alone is no change.
 * **Unresolvable mismatches** become held versions with a reason (and their audit entry, with the
   source id): a name matching several records on the other side none of which is linked
   (``MAP-VENDOR-AMBIGUOUS`` / ``MAP-SUPPLIER-AMBIGUOUS``), a link pointing at a record that no longer
@@ -27,9 +32,9 @@ from dataclasses import dataclass
 from ..models import Batch
 from .mirror import clean_state
 
-FIELDS = ("name", "active", "email")
+FIELDS = ("name", "active", "email", "contact", "phone")
 SIDES = ("jde", "procurify")
-DEFAULT_RULES = {"name": "jde", "active": "jde", "email": "procurify"}
+DEFAULT_RULES = {"name": "jde", "active": "jde", "email": "procurify", "contact": "procurify", "phone": "procurify"}
 KINDS = ("jde_suppliers", "procurify_vendors")  # the two mirrors' source kinds
 WRITTEN = (Batch.State.POSTED, Batch.State.CONFIRMED)
 LINK_PREFIX = "PRC-V-"
@@ -48,13 +53,22 @@ def name_key(name):
     return " ".join(str(name or "").split()).casefold()
 
 
+def phone_key(text):
+    """A phone number as compared: its digits, after a + when it starts with one ("+1 (604) 555-0142" ->
+    "+16045550142")."""
+    text = str(text or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return f"+{digits}" if digits and text.startswith("+") else digits
+
+
 def jde_values(supplier):
     return {"name": supplier.name, "active": bool(supplier.active and not supplier.on_hold),
-            "email": supplier.email.strip().lower()}
+            "email": supplier.email.strip().lower(), "contact": supplier.contact.strip(), "phone": phone_key(supplier.phone)}
 
 
 def procurify_values(vendor):
-    return {"name": vendor.name, "active": bool(vendor.active), "email": (vendor.email[0] if vendor.email else "").lower()}
+    return {"name": vendor.name, "active": bool(vendor.active), "email": (vendor.email[0] if vendor.email else "").lower(),
+            "contact": vendor.contact.strip(), "phone": phone_key(vendor.phone)}
 
 
 @dataclass
@@ -149,6 +163,12 @@ def baseline_of(found, pair):
     return max(entries, key=lambda e: e[0]) if entries else None
 
 
+def holds(baseline, name):
+    """Whether the baseline holds ``name`` for both sides (a version written before it was synced does not)."""
+    _, _, after = baseline
+    return all(name in (after.get(side) or {}) for side in SIDES)
+
+
 def agree(jde, procurify, baseline, winners):
     """The agreed value of every field (see the module doc)."""
     out = {}
@@ -158,7 +178,7 @@ def agree(jde, procurify, baseline, winners):
         if len(present) == 1:
             out[name] = values[present[0]]
             continue
-        if baseline is None:
+        if baseline is None or not holds(baseline, name):
             side, other = winners[name], "procurify" if winners[name] == "jde" else "jde"
             out[name] = values[side] if values[side] not in ("", None) else values[other]
             continue
@@ -174,13 +194,16 @@ def agree(jde, procurify, baseline, winners):
 
 
 def in_step(baseline, jde, procurify):
-    """Both sides hold what the baseline left them with: nothing to do in either direction."""
+    """Both sides hold what the baseline left them with: nothing to do in either direction. A field the
+    baseline does not hold only needs both sides equal (an upgrade adding a field writes no version of a
+    pair that already agrees on it)."""
     if baseline is None or jde is None or procurify is None:
         return False
     _, agreed, after = baseline
-    return (jde == {f: (after.get("jde") or {}).get(f) for f in FIELDS}
-            and procurify == {f: (after.get("procurify") or {}).get(f) for f in FIELDS}
-            and jde == procurify == {f: agreed.get(f) for f in FIELDS})
+    if any(jde[f] != procurify[f] for f in FIELDS):
+        return False
+    return all(jde[f] == (after.get("jde") or {}).get(f) == (after.get("procurify") or {}).get(f) == agreed.get(f)
+               for f in FIELDS if holds(baseline, f))
 
 
 def pair_state(pair, found, winners, *, source, create_missing=True, known=None):

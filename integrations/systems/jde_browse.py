@@ -21,6 +21,7 @@ DEFAULT_ORDER = {
     "F4311": ("KCOO", "DOCO", "DCTO", "SFXO", "LNID"),
     "F0111": ("AN8", "IDLN"),
     "F01151": ("AN8", "IDLN", "RCK7"),
+    "F0115": ("AN8", "IDLN", "RCK7"),
 }
 OPERATOR_ALIASES = {"=": "EQUAL", "==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", "<=": "LESS_EQUAL", ">": "GREATER",
                     ">=": "GREATER_EQUAL", "EQ": "EQUAL", "NE": "NOT_EQUAL", "LT": "LESS", "LE": "LESS_EQUAL",

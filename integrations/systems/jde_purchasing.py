@@ -1,8 +1,8 @@
 """JD Edwards purchasing reads for the mirror flows: purchase orders (F4301 headers with their
-F4311 lines) and suppliers (F0401 with F0101, F0111 and F01151) changed since a cursor.
+F4311 lines) and suppliers (F0401 with F0101, F0111, F01151 and F0115) changed since a cursor.
 
 The cursor is a datetime: JDE stamps a change with a Julian date (UPMJ) and a separate time
-column, UPMT on F0101/F0401/F0111/F01151 but TDAY on F4301/F4311, which have no UPMT
+column, UPMT on F0101/F0401/F0111/F01151/F0115 but TDAY on F4301/F4311, which have no UPMT
 (shared/reference/jde.md, "Incremental poll"). The data service cannot express
 "UPMJ > d OR (UPMJ = d AND time >= t)" in one flat condition list, so the query asks
 ``UPMJ >= d`` and rows of day ``d`` before ``t`` are dropped here. The cursor is inclusive:
@@ -14,7 +14,9 @@ site's programs may restamp a line without its header. Cancelled lines are those
 status is in ``cancelled_statuses`` (option, default ``("980",)``: JDE's standard purchase
 order activity rules; a site may use others, UNCONFIRMED). A supplier is active when its
 F0101 search type is in ``supplier_search_types`` (option, default ``("V",)``); other
-supplier types (e.g. ``VX``) are read as inactive when they have an F0401 row.
+supplier types (e.g. ``VX``) are read as inactive when they have an F0401 row. A supplier's phone
+is the first F0115 number of Who's Who line 1 (the AP contact) whose type is blank, the business
+number (UDC 01/PH is site-specific: UNCONFIRMED).
 """
 
 import datetime as dt
@@ -24,6 +26,7 @@ from decimal import Decimal
 from .jde_values import as_date, as_decimal, as_int, as_text, stamp
 
 LIST_CHUNK = 100  # values per LIST condition
+PHONE_TYPES = ("",)  # F0115 PHTP read as the supplier's phone
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Supplier:
     default_account: str
     updated: dt.datetime | None
     reference: str = ""  # F0101 ALKY: the Procurify vendor a supplier was added from ("PRC-V-<id>")
+    phone: str = ""  # F0115 line 1, the first business number: prefix (AR1) and number (PH1) as JDE shows them
 
 
 HEADER_COLUMNS = ["KCOO", "DOCO", "DCTO", "SFXO", "AN8", "MCU", "TRDJ", "DRQJ", "CRCD", "OTOT", "DESC", "UPMJ", "TDAY"]
@@ -178,11 +182,12 @@ class PurchasingReads:
             description=as_text(row.get("DESC")), updated=max(stamps) if stamps else None, lines=tuple(lines))
 
     def suppliers_changed_since(self, since: dt.datetime | None = None) -> list[Supplier]:
-        """Suppliers (F0401 rows) whose supplier master, address book, Who's Who or email rows
+        """Suppliers (F0401 rows) whose supplier master, address book, Who's Who, email or phone rows
         changed at or after ``since`` (every supplier when None), ordered by address number."""
         conditions = self._since_conditions(since)
         numbers = set()
-        for table, columns in (("F0401", ["AN8"]), ("F0101", ["AN8"]), ("F0111", ["AN8"]), ("F01151", ["AN8"])):
+        for table, columns in (("F0401", ["AN8"]), ("F0101", ["AN8"]), ("F0111", ["AN8"]), ("F01151", ["AN8"]),
+                               ("F0115", ["AN8"])):
             numbers |= {as_int(r.get("AN8")) for r in self.browse(table, [*columns, "UPMJ", "UPMT"], conditions)
                         if _after(r, since, "UPMT")}
         masters = {as_int(r.get("AN8")): r for r in self._chunks(
@@ -195,6 +200,11 @@ class PurchasingReads:
         for row in self._chunks("F01151", ["AN8", "IDLN", "RCK7", "ETP", "EMAL"], "AN8", masters, [("IDLN", "EQUAL", 1)]):
             if as_text(row.get("ETP")).upper() in ("E", ""):
                 emails.setdefault(as_int(row.get("AN8")), as_text(row.get("EMAL")))
+        phones = {}
+        for row in self._chunks("F0115", ["AN8", "IDLN", "RCK7", "PHTP", "AR1", "PH1"], "AN8", masters,
+                                [("IDLN", "EQUAL", 1)]):
+            if as_text(row.get("PHTP")).upper() in PHONE_TYPES:
+                phones.setdefault(as_int(row.get("AN8")), " ".join(filter(None, (as_text(row.get(c)) for c in ("AR1", "PH1")))))
         active_types = {t.upper() for t in (self.options.get("supplier_search_types") or ("V",))}
         out = []
         for number in sorted(masters):
@@ -209,5 +219,5 @@ class PurchasingReads:
                 email=emails.get(number, ""), currency=as_text(master.get("CRRP")),
                 payment_terms=as_text(master.get("TRAP")),
                 default_account=f"{business_unit}.{obj}" if business_unit and obj else "",
-                updated=max(stamps) if stamps else None, reference=as_text(entry.get("ALKY"))))
+                updated=max(stamps) if stamps else None, reference=as_text(entry.get("ALKY")), phone=phones.get(number, "")))
         return out

@@ -86,6 +86,8 @@ class Vendor:
     external_id: str
     modified: dt.datetime | None
     raw: dict = field(repr=False, default_factory=dict)
+    contact: str = ""  # the contact person (``contact``, <= 50) and phone (``phoneOne``, <= 20) of the spec's
+    phone: str = ""  # Vendor schema (konfig-sdks/procurify-python-sdk, procurify_python_sdk/model/vendor.py)
 
     @classmethod
     def from_api(cls, d):
@@ -97,6 +99,8 @@ class Vendor:
             d.get("external_id") or "",
             _when(d.get("dateModified")),
             d,
+            d.get("contact") or "",
+            d.get("phoneOne") or "",
         )
 
 

@@ -213,6 +213,19 @@ def test_a_supplier_is_added_through_the_orchestration_once_per_reference_and_ch
         "Orchestrated Parts Ltd", False, "billing@orch.example", "PRC-V-77")
 
 
+def test_the_phone_is_f0115_line_1_and_a_phone_row_alone_marks_its_supplier_changed(client, box):
+    row = next(r for r in tables(box)["F0115"] if r["IDLN"] == 1 and r["PHTP"] == "")
+    seeded = {s.address_number: s for s in client.suppliers_changed_since(None)}[row["AN8"]]
+    assert seeded.phone == f"{row['AR1']} {row['PH1']}"
+    row["UPMJ"], row["UPMT"] = jde_purchasing_data.now_stamp(MORNING.replace(minute=30))  # only the phone row restamped
+    assert [s.address_number for s in client.suppliers_changed_since(MORNING)] == [row["AN8"]]
+    client.upsert_supplier(address_number=row["AN8"], phone="+1 604 555 0142", contact="Lee Chan")
+    found = {s.address_number: s for s in client.suppliers_changed_since(None)}[row["AN8"]]
+    assert (found.phone, found.contact) == ("+1 604 555 0142", "Lee Chan")
+    client.upsert_supplier(address_number=row["AN8"], phone="")  # an empty phone clears it
+    assert {s.address_number: s for s in client.suppliers_changed_since(None)}[row["AN8"]].phone == ""
+
+
 def test_a_supplier_change_for_an_unknown_address_number_is_refused(client, box):
     with pytest.raises(ValidationRejected) as caught:
         client.upsert_supplier(address_number=999999, name="Nobody")
