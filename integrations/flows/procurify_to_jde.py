@@ -65,7 +65,22 @@ def _day(text):
     return dt.date.fromisoformat(str(text)[:10]) if text else None
 
 
-class ProcurifyToJde(FlowHandler):
+class ProcurifyBillLines:
+    """The batch page's view of a Procurify bill's lines (``FlowHandler.source_lines``, ``check_line``)."""
+
+    def source_lines(self, payload):
+        return [{"line": str(i), "description": ln["description"], "amount": ln["amount"], "account code": ln["account_code"],
+                 "department": ln.get("department") or ""}
+                for i, ln in enumerate(payload.get("lines") or [], start=1)]
+
+    def check_line(self, payload, index):
+        try:
+            return {"account": line_account(index + 1, (payload.get("lines") or [])[index]), "field": "account code"}
+        except Hold as hold:
+            return {"field": "account code", "code": hold.code, "message": hold.message}
+
+
+class ProcurifyToJde(ProcurifyBillLines, FlowHandler):
     source_kind = "procurify_ap"
     reference_prefix = "PRC"
     waiting_codes = (WAITING, NO_SUPPLIER)
@@ -164,17 +179,6 @@ class ProcurifyToJde(FlowHandler):
 
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
-
-    def source_lines(self, payload):
-        return [{"line": str(i), "description": ln["description"], "amount": ln["amount"], "account code": ln["account_code"],
-                 "department": ln.get("department") or ""}
-                for i, ln in enumerate(payload.get("lines") or [], start=1)]
-
-    def check_line(self, payload, index):
-        try:
-            return {"account": line_account(index + 1, (payload.get("lines") or [])[index]), "field": "account code"}
-        except Hold as hold:
-            return {"field": "account code", "code": hold.code, "message": hold.message}
 
     # -- mapping ------------------------------------------------------------------------------------
     def build_posting(self, payload, external_ref):
