@@ -25,7 +25,7 @@ from .admin_views import check_mapping_coverage, flow_tool_urls, preview_documen
 from .flows import implemented_kinds
 from .models import Batch, Connection, Flow, SyncCycle
 from .ops import batch_actions, display
-from .ops.explain import explain, explanation_html
+from .ops.explain import explain, explanation_html, money_fields
 from .ops.outcome import cycle_outcome
 from .ops.reconciliation_view import reconciliation_urls
 from .systems.registry import CREDENTIAL_KEYS, NON_SECRET_KEYS, SYSTEMS
@@ -458,13 +458,14 @@ class BatchAdmin(TenantScopedAdmin):
 
     @admin.display(description="source record")
     def payload_table(self, obj):
-        return format_html("{}{}", display.labelled_values(obj.payload), display.technical_details(obj.payload))
+        return format_html("{}{}", display.labelled_values(obj.payload, **money_fields(obj)),
+                           display.technical_details(obj.payload))
 
     @admin.display(description="correction awaiting a decision")
     def correction_table(self, obj):
         if not obj.correction_payload:
             return "-"
-        return format_html("{}{}", display.labelled_values(obj.correction_payload),
+        return format_html("{}{}", display.labelled_values(obj.correction_payload, **money_fields(obj)),
                            display.technical_details(obj.correction_payload))
 
     @admin.display(description="found in the target (differs from the posting)")
@@ -473,7 +474,8 @@ class BatchAdmin(TenantScopedAdmin):
         if not found:
             return "-"
         rows = found if isinstance(found, list) else [found]
-        return format_html("{}{}", display.rows_table([r for r in rows if isinstance(r, dict)]), display.technical_details(found))
+        table = display.rows_table([r for r in rows if isinstance(r, dict)], currency=obj.currency)
+        return format_html("{}{}", table, display.technical_details(found))
 
     @admin.display(description="notes")
     def notes_text(self, obj):

@@ -131,8 +131,18 @@ class FlowHandler(ABC):
 
     def check_line(self, payload, index):
         """Map line ``index`` of ``source_lines`` from the portal's own data only (rules, options):
-        ``{"account": {...}}``, or ``{"field": <source field at fault>, "code":..., "message":...}``."""
+        ``{"account": {...}}`` (with ``"field"``: the source field it comes from, if one), or
+        ``{"field": <source field at fault>, "code":..., "message":...}``."""
         return {}
+
+    def line_mentions(self, account):
+        """What this flow's target checks write of ``account`` (a posting line's account dict) in a hold message,
+        besides the account in the target's notation (``display.account_text``): a line whose account a hold
+        message mentions so is the line at fault."""
+        return []
+
+    # Amounts in the source record are counts of minor units (Expensify's cents): the batch page converts them.
+    source_minor_units = False
 
     # -- mapping and target side ---------------------------------------------
     # -- holds that end by themselves ------------------------------------------------------

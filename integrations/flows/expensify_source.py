@@ -18,8 +18,10 @@ cycle), mark_poll_seconds (2, doubling up to 30).
 import time
 from datetime import date, timedelta
 
+from mappings.resolver import Resolver
+
 from ..engine.errors import CONNECTION_ERRORS, Paused
-from ..posting import from_minor_units
+from ..posting import Hold, from_minor_units
 from ..systems.expensify import ExpensifyClient
 from .base import Page, SourceRecord
 from .expensify_records import check_report
@@ -34,6 +36,7 @@ class ExpensifyReports:
     # Pages are read over HTTP only; the labels they page on are set in after_store (engine.ahead).
     fetch_ahead = True
     reference_prefix = "EXP"
+    source_minor_units = True  # report totals and expense amounts are integer cents
     # Unapproving and approving again restamps these; the amounts and coding are what count.
     volatile_fields = ("approved", "status", "managerEmail", "reimbursed", "submitted", "actionList", "approvers")
 
@@ -167,11 +170,24 @@ class ExpensifyReports:
                 "merchant": expense.get("merchant", ""),
                 "category": expense.get("category", ""),
                 "tag": expense.get("tag", ""),
-                "amount": None if amount is None else f"{from_minor_units(amount, currency)} {currency}",
+                "amount": None if amount is None else from_minor_units(amount, currency),
                 "reimbursable": bool(expense.get("reimbursable")),
                 "policy": payload.get("policyName", ""),
             })
         return lines
+
+    # Which source field of an expense a mapping hold is about, for the batch page (a flow adds its own codes).
+    HOLD_FIELDS = {"MAP-UNMAPPED-CATEGORY": "category"}
+
+    def check_line(self, payload, index):
+        """The expense mapped by the flow's own ``map_expense`` from the rules alone (no connection opened)."""
+        if getattr(self, "resolver", None) is None:
+            self.resolver = Resolver.for_flow(self.flow)
+        expense = (payload.get("transactions") or [])[index]
+        try:
+            return {"account": self.map_expense(payload, expense)}
+        except Hold as hold:
+            return {"field": self.HOLD_FIELDS.get(hold.code, ""), "code": hold.code, "message": hold.message}
 
     def line_attributes(self, report, expense):
         attrs = {

@@ -47,8 +47,6 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
         self.document = str(self.options.get("document") or BILL).lower()
         if self.document not in (BILL, JOURNAL):
             raise Hold(f"the flow's document option is {self.document!r}; use 'bill' or 'journal'", code="FLOW-OPTION")
-        self.default_subaccount = str(self.options.get("default_subaccount", "000"))
-        self.branch = str(self.options.get("branch", "HQ"))
         if self.document == BILL:  # Acumatica books the vendor's AP account when the bill is released
             ap = {"account": str(self.options.get("ap_account", "2000")), "subaccount": self.default_subaccount}
             self.offsets = {True: ap, False: ap}
@@ -65,6 +63,15 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
         self.vendors = None  # e-mail -> VendorID, loaded on first need
         self.vendors_loading = threading.Lock()
         self.answers = GroupAnswers()  # what each group's search found, for its posts
+
+    # Options read by map_expense, which the batch page calls without opening the flow (``check_line``).
+    @property
+    def default_subaccount(self):
+        return str(self.options.get("default_subaccount", "000"))
+
+    @property
+    def branch(self):
+        return str(self.options.get("branch", "HQ"))
 
     # -- coverage ------------------------------------------------------------------------
     required_fields = ("acumatica_account",)
@@ -121,6 +128,10 @@ class ExpensifyToAcumatica(ExpensifyReports, FlowHandler):
                                help=f"Map the line to an active {kind} or reactivate it in Acumatica; then retry.")
         if self.document == BILL:
             self.vendor_for(posting)
+
+    def line_mentions(self, account):
+        # validate's holds: "account 6999 is not in Acumatica", "subaccount 000 is inactive in Acumatica"
+        return [f"{kind} {account[kind]} is " for kind in ("account", "subaccount") if account.get(kind)]
 
     def vendor_for(self, posting):
         email = next((ln.dimensions.get("employee") for ln in posting.lines if ln.dimensions.get("employee")), "")

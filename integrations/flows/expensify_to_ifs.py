@@ -147,6 +147,9 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
                 if problem:
                     raise waiting_hold(part, value, problem)
 
+    def line_mentions(self, account):
+        return [f"{waiting_subject(part, value)}:" for part, value in sorted(code_parts(account).items())]
+
     # -- waiting batches (the cycle asks, then moves them back to new) ------------------------------
     waiting_codes = (WAITING,)
 
@@ -231,6 +234,9 @@ class ExpensifyToIfs(ExpensifyReports, FlowHandler):
         ]
 
 
+def waiting_subject(part, value):
+    return f"code part {part} ({PART_NAMES.get(part, f'code part {part}')}) value {value}"
+
+
 def waiting_hold(part, value, problem):
-    name = PART_NAMES.get(part, f"code part {part}")
-    return Hold(f"waiting for code part {part} ({name}) value {value}: {problem}", code=WAITING, help=WAITING_HELP)
+    return Hold(f"waiting for {waiting_subject(part, value)}: {problem}", code=WAITING, help=WAITING_HELP)

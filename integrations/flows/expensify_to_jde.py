@@ -80,17 +80,7 @@ class ExpensifyToJde(ExpensifyReports, FlowHandler):
             )
         return {"business_unit": business_unit, "object": obj, "subsidiary": target.get("subsidiary", "")}
 
-    # Which source field a mapping hold is about, for the batch page.
-    HOLD_FIELDS = {"MAP-UNMAPPED-CATEGORY": "category", "MAP-NO-BUSINESS-UNIT": "policy"}
-
-    def check_line(self, payload, index):
-        if getattr(self, "resolver", None) is None:
-            self.resolver = Resolver.for_flow(self.flow)  # outside a cycle: the rules only, no connection opened
-        expense = (payload.get("transactions") or [])[index]
-        try:
-            return {"account": self.map_expense(payload, expense)}
-        except Hold as hold:
-            return {"field": self.HOLD_FIELDS.get(hold.code, ""), "code": hold.code, "message": hold.message}
+    HOLD_FIELDS = {**ExpensifyReports.HOLD_FIELDS, "MAP-NO-BUSINESS-UNIT": "policy"}
 
     def validate(self, posting):
         limit = max_amount(posting.currency)

@@ -55,7 +55,33 @@ def check_currency(posting, takes, vendor_name):
         )
 
 
-class JdeBills(FlowHandler):
+class JdeBillLines:
+    """The batch page's view of a JD Edwards record's lines (``FlowHandler.source_lines``, ``check_line``)."""
+
+    # A line of the source record: its text (the first of these fields that is set) and its amount.
+    line_text, line_amount = ("description",), "amount"
+
+    def live_lines(self, payload):
+        """The record's lines that become bill lines."""
+        return payload.get("lines") or []
+
+    def source_lines(self, payload):
+        return [{"line": str(ln["line_number"]), "account": ln["account"],
+                 "description": next((ln[k] for k in self.line_text if ln.get(k)), ""), "amount": ln[self.line_amount]}
+                for ln in self.live_lines(payload)]
+
+    def check_line(self, payload, index):
+        return {"account": {"account": self.live_lines(payload)[index]["account"]}, "field": "account"}
+
+    def line_mentions(self, account):
+        # What validate's holds say of a line's JDE account: F0901's ("account 100.6110 is not in F0901") and BILL's
+        # ("no live BILL chart of account numbered 6110", "... department with short name 100").
+        business_unit, obj = split(account["account"])
+        return [f"account {account['account']} is", f"chart of account numbered {obj}",
+                f"department with short name {business_unit}"]
+
+
+class JdeBills(JdeBillLines, FlowHandler):
     # JD Edwards stamps UPMJ/UPMT whenever a program touches a row: a new stamp alone is no change of the order or
     # invoice, and must not hold a posted one as "changed at the source after it was posted".
     volatile_fields = ("updated",)

@@ -36,6 +36,7 @@ from .jde_bills import JdeBills
 class JdeInvoicesToBill(JdeBills):
     source_kind = "jde_supplier_invoice"
     reference_prefix = "INV"
+    line_text = ("explanation",)
 
     def document_types(self):
         return tuple(str(t) for t in self.options.get("invoice_document_types") or ("PV",))

@@ -35,6 +35,11 @@ class JdeOrdersToBill(JdeBills):
     source_kind = "jde_purchase_order"
     reference_prefix = "PO"
 
+    line_text, line_amount = ("description", "item"), "extended_amount"
+
+    def live_lines(self, payload):
+        return [ln for ln in payload.get("lines") or [] if not ln.get("cancelled")]
+
     # -- source ---------------------------------------------------------------------------------------
     def approved(self, order):
         statuses = {str(s) for s in self.options.get("approved_statuses") or ("220", "400")}
@@ -75,8 +80,7 @@ class JdeOrdersToBill(JdeBills):
                 memo=fit(ln.get("description") or ln.get("item") or "", LINE_TEXT_LENGTH),
                 source_line=str(ln["line_number"]),
             )
-            for ln in payload.get("lines") or []
-            if not ln.get("cancelled")
+            for ln in self.live_lines(payload)
         ]
         total = Decimal(str(payload.get("total") or "0"))
         # The reference ``PO-...`` is the invoice number; the due date is the order's requested date.

@@ -65,7 +65,22 @@ def _day(text):
     return dt.date.fromisoformat(str(text)[:10]) if text else None
 
 
-class ProcurifyToJde(FlowHandler):
+class ProcurifyBillLines:
+    """The batch page's view of a Procurify bill's lines (``FlowHandler.source_lines``, ``check_line``)."""
+
+    def source_lines(self, payload):
+        return [{"line": str(i), "description": ln["description"], "amount": ln["amount"], "account code": ln["account_code"],
+                 "department": ln.get("department") or ""}
+                for i, ln in enumerate(payload.get("lines") or [], start=1)]
+
+    def check_line(self, payload, index):
+        try:
+            return {"account": line_account(index + 1, (payload.get("lines") or [])[index]), "field": "account code"}
+        except Hold as hold:
+            return {"field": "account code", "code": hold.code, "message": hold.message}
+
+
+class ProcurifyToJde(ProcurifyBillLines, FlowHandler):
     source_kind = "procurify_ap"
     reference_prefix = "PRC"
     waiting_codes = (WAITING, NO_SUPPLIER)
@@ -165,10 +180,6 @@ class ProcurifyToJde(FlowHandler):
     def source_amount(self, payload):
         return Decimal(payload["total"] if payload["kind"] == BILL else payload["amount"]), payload["currency"]
 
-    def source_lines(self, payload):
-        return [{"line": str(i), "description": ln["description"], "amount": ln["amount"], "account code": ln["account_code"]}
-                for i, ln in enumerate(payload.get("lines") or [], start=1)]
-
     # -- mapping ------------------------------------------------------------------------------------
     def build_posting(self, payload, external_ref):
         if payload["kind"] == PAYMENT:
@@ -186,13 +197,8 @@ class ProcurifyToJde(FlowHandler):
         offset = {"supplier": self.supplier_for(payload["vendor"])}
         lines = []
         for number, line in enumerate(payload["lines"], start=1):
-            try:
-                account = split_account(line["account_code"])
-            except ValueError:
-                raise Hold(f'line {number}: account code "{line["account_code"]}" is not a JD Edwards account '
-                           "(BU.OBJ[.SUB])", code="MAP-BAD-ACCOUNT-CODE",
-                           help="Allocate the line to an account code published from JD Edwards; then retry.") from None
-            lines.append(PostingLine(account, Decimal(line["amount"]), memo=line["description"], source_line=str(number)))
+            lines.append(PostingLine(line_account(number, line), Decimal(line["amount"]), memo=line["description"],
+                                     source_line=str(number)))
         total = Decimal(payload["total"])
         lines.append(PostingLine(offset, -total, memo=f"A/P {payload['vendor']}", kind="offset"))
         return Posting(reference=external_ref, date=payload["gl_date"], currency=payload["currency"],
@@ -300,6 +306,16 @@ class ProcurifyToJde(FlowHandler):
                               line_count=v.pay_items + 1, currency=v.currency,
                               details={"batch_number": str(v.batch_number), "where": v.where, "supplier": v.supplier})
                 for v in self.jde.find_vouchers(batch.external_ref)]
+
+
+def line_account(number, line):
+    """The JD Edwards account of bill line ``number``: its account code, which must read BU.OBJ[.SUB]."""
+    try:
+        return split_account(line["account_code"])
+    except ValueError:
+        raise Hold(f'line {number}: account code "{line["account_code"]}" is not a JD Edwards account (BU.OBJ[.SUB])',
+                   code="MAP-BAD-ACCOUNT-CODE",
+                   help="Allocate the line to an account code published from JD Edwards; then retry.") from None
 
 
 def _text_day(value, problems, name):

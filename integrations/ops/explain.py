@@ -2,14 +2,17 @@
 
 General over flows: the flow's handler lists the record's lines (``FlowHandler.source_lines``)
 and maps one line from the portal's own data (``FlowHandler.check_line``). A line is at fault
-when mapping it holds, or when the hold message names its id or the account it maps to
-(written in the target's notation, ``display.account_text``), as the target checks do.
+when mapping it holds, or when the hold message names its id ("line 2", a transaction id), the
+account it maps to (written in the target's notation, ``display.account_text``) or what the
+flow's own target checks say of that account (``FlowHandler.line_mentions``: "account 6999 is",
+"code part B (Cost Center) value CC99").
 A flow without these hooks gets no line table: the page still shows the hold message.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 from django.urls import reverse
@@ -18,7 +21,7 @@ from django.utils.http import urlencode
 
 from ..flows import handler_class
 from ..models import BatchState
-from .display import account_text, label, scalar
+from .display import account_text, field_text, label
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class HoldExplanation:
     flow_id: int
     batch_id: int | None = None
     tenant_id: int | None = None
+    currency: str = ""
     lines: list[LineExplanation] = field(default_factory=list)
 
     @property
@@ -59,7 +63,8 @@ def explain(batch) -> HoldExplanation | None:
     if not rows:
         return None
     message = batch.last_error or ""
-    explanation = HoldExplanation(flow_id=flow.pk, batch_id=batch.pk, tenant_id=flow.tenant_id)
+    explanation = HoldExplanation(flow_id=flow.pk, batch_id=batch.pk, tenant_id=flow.tenant_id,
+                                  currency=batch.currency or (batch.payload or {}).get("currency") or "")
     for index, values in enumerate(rows):
         values = dict(values)
         line_id = str(values.pop("line", "") or index + 1)
@@ -73,17 +78,49 @@ def explain(batch) -> HoldExplanation | None:
             item.at_fault, item.field, item.message = True, check.get("field", ""), check.get("message", "")
         elif check.get("account"):
             item.account = account_text(flow.target_system, check["account"])
-            if item.account and item.account in message:
-                item.at_fault, item.field, item.message = True, "account", message
-        if not item.at_fault and line_id and line_id in message:
+            mentions = [item.account, *handler.line_mentions(check["account"])]
+            if any(mentioned(message, m) for m in mentions):
+                # the source field the account comes from, when the flow names one (a Procurify "account code")
+                item.at_fault, item.field, item.message = True, check.get("field") or "account", message
+        if not item.at_fault and names_line(message, line_id):
             item.at_fault, item.message = True, message
         explanation.lines.append(item)
     return explanation
 
 
-def _cells(item, columns):
+def mentioned(message, text):
+    """Whether ``message`` has ``text`` as words of their own: account 100.6110 is not in "1100.6110" nor in
+    "100.6110.CC10", and "account 6999 is" not in "subaccount 6999 is"."""
+    if not text:
+        return False
+    end = r"(?!\w|\.\w)" if text[-1].isalnum() else ""
+    return re.search(rf"(?<![\w.]){re.escape(text)}{end}", message) is not None
+
+
+def names_line(message, line_id):
+    """Whether the hold message names the line: "line 2", or its id as a word of its own (a short number alone
+    is not enough: "1" is in "account 100.4000")."""
+    if not line_id:
+        return False
+    if re.search(rf"\bline {re.escape(line_id)}(?!\w|\.\d)", message):
+        return True
+    return not line_id.isdigit() and re.search(rf"(?<![\w-]){re.escape(line_id)}(?![\w-])", message) is not None
+
+
+def money_fields(batch):
+    """How a batch's records show their amounts (``display.labelled_values``): the batch's currency, in minor units
+    when its source counts so (``FlowHandler.source_minor_units``, Expensify's cents)."""
+    try:
+        minor = bool(getattr(handler_class(batch.flow.kind), "source_minor_units", False))
+    except LookupError:
+        minor = False
+    return {"currency": batch.currency or "", "minor_units": minor}
+
+
+def _cells(item, columns, currency):
     marked = columns.index(item.field) + 1 if item.field in columns else None
-    cells = [item.line, *(scalar(item.values.get(c)) for c in columns), item.account or "-", item.message or ""]
+    values = (field_text(c, item.values.get(c), currency) for c in columns)
+    cells = [item.line, *values, item.account or "-", item.message or ""]
     return format_html_join(
         "",
         "{}",
@@ -123,7 +160,7 @@ def explanation_html(found: HoldExplanation | None):
         return "-"
     columns = list(dict.fromkeys(k for ln in found.lines for k in ln.values))
     head = format_html_join("", "<th>{}</th>", ((label(c),) for c in ["line", *columns, "maps to", "problem"]))
-    rows = [("problem" if ln.at_fault else "", _cells(ln, columns)) for ln in found.lines]
+    rows = [("problem" if ln.at_fault else "", _cells(ln, columns, found.currency)) for ln in found.lines]
     if found.at_fault:
         named = ", ".join(
             f"line {ln.line}" + (f' ({ln.field} "{ln.values[ln.field]}")' if ln.field in ln.values else "")
