@@ -1,7 +1,7 @@
 """Posted records the source withdrew afterwards (e.g. an Expensify report unapproved after it was posted).
 
-Only for a handler with a ``retracted_code``. At most every ``recheck_hours`` (flow option, default 6; the
-time of the last complete recheck is kept in the flow's cursor as ``rechecked_at``), the source is asked
+Only for a handler with a ``retracted_code``. At most every ``recheck_hours`` (flow option, default 6; a cycle
+that rechecked says so in its counts, ``rechecked``: the throttle reads the latest such cycle), the source is asked
 about the records posted in the last ``recheck_days`` (default 60, by ``posted_at``), one call per chunk
 (``handler.recheck``), and about those held with that code:
 
@@ -12,14 +12,14 @@ about the records posted in the last ``recheck_days`` (default 60, by ``posted_a
   about again.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditEntry
 
-from ..models import BatchState, Flow
+from ..models import BatchState, SyncCycle
 from ..posting import Hold
 from ..systems.errors import IntegrationError
 
@@ -49,25 +49,14 @@ class Rechecker:
             ctx.audit_now("cycle.recheck_failed", message=f"[{exc.code}] {exc.message}: nothing flagged from this "
                           "answer; asked again next cycle")
             return
-        self.stamp()
+        ctx.result.rechecked = asked
         if asked:
             ctx.say(f"asked the source again about {asked} posted record(s): {flagged} withdrawn since posting")
 
     def due(self):
-        options = self.ctx.flow.options or {}
-        hours = float(options.get("recheck_hours", 6))
-        last = (self.ctx.flow.cursor or {}).get("rechecked_at")
-        if not last:
-            return True
-        try:
-            return timezone.now() - datetime.fromisoformat(last) >= timedelta(hours=hours)
-        except (TypeError, ValueError):
-            return True
-
-    def stamp(self):
-        flow = self.ctx.flow
-        flow.cursor = {**(flow.cursor or {}), "rechecked_at": timezone.now().isoformat()}
-        Flow.objects.filter(pk=flow.pk).update(cursor=flow.cursor)
+        hours = float((self.ctx.flow.options or {}).get("recheck_hours", 6))
+        since = timezone.now() - timedelta(hours=hours)
+        return not SyncCycle.objects.filter(flow=self.ctx.flow, started_at__gt=since, counts__has_key="rechecked").exists()
 
     def chunks(self, code):
         """Posted in the window, or held with ``code``; less those a person accepted with that code."""

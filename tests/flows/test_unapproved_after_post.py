@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from integrations.engine import run_cycle
-from integrations.models import Batch, Flow
+from integrations.models import Batch, Flow, SyncCycle
 from integrations.ops.reconciliation import build_report, exact, report_rows
 from integrations.systems.acumatica import clear_token_cache
 
@@ -106,11 +106,10 @@ def test_a_failed_export_flags_nothing(box, db):
     act(box, batch, "unapprove")
     control(box, "POST", "faults", json={"system": "expensify", "endpoint": "file:combinedReportData", "action": "status",
                                          "status": 500})
-    stamp = Flow.objects.get(pk=flow.pk).cursor.get("rechecked_at")
     run_cycle(flow)
     assert flagged(flow) == []
     assert AuditEntry.objects.filter(event="cycle.recheck_failed", flow_id=flow.pk).exists()
-    assert Flow.objects.get(pk=flow.pk).cursor.get("rechecked_at") == stamp  # asked again next cycle
+    assert "rechecked" not in SyncCycle.objects.filter(flow=flow).latest("started_at").counts  # asked again next cycle
     control(box, "DELETE", "faults")
     run_cycle(flow)
     assert [b.pk for b in flagged(flow)] == [batch.pk]
@@ -134,21 +133,20 @@ def test_a_deleted_report_is_flagged_only_when_the_export_answers_for_the_others
 
 def test_recheck_is_throttled_by_recheck_hours(box, db):
     flow, batch = posted(box, options={"recheck_hours": 6})
+    start = exports(box)
+    run_cycle(flow)  # the first cycle with something posted asks about it
+    with_recheck = exports(box) - start
+    assert SyncCycle.objects.filter(flow=flow).latest("started_at").counts["rechecked"] > 0
     act(box, batch, "unapprove")
     start = exports(box)
-    run_cycle(flow)  # within six hours of the first cycle's recheck: no recheck export
-    fetch_only = exports(box) - start
+    run_cycle(flow)  # within six hours of that: no recheck export
+    assert exports(box) - start == with_recheck - 1  # the fetch's export only
     assert flagged(flow) == []
-    flow.refresh_from_db()
-    flow.cursor["rechecked_at"] = (timezone.now() - timedelta(hours=7)).isoformat()
-    Flow.objects.filter(pk=flow.pk).update(cursor=flow.cursor)
+    SyncCycle.objects.filter(flow=flow).update(started_at=timezone.now() - timedelta(hours=7))
     start = exports(box)
     run_cycle(flow)
-    assert exports(box) - start == fetch_only + 1  # one recheck export for the chunk
+    assert exports(box) - start == with_recheck  # one recheck export for the chunk
     assert [b.pk for b in flagged(flow)] == [batch.pk]
-    start = exports(box)
-    run_cycle(flow)
-    assert exports(box) - start == fetch_only
 
 
 def test_support_accepts_it_a_customer_cannot(box, tenant, customer_client, support_client):
