@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from integrations.engine import run_cycle
 from integrations.models import Batch, Flow, SyncCycle
+from integrations.ops.alerts import send_digests
 from integrations.ops.reconciliation import build_report, exact, report_rows
 from integrations.systems.acumatica import clear_token_cache
 
@@ -84,6 +85,9 @@ def test_unapproved_after_posting_is_held_without_a_target_call_and_explained_in
     assert len(journals(box, batch)) == 1
     # the cycle's digest names it
     assert len(mail.outbox) == 1 and batch.source_id in mail.outbox[0].body and CODE in mail.outbox[0].body
+    # and the tenant's periodic digest of what is held counts it under its code
+    mail.outbox.clear()
+    assert send_digests() == 1 and f"{CODE} x1" in mail.outbox[0].body
 
     # reconciliation: no longer approved at the source (0), still posted: the difference is explained
     after = build_report(flow, *period())
