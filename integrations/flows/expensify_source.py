@@ -133,7 +133,7 @@ class ExpensifyReports:
             status = str(report.get("status") or "").strip().lower()
             if status in UNAPPROVED_STATUSES:
                 verdicts[batch.source_id] = (f"report {batch.source_id} was unapproved in Expensify (now "
-                                             f"{report['status']}) after it was posted as {posted}; reverse it in "
+                                             f"{status.capitalize()}) after it was posted as {posted}; reverse it in "
                                              "the target or accept")
             elif status in APPROVED_STATUSES and batch.error_code == self.retracted_code and self._as_posted(report, batch):
                 verdicts[batch.source_id] = None
