@@ -138,7 +138,9 @@ def skip_batches(batches, user):
     return moved
 
 
-ACCEPTABLE = ("SRC-CHANGED-AFTER-POST", "RECON-MISMATCH", "RECON-DUPLICATE")
+# SRC-UNAPPROVED-AFTER-POST: the source withdrew a posted record (engine.recheck); accepting says the posted
+# document was dealt with in the target (reversed, or meant to stand), and the record is not asked about again.
+ACCEPTABLE = ("SRC-CHANGED-AFTER-POST", "SRC-UNAPPROVED-AFTER-POST", "RECON-MISMATCH", "RECON-DUPLICATE")
 
 
 def _found_document(batch):

@@ -62,7 +62,8 @@ Timing and order, which the vendor does not promise (settings, read on every req
     afterwards and may see a later state).
 
 Control (``/_sandbox/expensify/...``): ``GET reports[?state=APPROVED,REIMBURSED]``,
-``GET reports/<id>``, ``POST reports/<id>`` (see below), ``GET files`` (with ``ready``),
+``GET reports/<id>``, ``POST reports/<id>`` (see below), ``DELETE reports/<id>`` (the report is
+deleted: no export returns it), ``GET files`` (with ``ready``),
 ``GET files/<name>``, ``GET policies``, ``GET actions`` (onFinish emails/uploads),
 ``GET marks`` (pending markAsExported: ``label``, ``reportIDs``, ``dueInSeconds``),
 ``GET unreported`` (created expenses not on a report), ``GET rate_limited`` (requests refused 429).
@@ -767,6 +768,9 @@ class ExpensifyFake(Fake):
                 raise NotFoundError(f"no report {parts[1]}")
             if req.method == "POST":
                 self._control_report(report, req.json())
+            elif req.method == "DELETE":  # the report is deleted in Expensify: no export returns it any more
+                del self.reports[parts[1]]
+                return json_response({"deleted": parts[1]})
             elif req.method != "GET":
                 raise NotFoundError(f"no control endpoint {req.method} reports/<id>")
             return json_response(self._report_view(report))

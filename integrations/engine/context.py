@@ -133,11 +133,11 @@ class CycleContext:
     def batches(self, **filters):
         return list(Batch.objects.filter(flow=self.flow, **filters).order_by("pk"))
 
-    def batch_chunks(self, size=500, only=None, **filters):
-        """The flow's batches matching ``filters`` in pk order, ``size`` at a time: a backlog of any
-        length is worked through without holding it all in memory. ``only``: the columns to load."""
+    def batch_chunks(self, *where, size=500, only=None, **filters):
+        """The flow's batches matching ``where`` (Q objects) and ``filters`` in pk order, ``size`` at a time: a
+        backlog of any length is worked through without holding it all in memory. ``only``: the columns to load."""
         last = 0
-        rows = Batch.objects.filter(flow=self.flow, **filters).order_by("pk")
+        rows = Batch.objects.filter(*where, flow=self.flow, **filters).order_by("pk")
         if only:
             rows = rows.only(*only)
         while True:

@@ -5,7 +5,8 @@ holds it), runs the phases in order, and always finishes: counts and state on th
 row, the held digest, the lease given back. It never raises for integration errors.
 Before fetching anything new it settles the past: batches a dead cycle left ``posting`` are
 in doubt, batches in doubt past their settle window are reconciled, failures whose backoff
-is over are retried, and NEW / READY batches are mapped and posted. The cycle stops taking
+is over are retried, posted records the source may have withdrawn since are asked about again
+(``engine.recheck``, throttled), and NEW / READY batches are mapped and posted. The cycle stops taking
 new work once its time budget (below the task timeout) is used; the next one carries on.
 """
 
@@ -33,6 +34,7 @@ from .intake import Intake
 from .lease import FlowLease, LeaseLost
 from .mapping import Mapper
 from .protocol import Poster
+from .recheck import Rechecker
 from .reconcile import Reconciler
 from .result import CycleResult
 
@@ -198,6 +200,7 @@ class Cycle:
         self.reconciler.reconcile_due()
         self.requeue_due_failures()
         self.requeue_waiting()
+        Rechecker(ctx).run()
         for chunk in ctx.batch_chunks(state=S.NEW):
             self.mapper.map_batches(chunk)
         for chunk in ctx.batch_chunks(state=S.READY):

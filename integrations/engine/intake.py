@@ -141,6 +141,11 @@ class Intake:
         digest = handler.fingerprint(payload)
         if batch.payload_hash == digest or (batch.correction_payload and handler.fingerprint(batch.correction_payload) == digest):
             ctx.result.skipped += 1
+            if batch.state == S.HELD and batch.error_code and batch.error_code == handler.retracted_code:
+                # withdrawn at the source after posting (engine.recheck), now offered again as it was posted
+                return [self._update(batch, "batch.restored", "offered again by the source exactly as posted: posted "
+                                     "again, not posted twice", state=S.POSTED, error_code="", last_error="",
+                                     error_help="")]
             ctx.audit("batch.reoffered", batch, message="offered again unchanged by the source: not posted again")
             return []
         if batch.posted_at or batch.state in (S.POSTED, S.CONFIRMED):

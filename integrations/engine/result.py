@@ -18,6 +18,7 @@ class CycleResult:
     failed: int = 0
     in_doubt: int = 0
     more_work: bool = False  # the time budget ran out with work left: the next cycle carries on
+    rechecked: int = 0  # posted records asked about again at the source (engine.recheck)
     amount_posted: dict = field(default_factory=dict)
     message: str = ""
 
@@ -33,6 +34,8 @@ class CycleResult:
         }
         if self.more_work:
             out["more_work"] = True
+        if self.rechecked:  # also what engine.recheck's throttle reads back
+            out["rechecked"] = self.rechecked
         return out
 
     def add_amount(self, currency, amount):

@@ -12,7 +12,9 @@ order Expensify returns reports in. Posted reports are marked with the confirm l
 Options (Flow.options): page_size (500), start_date (ISO; first cycle's approved-after,
 default 90 days back), fetch_label, confirm_label ("ml-connector"), mark_wait_seconds (300:
 how long a cycle waits for Expensify to apply a label before leaving the rest to the next
-cycle), mark_poll_seconds (2, doubling up to 30).
+cycle), mark_poll_seconds (2, doubling up to 30), recheck_hours (6) and recheck_days (60): how often,
+and how far back by posting time, posted reports are asked about again (``engine.recheck``): a report
+unapproved (or deleted) after it was posted is held as ``SRC-UNAPPROVED-AFTER-POST``.
 """
 
 import time
@@ -27,6 +29,10 @@ from .base import Page, SourceRecord
 from .expensify_records import check_report
 
 STATES = ("APPROVED", "REIMBURSED")
+# A report in one of these is no longer approved: the export's ``status`` is the website's name of the state
+# (Open, Processing for OPEN, SUBMITTED: shared/reference/expensify.md); the API names are taken too.
+UNAPPROVED_STATUSES = ("open", "processing", "submitted")
+APPROVED_STATUSES = ("approved", "reimbursed")
 
 
 class ExpensifyReports:
@@ -39,6 +45,8 @@ class ExpensifyReports:
     source_minor_units = True  # report totals and expense amounts are integer cents
     # Unapproving and approving again restamps these; the amounts and coding are what count.
     volatile_fields = ("approved", "status", "managerEmail", "reimbursed", "submitted", "actionList", "approvers")
+    retracted_code = "SRC-UNAPPROVED-AFTER-POST"
+    retracted_reason = "unapproved at the source after posting"
 
     def open_source(self):
         self.page_size = int(self.options.get("page_size", 500))
@@ -104,6 +112,40 @@ class ExpensifyReports:
             return None
         self._learn_policies(reports)
         return SourceRecord(id=str(reports[0]["reportID"]), payload=self._snapshot(reports[0]))
+
+    def recheck(self, batches):
+        """One export for the chunk: ``filters.reportIDList`` (a comma string) with ``reportState`` naming every
+        state, so a report unapproved since still comes back, with its ``status`` (shared/reference/expensify.md,
+        "Report export"; PipedreamHQ/pipedream components/expensify/actions/get-report reads reports by
+        reportIDList the same way). A report the answer lacks is taken as deleted only when the answer holds
+        others of the chunk: an empty answer flags nothing."""
+        ids = [b.source_id for b in batches]
+        reports = {str(r["reportID"]): r for r in self.expensify.export_reports(states=None, report_ids=ids,
+                                                                                 limit=len(ids))}
+        answered = bool(reports.keys() & set(ids))
+        verdicts = {}
+        for batch in batches:
+            report = reports.get(batch.source_id)
+            posted = f"{self.flow.target.name} {batch.target_document_id or batch.external_ref}"
+            if report is None:
+                if answered:
+                    verdicts[batch.source_id] = (f"report {batch.source_id} is no longer in Expensify (deleted, or out "
+                                                 f"of these credentials' reach) after it was posted as {posted}; "
+                                                 "reverse it in the target or accept")
+                continue
+            status = str(report.get("status") or "").strip().lower()
+            if status in UNAPPROVED_STATUSES:
+                verdicts[batch.source_id] = (f"report {batch.source_id} was unapproved in Expensify (now "
+                                             f"{status.capitalize()}) after it was posted as {posted}; reverse it in "
+                                             "the target or accept")
+            elif status in APPROVED_STATUSES and batch.error_code == self.retracted_code and self._as_posted(report, batch):
+                verdicts[batch.source_id] = None
+        return verdicts
+
+    def _as_posted(self, report, batch):
+        """The report approved again exactly as it was posted (a changed one is left to intake's correction)."""
+        self._learn_policies([report])
+        return self.fingerprint(self.stored_payload(self._snapshot(report))) == batch.payload_hash
 
     def after_store(self, page):
         self.expensify.mark_exported([r.id for r in page.records], self.fetch_label)

@@ -10,6 +10,8 @@ is listed (one query, whatever the volume):
 * not posted (held, in doubt, failed, waiting, skipped): source amount, nothing posted;
 * changed after posting (``SRC-CHANGED-AFTER-POST``, or any posted record with a correction
   awaiting a decision): posted the old amount, the source now says the correction's amount;
+* withdrawn at the source after posting (``SRC-UNAPPROVED-AFTER-POST``: an Expensify report unapproved
+  or deleted since): source amount 0, posted the amount;
 * posted but held for review (reconcile found a mismatch or a duplicate): posted, flagged.
 
 A record held at intake may have no amount on the batch: it is read from the payload through
@@ -120,6 +122,9 @@ def _explain(batch, handler):
         new_amount, new_currency = _amount_of(handler, batch.correction_payload, currency)
         reason = "changed at the source after posting (correction awaiting a decision)"
         return reason, new_amount, new_currency, amount or ZERO
+    if posted and handler is not None and batch.error_code and batch.error_code == handler.retracted_code:
+        # withdrawn at the source (e.g. unapproved): it no longer counts there, the posted document still stands
+        return handler.retracted_reason, ZERO, currency, amount or ZERO
     if posted:
         label = (
             f"posted, held for review [{batch.error_code}]"
