@@ -79,7 +79,7 @@ class BillVendors(MirrorTarget):
             not existing.archived
             and existing.name == state["name"]
             and existing.tax_id == (state.get("taxId") or "")
-            and (existing.raw.get("email") or "") == (state.get("email") or "")
+            and existing.email == (state.get("email") or "")
         )
 
     def target_id(self, existing, state):

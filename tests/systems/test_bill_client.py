@@ -163,7 +163,7 @@ def test_vendors_are_found_by_name_and_tax_id_and_created_with_one(box):
     assert [v.id for v in client.find_vendors(tax_id=known.tax_id)] == [known.id]
     made = client.create_vendor("Brand New Supply", tax_id="12-3456789", email="ap@brandnew.example")
     assert made.id.startswith("009") and client.find_vendors(tax_id="12-3456789")[0].id == made.id
-    assert client.update_vendor(made.id, email="pay@brandnew.example").raw["email"] == "pay@brandnew.example"
+    assert client.update_vendor(made.id, email="pay@brandnew.example").email == "pay@brandnew.example"
 
 
 @pytest.mark.django_db
