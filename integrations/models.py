@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.fields import EncryptedJSONField
 from portal.models import Tenant
 
-from .systems.registry import CREDENTIAL_KEYS, FLOW_KINDS, SYSTEMS
+from .systems.registry import CREDENTIAL_KEYS, FLOW_KINDS, MAX_CONCURRENCY, SYSTEMS
 
 
 class Connection(models.Model):
@@ -40,11 +40,31 @@ class Connection(models.Model):
         return [k for k in CREDENTIAL_KEYS.get(self.system, []) if not str(creds.get(k, "")).strip()]
 
     def clean(self):
+        errors = {}
         missing = self.missing_credential_keys()
         if missing:
-            raise ValidationError(
-                {"credentials": f"Missing credential key(s) for {self.get_system_display()}: {', '.join(missing)}."}
-            )
+            errors["credentials"] = f"Missing credential key(s) for {self.get_system_display()}: {', '.join(missing)}."
+        problem = self.concurrency_problem()
+        if problem:
+            errors["options"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+    def concurrency_problem(self):
+        """Why the ``concurrency`` option cannot be used, or ""."""
+        value = (self.options or {}).get("concurrency") if isinstance(self.options, dict) else None
+        if value in (None, ""):
+            return ""
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            return f'options: "concurrency" must be a whole number of calls in flight, not {value!r}.'
+        most = MAX_CONCURRENCY.get(self.system)
+        if number < 1 or (most is not None and number > most):
+            bound = f"1 to {most}" if most is not None else "at least 1"
+            return (f'options: "concurrency" {number} is not allowed for {self.get_system_display()} ({bound}: '
+                    "the vendor refuses calls beyond its limit).")
+        return ""
 
 
 class Flow(models.Model):

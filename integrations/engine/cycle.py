@@ -25,7 +25,7 @@ from portal.scrub import scrub
 from ..flows import handler_class
 from ..models import Batch, BatchState, SyncCycle
 from ..systems.errors import IntegrationError
-from ..systems.registry import DEFAULT_CONCURRENCY
+from ..systems.registry import concurrency_for
 from . import outage
 from .ahead import pages_of
 from .context import CycleContext
@@ -46,11 +46,8 @@ CONFIRM_FIELDS = ("id", "flow_id", "state", "source_kind", "source_id", "externa
 
 def post_concurrency(flow):
     """Posts in flight at once: the target connection's ``concurrency`` option, else its system's default
-    (the same number its client's limiter allows across every worker, ``DEFAULT_CONCURRENCY``)."""
-    value = (flow.target.options or {}).get("concurrency")
-    if value in (None, ""):
-        return DEFAULT_CONCURRENCY.get(flow.target.system, 1)
-    return max(1, int(value))
+    (the same number its client's limiter allows across every worker, ``registry.concurrency_for``)."""
+    return concurrency_for(flow.target.system, (flow.target.options or {}).get("concurrency"))
 
 
 def handler_cap(flow):

@@ -32,7 +32,7 @@ from .errors import (
     ValidationRejected,
 )
 from .limits import ConcurrencyLimiter, SlotTimeout
-from .registry import DEFAULT_CONCURRENCY, NON_SECRET_KEYS
+from .registry import NON_SECRET_KEYS, concurrency_for
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class HttpClient:
         self.max_attempts = int(self.options.get("max_attempts", self.max_attempts))
         self.backoff_max = float(self.options.get("backoff_max", self.backoff_max))
         # Calls in flight at once for this credential, across every worker; a pool of senders is sized by it.
-        self.concurrency = max(1, int(self.options.get("concurrency") or DEFAULT_CONCURRENCY.get(self.system, 1)))
+        self.concurrency = concurrency_for(self.system, self.options.get("concurrency"))
         # The lease outlasts a call that uses its connect and read timeouts in full, so in practice only a dead
         # holder's slot runs out (the read timeout bounds each wait for bytes, not a body trickling in).
         self.slots = ConcurrencyLimiter(self.concurrency_key(), self.concurrency,

@@ -61,3 +61,12 @@ DEFAULT_CONCURRENCY = {
     # refused with BDC_1322 until one finishes (shared/reference/bill.md, "Concurrency").
     "bill": 3,
 }
+# The most a vendor allows in flight per credential: a connection's ``concurrency`` option above it is refused
+# when the connection is saved and capped where it is used (a 4th BILL call in flight is refused: BDC_1322).
+MAX_CONCURRENCY = {"bill": 3}
+
+
+def concurrency_for(system, option):
+    """Calls in flight at once for a connection of ``system`` whose ``concurrency`` option is ``option``."""
+    value = DEFAULT_CONCURRENCY.get(system, 1) if option in (None, "") else max(1, int(option))
+    return min(value, MAX_CONCURRENCY.get(system, value))

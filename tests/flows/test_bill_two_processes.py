@@ -48,7 +48,8 @@ def test_a_bills_cycle_and_a_payments_cycle_in_two_processes_get_no_bdc_1322(box
 
 
 def test_the_fake_counts_bdc_1322_when_the_workers_allow_more_than_three(box, worker_env):  # noqa: F811
-    """The control for the test above: with room for 8 per worker the same two cycles do overrun."""
+    """The control for the test above: with room for 8 per worker (the portal's cap at BILL's 3 lifted in the
+    workers) the same two cycles do overrun."""
     clear_session_cache()
     _, refused, _ = _run_both(box, worker_env, concurrency=8)
     assert refused > 0

@@ -42,6 +42,26 @@ def test_a_missing_credential_key_is_an_error_naming_it(tenant, system, key, how
     assert not any(v in message for v in creds.values() if v.strip())
 
 
+@pytest.mark.parametrize(("system", "value", "allowed"), [("bill", 3, True), ("bill", 4, False), ("jde", 16, True),
+                                                         ("jde", 0, False), ("ifs", "many", False)])
+def test_a_concurrency_beyond_the_vendor_limit_is_refused_and_capped_where_used(tenant, system, value, allowed):
+    from integrations.engine.cycle import post_concurrency
+    from integrations.systems.bill import BillClient
+
+    conn = Connection(tenant=tenant, system=system, name="c", base_url="https://api.example.com",
+                      credentials=credentials_for(system), options={"concurrency": value})
+    if allowed:
+        conn.full_clean()
+    else:
+        with pytest.raises(ValidationError) as exc:
+            conn.full_clean()
+        assert "concurrency" in " ".join(exc.value.message_dict["options"])
+    if system == "bill":  # saved past the form (an import, the shell): still never more than BILL's 3 in flight
+        conn.save()
+        flow = make_flow(tenant, kind="jde_to_bill", target=conn)
+        assert post_concurrency(flow) == 3 and BillClient(conn).concurrency == 3
+
+
 def test_flow_kinds_cover_the_five_integrations_both_ways():
     pairs = {(src, dst) for _, src, dst in FLOW_KINDS.values()}
     assert {
