@@ -25,7 +25,9 @@ from decimal import Decimal
 
 from .jde_values import as_date, as_decimal, as_int, as_text, stamp
 
-LIST_CHUNK = 100  # values per LIST condition
+# Values per LIST condition. The data service turns a LIST into an SQL IN list, and Oracle Database takes at most
+# 1,000 expressions in one (ORA-01795); 500 matches the page size, so a chunk is usually one call.
+LIST_CHUNK = 500
 PHONE_TYPES = ("",)  # F0115 PHTP read as the supplier's phone
 
 
@@ -184,14 +186,15 @@ class PurchasingReads:
     def suppliers_changed_since(self, since: dt.datetime | None = None) -> list[Supplier]:
         """Suppliers (F0401 rows) whose supplier master, address book, Who's Who, email or phone rows
         changed at or after ``since`` (every supplier when None), ordered by address number."""
-        conditions = self._since_conditions(since)
-        numbers = set()
-        for table, columns in (("F0401", ["AN8"]), ("F0101", ["AN8"]), ("F0111", ["AN8"]), ("F01151", ["AN8"]),
-                               ("F0115", ["AN8"])):
-            numbers |= {as_int(r.get("AN8")) for r in self.browse(table, [*columns, "UPMJ", "UPMT"], conditions)
-                        if _after(r, since, "UPMT")}
-        masters = {as_int(r.get("AN8")): r for r in self._chunks(
-            "F0401", ["AN8", "MCUP", "OBAP", "CRRP", "TRAP", "HDPY", "UPMJ", "UPMT"], "AN8", numbers)}
+        master_columns = ["AN8", "MCUP", "OBAP", "CRRP", "TRAP", "HDPY", "UPMJ", "UPMT"]
+        if since is None:  # every supplier: the supplier master read whole, the rest joined to it
+            masters = {as_int(r.get("AN8")): r for r in self.browse("F0401", master_columns)}
+        else:  # a supplier changed in any of its tables
+            conditions, numbers = self._since_conditions(since), set()
+            for table in ("F0401", "F0101", "F0111", "F01151", "F0115"):
+                numbers |= {as_int(r.get("AN8")) for r in self.browse(table, ["AN8", "UPMJ", "UPMT"], conditions)
+                            if _after(r, since, "UPMT")}
+            masters = {as_int(r.get("AN8")): r for r in self._chunks("F0401", master_columns, "AN8", numbers)}
         book = {as_int(r.get("AN8")): r for r in self._chunks(
             "F0101", ["AN8", "ALPH", "ALKY", "AT1", "TAX", "UPMJ", "UPMT"], "AN8", masters)}
         contacts = {as_int(r.get("AN8")): as_text(r.get("MLNM")) for r in self._chunks(

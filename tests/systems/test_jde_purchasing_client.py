@@ -124,9 +124,15 @@ def test_suppliers_changed_since_join_name_status_contact_and_email(client, box)
 
 
 def test_every_supplier_without_a_cursor(client, box):
+    client.ensure_token()
+    before = dict(box.calls["jde"])
     everyone = client.suppliers_changed_since(None)
     assert [s.address_number for s in everyone] == sorted(r["AN8"] for r in tables(box)["F0401"])
     assert all(s.name and s.contact and "@" in s.email and s.active for s in everyone)
+    # one read of the supplier master, and one of each table joined to it (a LIST of up to 500 numbers): no
+    # first pass over every table for changed rows, which only a cursor needs
+    reads = {k: v - before.get(k, 0) for k, v in box.calls["jde"].items() if k.startswith("dataservice")}
+    assert sum(reads.values()) == 5, reads
 
 
 def test_accounts_show_added_and_deactivated_accounts(client, box):
