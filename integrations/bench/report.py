@@ -22,6 +22,7 @@ def size_entry(run):
         "records": run["records"],
         "posted": run["posted"],
         "held": run["held"],
+        "held_by_code": run.get("held_by_code", {}),
         "failed": run["failed"],
         "cycle_state": run["state"],
         "cycle_message": run["message"],

@@ -13,6 +13,7 @@ import tracemalloc
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db.models import Count
 
 from ..engine import run_cycle
 from ..engine.cycle import post_concurrency
@@ -90,6 +91,9 @@ def run(spec, say):
         "concurrency": post_concurrency(flow),
         "vendor_limited_answers": sum(1 for s in sent if s.vendor_limited),
         "batches_rate_limited": Batch.objects.filter(flow=flow, error_code__contains="RATE-LIMITED").count(),
+        # why records were held (the sandbox's generated data includes records a person must look at)
+        "held_by_code": dict(Batch.objects.filter(flow=flow, state=Batch.State.HELD).values_list("error_code")
+                             .annotate(n=Count("id")).order_by("error_code")),
     }
     say(f"cycle done: {result.fetched} records in {seconds:.1f} s ({cpu_seconds:.1f} s CPU, {main_cpu_seconds:.1f} s in the "
         f"cycle's thread), {len(sent)} requests, {queries.count} queries")
