@@ -90,10 +90,7 @@ def run(spec, say):
         "writes_max_in_flight": max_in_flight(writes),
         "concurrency": post_concurrency(flow),
         "vendor_limited_answers": sum(1 for s in sent if s.vendor_limited),
-        "batches_rate_limited": Batch.objects.filter(flow=flow, error_code__contains="RATE-LIMITED").count(),
-        # why records were held (the sandbox's generated data includes records a person must look at)
-        "held_by_code": dict(Batch.objects.filter(flow=flow, state=Batch.State.HELD).values_list("error_code")
-                             .annotate(n=Count("id")).order_by("error_code")),
+        **_batch_counts(flow),
     }
     say(f"cycle done: {result.fetched} records in {seconds:.1f} s ({cpu_seconds:.1f} s CPU, {main_cpu_seconds:.1f} s in the "
         f"cycle's thread), {len(sent)} requests, {queries.count} queries")
@@ -112,6 +109,14 @@ def run(spec, say):
                          "calls": box.calls()}
         say(f"replay done in {again.seconds:.1f} s ({again.cpu_seconds:.1f} s CPU)")
     return out
+
+
+def _batch_counts(flow):
+    """Batches failed as rate limited, and why records were held (the sandbox's generated data includes records a
+    person must look at)."""
+    held = Batch.objects.filter(flow=flow, state=Batch.State.HELD).values_list("error_code").annotate(n=Count("id"))
+    return {"batches_rate_limited": Batch.objects.filter(flow=flow, error_code__contains="RATE-LIMITED").count(),
+            "held_by_code": dict(held.order_by("error_code"))}
 
 
 @contextmanager
