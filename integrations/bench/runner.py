@@ -50,7 +50,7 @@ class Bench:
             box = SandboxProcess(self.root, dict(os.environ), self.say, seed=self.seed)
             try:
                 self.anchor = Control(box.url).info()["anchor"]
-                self.box_url = box.url
+                self.box_url, self.box_pid = box.url, box.proc.pid
                 for kind in kinds:
                     emit(self.measure(kind, scratch))
             finally:
@@ -78,6 +78,7 @@ class Bench:
     def worker(self, kind, step, database_url):
         label = f"{kind}-{step['reports']}" + (f"-c{step['concurrency']}" if step.get("concurrency") else "")
         spec = {"kind": kind, "seed": self.seed, "anchor": self.anchor, "sandbox_url": self.box_url,
+                "sandbox_pid": self.box_pid,
                 "page_size": self.page_size, "label": label.replace("_", "-"), **step}
         with tempfile.TemporaryDirectory(prefix="mlc-bench-run-") as tmp:
             spec["out"] = str(Path(tmp) / "result.json")

@@ -22,7 +22,7 @@ from ..querycount import count_all_queries
 from .kinds import setup_for
 from .recording import max_in_flight, recording
 from .replay import replay
-from .sandbox import Control
+from .sandbox import Control, process_cpu_seconds
 
 TICK_SECONDS = 15
 
@@ -52,6 +52,7 @@ def run(spec, say):
     box.clear_calls()
 
     say("cycle started")
+    sandbox_cpu = _SandboxCpu(spec.get("sandbox_pid"))
     with recording(box.url) as recorder, count_all_queries() as queries, _ticker(recorder, say):
         started, cpu_started, main_started = time.perf_counter(), time.process_time(), time.thread_time()
         with _profiled(spec["label"]):
@@ -61,6 +62,7 @@ def run(spec, say):
         # time, it tells how much of the cycle is the portal's own work and how much is waiting on the sandbox.
         cpu_seconds, main_cpu_seconds = time.process_time() - cpu_started, time.thread_time() - main_started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    cycle_sandbox_cpu = sandbox_cpu.used()
     calls = box.calls()
     sent = recorder.sent()
     recorder.close()
@@ -76,6 +78,7 @@ def run(spec, say):
         "more_work": result.more_work,
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
+        "sandbox_cpu_seconds": cycle_sandbox_cpu,
         "main_thread_cpu_seconds": main_cpu_seconds,
         "requests": len(sent),
         "calls": calls,
@@ -102,8 +105,10 @@ def run(spec, say):
         for fault in faults:
             box.add_fault(**fault)
         say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")
+        sandbox_cpu = _SandboxCpu(spec.get("sandbox_pid"))
         again = replay(sent, out["concurrency"])
         out["replay"] = {"requests": again.requests, "seconds": again.seconds, "cpu_seconds": again.cpu_seconds,
+                         "sandbox_cpu_seconds": sandbox_cpu.used(),
                          "concurrency": again.concurrency,
                          "status_mismatches": again.status_mismatches, "no_answer": again.no_answer,
                          "calls": box.calls()}
@@ -147,6 +152,18 @@ def _profiled(label):
         profile.disable()
         os.makedirs(where, exist_ok=True)
         profile.dump_stats(os.path.join(where, f"{label}.prof"))
+
+
+class _SandboxCpu:
+    """The sandbox process's CPU seconds since this was made (None without its pid or /proc)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.start = process_cpu_seconds(pid) if pid else None
+
+    def used(self):
+        end = process_cpu_seconds(self.pid) if self.start is not None else None
+        return None if end is None else end - self.start
 
 
 class _ticker:

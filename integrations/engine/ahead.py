@@ -48,6 +48,10 @@ class PagesAhead:
         if self.next is None:
             self.next = self.pool.submit(self._step)
 
+    def reading(self):
+        """The next page being read (a future), if one is."""
+        return self.next
+
     def _step(self):
         try:
             return next(self.pages)
@@ -82,6 +86,9 @@ class PagesInTurn:
 
     def read_ahead(self):
         pass
+
+    def reading(self):
+        return None
 
     def close(self):
         self.pages.close()

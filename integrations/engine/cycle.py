@@ -210,9 +210,10 @@ class Cycle:
 
     def fetch_new(self):
         """Page by page: store, map, post. With parallel posting, mapping goes a few groups at a time and the
-        last group of a page stays in flight while the next page is read, stored and mapped: the portal's own
-        work overlaps the target's. A handler whose pages are read ahead (``engine.ahead``) also has each page
-        stored a few groups at a time, so its first posts leave while the rest of the page is stored."""
+        groups sent stay in flight while the next records are stored and mapped and the next page is read; their
+        results are written once answered: the portal's own work overlaps the target's. A handler whose pages are
+        read ahead (``engine.ahead``) also has each page stored a few groups at a time, so its first posts leave
+        while the rest of the page is stored."""
         ctx = self.ctx
         pages = pages_of(ctx.handler, dict(ctx.flow.cursor or {}))
         try:
@@ -226,6 +227,8 @@ class Cycle:
                         ctx.handler.after_store(page)
                         pages.read_ahead()
                     self.map_and_feed(batches)
+                # While the next page is read (ahead), the groups out are recorded as they are answered.
+                self.poster.record_answered(until=pages.reading())
                 self.progress(f"page {self.pages}: {len(page.records)} records; "
                               f"{ctx.result.posted} posted, {ctx.result.held} held so far")
                 if ctx.out_of_time():

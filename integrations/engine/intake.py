@@ -18,8 +18,8 @@ from django.db import DataError, IntegrityError, transaction
 from ..currencies import is_known
 from ..models import Batch, BatchState, Flow
 from ..posting import Hold
-from .binding import server_binding
-from .sanitize import storable
+from .rows import insert_each
+from .sanitize import storable, storable_encoded
 
 logger = logging.getLogger(__name__)
 S = BatchState
@@ -69,11 +69,11 @@ class Intake:
             .exclude(flow=ctx.flow)
             .values_list("external_ref", flat=True)
         )
-        new, updates = [], []
+        new, updates, texts = [], [], {}
         for record in records:
             ctx.result.fetched += 1
             payload, notes, problems = self.check(record)
-            payload = storable(payload)
+            payload, text = storable_encoded(payload)
             if record.id in too_long or len(handler.external_ref(record.id)) > REF_LENGTH:
                 problems = [*problems, ("SRC-ID-TOO-LONG", f"the record's id is longer than a batch keeps ({SOURCE_ID_LENGTH} "
                                         f"characters, {REF_LENGTH} as a reference); it is kept shortened as {record.id[:60]}")]
@@ -87,8 +87,10 @@ class Intake:
                           "left to that flow, never posted twice")
             else:
                 new.append(self._new_batch(record.id, payload, notes, problems))
+                if text is not None:
+                    texts[id(new[-1])] = text
         decisions = mapper.decide_all(new) if mapper is not None else {}
-        created = self._write(new, updates, page.cursor, decisions, mapper)
+        created = self._write(new, updates, page.cursor, decisions, mapper, texts)
         # new ones, mapped already when a mapper was given (ready), and changed ones to map
         return [b for b in created if b.state in (S.NEW, S.READY)] + [b for b, _ in updates if b.state == S.NEW]
 
@@ -191,11 +193,11 @@ class Intake:
         return batch, fields
 
     # -- the write ----------------------------------------------------------------------------
-    def _write(self, new, updates, cursor, decisions, mapper):
+    def _write(self, new, updates, cursor, decisions, mapper, texts):
         ctx = self.ctx
         try:
             with transaction.atomic():
-                created = self._insert_all(new)
+                created = self._insert_all(new, texts)
                 self._finish_write(created, updates, cursor, decisions, mapper)
         except (IntegrityError, DataError) as exc:
             # One record does not fit (or another flow stored the same reference meanwhile): store them one by one.
@@ -205,10 +207,9 @@ class Intake:
                 self._finish_write(created, updates, cursor, decisions, mapper)
         return created
 
-    def _insert_all(self, new):
+    def _insert_all(self, new, texts):
         self.ctx.lease.fence()
-        with server_binding():
-            return Batch.objects.bulk_create(new)
+        return insert_each(new, key=("flow", "source_kind", "source_id"), encoded={"payload": texts})
 
     def _insert_one(self, batch):
         try:

@@ -20,6 +20,7 @@ Ready batches go in groups (four posts per sending thread, at least 8, at least 
 * the target answered that it already has the reference: checked as reconcile would.
 """
 
+from collections import deque
 from datetime import timedelta
 
 from django.utils import timezone
@@ -40,6 +41,10 @@ MIN_GROUP = 8
 # A group holds this many posts per sending thread: the pool stays full while most of the group is sent,
 # and only the last round waits on the slowest post before the group's results are written.
 ROUNDS_PER_GROUP = 4
+# Groups claimed and sent whose results are not written yet. The cycle's thread writes a group's results once all
+# its posts are answered, without waiting on it while there is other work (the next records to store and map, the
+# next page to read); past this many it waits for the oldest.
+GROUPS_IN_FLIGHT = 3
 IN_DOUBT_HELP = ("The target may have written it. The portal searches for it after the settle window and records it "
                  "as posted if found; nothing is re-posted before that.")
 
@@ -50,7 +55,7 @@ class Poster:
         self.reconciler = reconciler
         self.sender = Sender(ctx, concurrency)
         self.pending = []  # ready batches queued by feed(), not claimed yet
-        self.in_flight = None  # the group being sent whose results are not recorded yet
+        self.in_flight = deque()  # groups being sent whose results are not recorded yet, oldest first
 
     @property
     def group_size(self):
@@ -69,19 +74,19 @@ class Poster:
         self.flush()
 
     def feed(self, batches):
-        """Queue the READY ones and start each full group. While one group is being sent, the previous group's
-        results are written, so the sending threads do not wait on the database between groups. The last group
-        started stays in flight when this returns: the cycle maps the next records or reads the next page
-        meanwhile. ``flush`` sends what is left and records everything."""
+        """Queue the READY ones and start full groups while fewer than GROUPS_IN_FLIGHT are out; the rest wait in
+        the queue. Nothing here waits on the target: the cycle's thread goes back to storing and mapping while
+        the groups are sent, and each later call (or ``record_answered``) writes the answered groups' results and
+        starts more. ``flush`` sends what is left and records everything."""
         self.pending.extend(b for b in batches if b.state == S.READY)
-        self._start_groups(full_only=True)
+        self._pump(full_only=True)
 
     def flush(self):
-        self._start_groups(full_only=False)
+        self._pump(full_only=False, drain=True)
         self.finish()
 
     def finish(self, *, raising=True):
-        """Record the group in flight, if any, and give the concurrency slots back. Queued batches not yet
+        """Record the groups in flight, if any, and give the concurrency slots back. Queued batches not yet
         claimed stay ready for the next cycle."""
         self.pending = []
         try:
@@ -89,31 +94,51 @@ class Poster:
         finally:
             self.sender.release_slots()
 
-    def _start_groups(self, *, full_only):
+    def record_answered(self, until=None):
+        """Keep the posts going from the queue and write the answered groups' results; with ``until`` (a future,
+        e.g. the next page being read), keep at it, waiting on the oldest group, for as long as it is not done."""
+        self._pump(full_only=True, until=until)
+
+    def _pump(self, *, full_only, until=None, drain=False):
         ok = False
         try:
-            while self.pending and (len(self.pending) >= self.group_size or not full_only):
-                if self.ctx.out_of_time():
-                    self.pending = []
+            while True:
+                while self.in_flight and self.in_flight[0].answered():
+                    self.record_group(self.in_flight.popleft())
+                self._start_groups(full_only=full_only)
+                keep_going = drain or (until is not None and not until.done())
+                if not self.in_flight or not keep_going:
                     break
-                group, self.pending = self.pending[:self.group_size], self.pending[self.group_size:]
-                sending = self.start_group(group)
-                # In flight before the previous group is recorded: should that stop the run (a pause, the lease
-                # lost), the finish below still records this group, which was sent, instead of leaving it claimed.
-                previous, self.in_flight = self.in_flight, sending
-                if previous is not None:
-                    self.record_group(previous)
-                if not self.sender.parallel:  # sent already, in this thread: nothing to overlap with
-                    self._record_in_flight()
+                self.record_group(self.in_flight.popleft())  # waits for the oldest group's answers
             ok = True
         finally:
             if not ok:  # stopping (lease lost, paused, a defect): still record what was sent
                 self.finish(raising=False)
 
+    def _start_groups(self, *, full_only):
+        while self.pending and len(self.in_flight) < GROUPS_IN_FLIGHT and (len(self.pending) >= self.group_size
+                                                                              or not full_only):
+            if self.ctx.out_of_time():
+                self.pending = []
+                return
+            group, self.pending = self.pending[:self.group_size], self.pending[self.group_size:]
+            # In flight before older groups are recorded: should that stop the run (a pause, the lease lost),
+            # ``finish`` still records this group, which was sent, instead of leaving it claimed.
+            self.in_flight.append(self.start_group(group))
+            if not self.sender.parallel:  # sent already, in this thread: nothing to overlap with
+                self._record_in_flight()
+
     def _record_in_flight(self, *, raising=True):
-        if self.in_flight is not None:
-            done, self.in_flight = self.in_flight, None
-            self.record_group(done, raising=raising)
+        """Every group in flight, oldest first. Stopping (``raising=False``), each is still recorded."""
+        first_error = None
+        while self.in_flight:
+            try:
+                self.record_group(self.in_flight.popleft(), raising=raising)
+            except BaseException as exc:  # the rest were sent too: record them before raising
+                first_error = first_error or exc
+                raising = False
+        if first_error is not None:
+            raise first_error
 
     def post_group(self, group):
         """Claim, send and record one group, all before returning."""

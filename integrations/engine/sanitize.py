@@ -37,6 +37,20 @@ def storable(value):
     return _storable(value)
 
 
+def storable_encoded(value):
+    """``(storable(value), its JSON text)``: the text the check for NUL wrote, kept for the insert (``json.dumps``
+    as a JSONField without an encoder writes it), so a payload is encoded once. The text is None when ``value``
+    does not encode as it is."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return _storable(value), None
+    if "\\u0000" not in text:
+        return value, text
+    value = _storable(value)
+    return value, json.dumps(value)
+
+
 def _may_hold_nul(value):
     # JSON writes NUL as \u0000 wherever it is (a key, a string, at any depth), and C code writes it fast: a
     # payload without that text has nothing to replace. A backslash-u0000 typed as text only costs the slow path.

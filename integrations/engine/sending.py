@@ -60,6 +60,9 @@ class Sending:
         self.batches = batches
         self.results = results
 
+    def answered(self):
+        return all(r.done() for r in self.results if isinstance(r, Future))
+
     def outcomes(self):
         done = [r.result() if isinstance(r, Future) else r for r in self.results]
         return list(zip(self.batches, done, strict=True))
