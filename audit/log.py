@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.scrub import scrub, scrub_data
+from portal.statement_rows import chunks
 
 from .models import AuditEntry
 
@@ -53,14 +54,11 @@ def _json(value):
     return None if value is None else json.dumps(value)
 
 
-# Entries per INSERT: 12 columns each stay far below SQLite's 32,766 parameters and PostgreSQL's 65,535.
-ROWS_PER_INSERT = 500
-
-
 def write_rows(rows):
     """Insert ``row`` tuples, many per statement, each entry dated now, as ``auto_now_add`` would. One statement of
     many rows rather than ``executemany``: on SQLite that steps the statement once per row, giving up and taking
-    back the GIL each time, and a cycle's thread waits for it behind its posting threads at every row."""
+    back the GIL each time, and a cycle's thread waits for it behind its posting threads at every row. The row
+    counts per statement are few (``portal.statement_rows``): each is a statement the driver keeps prepared."""
     if not rows:
         return
     meta, q = AuditEntry._meta, connection.ops.quote_name
@@ -71,8 +69,7 @@ def write_rows(rows):
     head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
     created = meta.get_field("created").get_db_prep_value(timezone.now(), connection)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[start:start + ROWS_PER_INSERT]
+        for chunk in chunks(rows):
             cursor.execute(head + ", ".join([marks] * len(chunk)), [v for values in chunk for v in (*values, created)])
 
 

@@ -132,13 +132,15 @@ def _profiled(label):
     if not where:
         yield
         return
-    if where == "memory":  # the allocations still held when the cycle ends, biggest first, on the progress lines
+    if where == "memory":  # the allocations held at the cycle's peak, biggest first, on the progress lines
         tracemalloc.start(8)
+        peak = _PeakSnapshot()
         try:
             yield
         finally:
-            snapshot = tracemalloc.take_snapshot()
+            snapshot = peak.stop()
             tracemalloc.stop()
+            print(f"bench memory: peak of {peak.high / 1e6:.1f} MB traced; held then:", flush=True)
             for stat in snapshot.statistics("traceback")[:8]:
                 print(f"bench memory: {stat.size / 1e6:.1f} MB in {stat.count} blocks at", flush=True)
                 for line in stat.traceback.format()[-8:]:
@@ -152,6 +154,28 @@ def _profiled(label):
         profile.disable()
         os.makedirs(where, exist_ok=True)
         profile.dump_stats(os.path.join(where, f"{label}.prof"))
+
+
+class _PeakSnapshot:
+    """A tracemalloc snapshot each time the traced memory reaches a new high (checked every 50 ms): what the
+    process held at its peak, which is what its resident size keeps, rather than what is left at the end."""
+
+    def __init__(self):
+        self.high, self.snapshot = 0, None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="bench-memory", daemon=True)
+        self.thread.start()
+
+    def _watch(self):
+        while not self.done.wait(0.05):
+            current = tracemalloc.get_traced_memory()[0]
+            if current > self.high * 1.02:
+                self.high, self.snapshot = current, tracemalloc.take_snapshot()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.snapshot or tracemalloc.take_snapshot()
 
 
 class _SandboxCpu:

@@ -75,9 +75,10 @@ class Poster:
 
     def feed(self, batches):
         """Queue the READY ones and start full groups while fewer than GROUPS_IN_FLIGHT are out; the rest wait in
-        the queue. Nothing here waits on the target: the cycle's thread goes back to storing and mapping while
-        the groups are sent, and each later call (or ``record_answered``) writes the answered groups' results and
-        starts more. ``flush`` sends what is left and records everything."""
+        the queue. Nothing here waits on the target unless the queue holds more than GROUPS_IN_FLIGHT groups (the
+        records read ahead of the posts stay few however fast the reading is): the cycle's thread goes back to
+        storing and mapping while the groups are sent, and each later call (or ``record_answered``) writes the
+        answered groups' results and starts more. ``flush`` sends what is left and records everything."""
         self.pending.extend(b for b in batches if b.state == S.READY)
         self._pump(full_only=True)
 
@@ -106,7 +107,9 @@ class Poster:
                 while self.in_flight and self.in_flight[0].answered():
                     self.record_group(self.in_flight.popleft())
                 self._start_groups(full_only=full_only)
-                keep_going = drain or (until is not None and not until.done())
+                # A queue longer than the groups in flight waits: the records read ahead of the posts stay few.
+                keep_going = (drain or (until is not None and not until.done())
+                              or len(self.pending) > GROUPS_IN_FLIGHT * self.group_size)
                 if not self.in_flight or not keep_going:
                     break
                 self.record_group(self.in_flight.popleft())  # waits for the oldest group's answers

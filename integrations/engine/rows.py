@@ -12,6 +12,8 @@ import json
 from django.db import connection, models
 from django.utils import timezone
 
+from portal.statement_rows import chunks
+
 from ..models import Batch
 from .binding import server_binding
 
@@ -70,10 +72,6 @@ def guard(**conditions):
     return " AND ".join(parts), params
 
 
-# Rows per INSERT: 25 columns each stay far below SQLite's 32,766 parameters and PostgreSQL's 65,535.
-INSERT_ROWS = 500
-
-
 def insert_each(objs, *, key, encoded=None, model=Batch):
     """INSERT the unsaved ``objs`` as ``bulk_create`` would (their pk, ``auto_now`` dates and saved state set),
     without its per-value expression work: for a page of batches that cost more than the statement (a third of
@@ -98,8 +96,7 @@ def insert_each(objs, *, key, encoded=None, model=Batch):
     by_key = {tuple(getattr(obj, name) for name in key_attnames): obj for obj in objs}
     found = {}
     with server_binding(), connection.cursor() as cursor:
-        for start in range(0, len(objs), INSERT_ROWS):
-            chunk = objs[start:start + INSERT_ROWS]
+        for chunk in chunks(objs):  # few distinct row counts: each is a statement the driver keeps prepared
             params = [value for obj in chunk for value in _values(obj, fields, encoded)]
             cursor.execute(f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES {', '.join([marks] * len(chunk))} "
                            f"RETURNING {returning}", params)
