@@ -94,10 +94,11 @@ def insert_each(objs, *, key, encoded=None, model=Batch):
     key_attnames = [meta.get_field(name).attname for name in key]
     returning = ", ".join(q(meta.get_field(name).column) for name in (meta.pk.name, *key))
     by_key = {tuple(getattr(obj, name) for name in key_attnames): obj for obj in objs}
+    convert = [_converter(field, encoded.get(field.name), now) for field in fields]
     found = {}
     with server_binding(), connection.cursor() as cursor:
-        for chunk in chunks(objs):  # few distinct row counts: each is a statement the driver keeps prepared
-            params = [value for obj in chunk for value in _values(obj, fields, encoded)]
+        for chunk in chunks(objs):  # at most 64 rows: each row count is a statement the driver keeps prepared
+            params = [fn(obj) for obj in chunk for fn in convert]
             cursor.execute(f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES {', '.join([marks] * len(chunk))} "
                            f"RETURNING {returning}", params)
             for pk, *values in cursor.fetchall():
@@ -111,14 +112,29 @@ def insert_each(objs, *, key, encoded=None, model=Batch):
     return objs
 
 
-def _values(obj, fields, encoded):
-    for field in fields:
-        texts = encoded.get(field.name)
-        if texts is not None and id(obj) in texts:
-            yield texts[id(obj)]
-            continue
-        value = getattr(obj, field.attname)
-        if isinstance(field, models.JSONField):  # text, cast to jsonb on PostgreSQL (its Jsonb adapter is slower)
-            yield None if value is None else json.dumps(value, cls=field.encoder)
-        else:
-            yield field.get_db_prep_save(value, connection)
+def _converter(field, texts, now):
+    """``obj -> column value`` for one field, doing per row only what the row's value needs."""
+    attname = field.attname
+    if isinstance(field, models.JSONField):  # text, cast to jsonb on PostgreSQL (its Jsonb adapter is slower)
+        texts, encoder = texts or {}, field.encoder
+
+        def json_value(obj):
+            text = texts.get(id(obj))
+            if text is not None:
+                return text
+            value = getattr(obj, attname)
+            return None if value is None else json.dumps(value, cls=encoder)
+        return json_value
+    prepared_now = field.get_db_prep_save(now, connection) if isinstance(field, models.DateTimeField) else None
+    textual = isinstance(field, (models.CharField, models.TextField))
+
+    def value_of(obj):
+        value = getattr(obj, attname)
+        if value is None:
+            return None
+        if value is now:  # the insert's own date (auto_now), converted once
+            return prepared_now
+        if textual and value.__class__ is str:
+            return value
+        return field.get_db_prep_save(value, connection)
+    return value_of
