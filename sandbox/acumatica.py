@@ -305,4 +305,5 @@ class AcumaticaFake(Fake):
             else:
                 record[key] = value
         record["LastModifiedDateTime"] = stamp(self.sandbox.clock())
+        self.store.changes += 1  # edited in place: the store's indexes are built again
         return record

@@ -90,10 +90,12 @@ class Store:
         if len(values) < len(keys) and entity in ("Bill", "JournalTransaction"):
             values = [("Bill" if entity == "Bill" else "GL"), *values]  # the type/module may be left out
         wanted = dict(zip(keys, values, strict=False))
-        for record in self.records[entity]:
-            if all(str(record.get(k, "")).lower() == str(v).lower() for k, v in wanted.items()):
-                return record
-        return None
+        names = tuple(wanted)
+        # Every write checks its vendor, accounts and subaccounts by key: an index, not a scan of the table per call
+        # (the Acumatica bench at 10,000 reports spent a quarter of the sandbox's time scanning vendors).
+        index = self.indexes.setdefault((entity, names), TableIndex(
+            lambda row, names=names: tuple(str(row.get(k, "")).lower() for k in names)))
+        return index.first(self.records[entity], self.changes).get(tuple(str(v).lower() for v in wanted.values()))
 
     # -- writes ---------------------------------------------------------------------------------
     def put(self, entity, body, *, if_match=False, if_none_match=False):

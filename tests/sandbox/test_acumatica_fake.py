@@ -145,6 +145,20 @@ def test_an_or_of_references_finds_each_bill_ignoring_case_and_follows_a_changed
     assert refs("VendorRef eq 'EXP-1' or VendorRef eq 'EXP-7'") == ["EXP-7"]
 
 
+def test_keys_are_found_as_the_tables_change_ignoring_case(box):
+    # Vendors, accounts and employees are found by key from an index that follows the table.
+    assert api(box, "PUT", "Bill", json=bill("EXP-20")).ok
+    assert api(box, "PUT", "Bill", json=bill("EXP-21", vendor="V-NEW")).status_code == 422
+    assert api(box, "PUT", "Vendor", json={"VendorID": {"value": "V-NEW"}, "VendorName": {"value": "New"},
+                                            "Status": {"value": "Active"}}).ok
+    assert api(box, "PUT", "Bill", json=bill("EXP-22", vendor="v-new")).ok  # added since, and in another case
+    employee = f"{box.url}/_sandbox/acumatica/employee"
+    assert requests.post(employee, json={"EmployeeID": "EMP-9", "Status": "Active"}, timeout=5).ok
+    assert api(box, "GET", "Employee/EMP-9").ok
+    assert requests.post(employee, json={"EmployeeID": "EMP-9", "deleted": True}, timeout=5).json() == {"deleted": "EMP-9"}
+    assert api(box, "GET", "Employee/EMP-9").status_code == 404
+
+
 def test_put_is_an_upsert_guarded_by_if_match_and_if_none_match(box):
     created = api(box, "PUT", "Bill", json=bill(), headers={"If-None-Match": "*"}).json()
     keys = {"Type": created["Type"], "ReferenceNbr": created["ReferenceNbr"]}
