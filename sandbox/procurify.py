@@ -84,7 +84,11 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
         "requisition_purchase": "auto",
     }
 
+    writes = 0  # bumped after every change: list queries kept between pages (``_kept``, reset makes them) are stale then
+
     def reset(self, seed, size, anchor):
+        self.writes += 1
+        self.lists = {}
         self.world = data.generate(seed, size, anchor)
         self.creds = data.credentials_for(seed)
         self.tokens = {}
@@ -128,6 +132,9 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
             return getattr(self, handler)(req, **args)
         except DrfError as exc:
             return exc.response()
+        finally:
+            if req.method != "GET":  # after the change: lists kept from before are stale
+                self.writes += 1
 
     def fault_body(self, status, req):
         if status == 401:
@@ -211,6 +218,13 @@ class ProcurifyFake(RecordsMixin, OrdersMixin, WorldClock, Fake):
     def control(self, req, subpath):
         parts = [p for p in subpath.split("/") if p]
         head = parts[0] if parts else ""
+        try:
+            return self._control(req, parts, head, subpath)
+        finally:
+            if req.method != "GET":  # a control call changes rows in place
+                self.writes += 1
+
+    def _control(self, req, parts, head, subpath):
         try:
             if req.method == "GET" and len(parts) == 1 and head in self.world:
                 return json_response(self.world[head])

@@ -257,3 +257,22 @@ def test_faults_from_the_control_api_answer_procurify_shaped_errors(box):
     failed = get(box, "/api/v3/ap/bills/", headers)
     assert failed.status_code == 503 and "detail" in failed.json()
     assert get(box, "/api/v3/ap/bills/", headers).status_code == 200
+
+
+def test_a_list_read_again_shows_what_was_written_since_and_pages_stay_in_step(box):
+    # Lists are kept between pages until something is written; a write through the API or the control API shows.
+    headers = auth(box)
+
+    def codes(**params):
+        return get(box, "/api/v3/account-codes/", headers, **{"page_size": 5, **params}).json()
+
+    first = codes()
+    pages = [first["data"]] + [codes(page=n)["data"] for n in range(2, first["metadata"]["pagination"]["num_pages"] + 1)]
+    before = [c["code"] for page in pages for c in page]
+    assert len(before) == len(set(before)) == first["metadata"]["pagination"]["count"]
+    new = {"code": "100.6998", "description": "Postage", "account_type": 3}
+    assert requests.post(url(box, "/api/v3/account-codes/"), json=new, headers=headers, timeout=10).status_code == 201
+    after = codes(page_size=100)
+    assert after["metadata"]["pagination"]["count"] == len(before) + 1
+    assert "100.6998" in {c["code"] for c in after["data"]}
+    assert codes()["metadata"]["pagination"]["count"] == len(before) + 1  # the very first query, read again
