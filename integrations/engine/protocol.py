@@ -10,7 +10,7 @@ Ready batches go in groups (four posts per sending thread, at least 8, at least 
 * send: up to the target connection's concurrency in flight, only while the lease is valid
   by this process's clock, each carrying its external reference (``sending.py``);
 * record: one transaction for the whole group, conditional on every batch still being
-  claimed by this cycle (``moves.py``):
+  claimed by this cycle (``moves.py``), each outcome's move built by ``outcomes.py``:
   - success: ``posted`` + document id;
   - definite rejection: ``held``, or ``failed`` with backoff when the target may accept it later;
   - refused for the connection (auth, allowed hosts, version): the claim is undone (nothing
@@ -18,25 +18,23 @@ Ready batches go in groups (four posts per sending thread, at least 8, at least 
   - uncertain outcome: ``in_doubt`` with ``last_sent_at`` = now. No search now: the target
     may still be writing it. Reconcile decides after the settle window (``reconcile.py``).
 * the target answered that it already has the reference: checked as reconcile would.
+
+Up to GROUPS_IN_FLIGHT groups are claimed and out at once; the cycle's thread writes each one's results when
+all its posts are answered, and meanwhile stores and maps the next records (``feed``, ``record_answered``).
 """
 
 from collections import deque
-from datetime import timedelta
-
-from django.utils import timezone
 
 from ..models import BatchState
-from ..systems.errors import IntegrationError
 from .claims import claim_group
 from .errors import Paused
 from .lease import LeaseLost
 from .lookup import group_size, look_up
 from .moves import Move, apply_claimed
+from .outcomes import failed_move, in_doubt_move, posted_move
 from .sending import DEFECT, FAILED, NOT_SENT, POSTED, REFUSED, UNKNOWN, Sender
 
 S = BatchState
-# Backoff for retryable failures, by attempt number (seconds); the last value repeats.
-RETRY_DELAYS = [60, 300, 900, 3600]
 MIN_GROUP = 8
 # A group holds this many posts per sending thread: the pool stays full while most of the group is sent,
 # and only the last round waits on the slowest post before the group's results are written.
@@ -45,8 +43,6 @@ ROUNDS_PER_GROUP = 4
 # its posts are answered, without waiting on it while there is other work (the next records to store and map, the
 # next page to read); past this many it waits for the oldest.
 GROUPS_IN_FLIGHT = 3
-IN_DOUBT_HELP = ("The target may have written it. The portal searches for it after the settle window and records it "
-                 "as posted if found; nothing is re-posted before that.")
 
 
 class Poster:
@@ -163,18 +159,18 @@ class Poster:
             if outcome.kind == POSTED and getattr(outcome.result, "existing", False):
                 existing.append((batch, getattr(outcome.result, "found", None)))
             elif outcome.kind == POSTED:
-                moves.append(self.posted_move(batch, outcome.result))
+                moves.append(posted_move(batch, outcome.result))
             elif outcome.kind == UNKNOWN:
-                moves.append(self.in_doubt_move(batch, outcome.error.code, outcome.error.message))
+                moves.append(in_doubt_move(batch, outcome.error.code, outcome.error.message))
             elif outcome.kind == DEFECT:
-                moves.append(self.in_doubt_move(batch, "INTERNAL-ERROR",
+                moves.append(in_doubt_move(batch, "INTERNAL-ERROR",
                                                 f"internal error while posting: {type(outcome.error).__name__}"))
             elif outcome.kind == REFUSED:
                 refused = refused or outcome.error
                 moves.append(Move(batch, "batch.unclaimed", f"[{outcome.error.code}] refused for the connection; stays "
                                   "ready", {"state": S.READY, "attempts": batch.attempts - 1}))
             elif outcome.kind == FAILED:
-                moves.append(self.failed_move(batch, outcome.error))
+                moves.append(failed_move(batch, outcome.error, self.ctx.max_attempts))
             elif outcome.kind == NOT_SENT:
                 # Never sent: give the claim back (still conditional on it being ours) so whoever holds the
                 # flow now posts it without waiting out a settle window.
@@ -199,34 +195,6 @@ class Poster:
         if unsent:
             raise LeaseLost("the lease expired while a group was being sent")
 
-    # -- one batch's result -------------------------------------------------------------
-    def posted_move(self, batch, result, *, event="batch.posted", message=""):
-        fields = {"state": S.POSTED, "target_document_id": str(result.document_id)[:120], "posted_at": timezone.now(),
-                  "error_code": "", "last_error": "", "error_help": "", "next_attempt_at": None, "found_in_target": None}
-        if result.details:
-            fields["posting"] = {**(batch.posting or {}), "target": result.details}
-        return Move(batch, event, message or f"posted as {result.document_id}", fields)
-
-    def in_doubt_move(self, batch, code, message):
-        return Move(batch, "batch.in_doubt", f"[{code}] {message}: reconcile after the settle window, never a blind re-post",
-                    {"state": S.IN_DOUBT, "error_code": code, "last_error": message, "error_help": IN_DOUBT_HELP,
-                     "last_sent_at": timezone.now()})
-
-    def failed_move(self, batch, exc):
-        if exc.retryable and batch.attempts < self.ctx.max_attempts:
-            delay = RETRY_DELAYS[min(batch.attempts, len(RETRY_DELAYS)) - 1]
-            if exc.retry_after:
-                delay = max(delay, int(exc.retry_after))
-            return Move(batch, "batch.failed", f"[{exc.code}] {exc.message}; retry in {delay}s",
-                        {"state": S.FAILED, "error_code": exc.code, "last_error": exc.message, "error_help": exc.help,
-                         "next_attempt_at": timezone.now() + timedelta(seconds=delay)})
-        if exc.retryable:
-            exc = IntegrationError(f"{exc.message} (gave up after {batch.attempts} attempts)", code=exc.code,
-                                   help=exc.help or "Check that the target system is up, then retry the batch.")
-        return Move(batch, "batch.held", f"[{exc.code}] {exc.message}",
-                    {"state": S.HELD, "error_code": exc.code, "last_error": exc.message, "error_help": exc.help,
-                     "next_attempt_at": None})
-
     def count(self, moves):
         result = self.ctx.result
         for move in moves:
@@ -244,7 +212,7 @@ class Poster:
 
     def mark_posted(self, batch, result, *, expect, claimed=False, event="batch.posted", message=""):
         """One batch found or confirmed posted outside a group (reconcile)."""
-        move = self.posted_move(batch, result, event=event, message=message)
+        move = posted_move(batch, result, event=event, message=message)
         if self.ctx.move(batch, move.event, move.message, expect=expect, claimed=claimed, **move.fields):
             self.count([move])
             return True
