@@ -98,22 +98,26 @@ def run(spec, say):
     say(f"cycle done: {result.fetched} records in {seconds:.1f} s ({cpu_seconds:.1f} s CPU, {main_cpu_seconds:.1f} s in the "
         f"cycle's thread), {len(sent)} requests, {queries.count} queries")
     if spec.get("replay"):
-        box.reset(*world)
-        kind.after_reset(box)
-        kind.rebuild(box, flow)  # what the setup wrote to the sandbox (not replayed, not measured)
-        box.clear_calls()
-        for fault in faults:
-            box.add_fault(**fault)
-        say(f"replaying {len(sent)} requests with concurrency {out['concurrency']}")
-        sandbox_cpu = _SandboxCpu(spec.get("sandbox_pid"))
-        again = replay(sent, out["concurrency"])
-        out["replay"] = {"requests": again.requests, "seconds": again.seconds, "cpu_seconds": again.cpu_seconds,
-                         "sandbox_cpu_seconds": sandbox_cpu.used(),
-                         "concurrency": again.concurrency,
-                         "status_mismatches": again.status_mismatches, "no_answer": again.no_answer,
-                         "calls": box.calls()}
-        say(f"replay done in {again.seconds:.1f} s ({again.cpu_seconds:.1f} s CPU)")
+        out["replay"] = _replayed(spec, kind, box, flow, faults, sent, out["concurrency"], say)
     return out
+
+
+def _replayed(spec, kind, box, flow, faults, sent, concurrency, say):
+    """The recorded requests sent again on a sandbox reset to the same world and faults: the floor the cycle's
+    time is compared to."""
+    box.reset(spec["seed"], spec["reports"], spec["anchor"])
+    kind.after_reset(box)
+    kind.rebuild(box, flow)  # what the setup wrote to the sandbox (not replayed, not measured)
+    box.clear_calls()
+    for fault in faults:
+        box.add_fault(**fault)
+    say(f"replaying {len(sent)} requests with concurrency {concurrency}")
+    sandbox_cpu = _SandboxCpu(spec.get("sandbox_pid"))
+    again = replay(sent, concurrency)
+    say(f"replay done in {again.seconds:.1f} s ({again.cpu_seconds:.1f} s CPU)")
+    return {"requests": again.requests, "seconds": again.seconds, "cpu_seconds": again.cpu_seconds,
+            "sandbox_cpu_seconds": sandbox_cpu.used(), "concurrency": again.concurrency,
+            "status_mismatches": again.status_mismatches, "no_answer": again.no_answer, "calls": box.calls()}
 
 
 def _batch_counts(flow):

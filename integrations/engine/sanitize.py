@@ -32,15 +32,17 @@ def clean_text(text):
 def storable(value):
     """``value`` (JSON-like) with every NUL replaced, in keys and strings, at any depth; ``value`` itself when it
     holds none."""
-    if isinstance(value, (dict, list)) and not _may_hold_nul(value):
-        return value
+    if isinstance(value, (dict, list)):
+        return storable_encoded(value)[0]
     return _storable(value)
 
 
 def storable_encoded(value):
-    """``(storable(value), its JSON text)``: the text the check for NUL wrote, kept for the insert (``json.dumps``
-    as a JSONField without an encoder writes it), so a payload is encoded once. The text is None when ``value``
-    does not encode as it is."""
+    """``(storable(value), its JSON text)``, the text kept for the insert (``json.dumps`` as a JSONField without an
+    encoder writes it), so a payload is encoded once; None when ``value`` does not encode as it is.
+
+    JSON writes NUL as \\u0000 wherever it is (a key, a string, at any depth), and C code writes it fast: a
+    payload without that text has nothing to replace. A backslash-u0000 typed as text only costs the slow path."""
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
@@ -49,15 +51,6 @@ def storable_encoded(value):
         return value, text
     value = _storable(value)
     return value, json.dumps(value)
-
-
-def _may_hold_nul(value):
-    # JSON writes NUL as \u0000 wherever it is (a key, a string, at any depth), and C code writes it fast: a
-    # payload without that text has nothing to replace. A backslash-u0000 typed as text only costs the slow path.
-    try:
-        return "\\u0000" in json.dumps(value)
-    except (TypeError, ValueError):
-        return True
 
 
 def _storable(value):
