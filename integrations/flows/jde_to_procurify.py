@@ -25,7 +25,9 @@ own schedule): ``accounts`` (default), ``suppliers`` or ``purchase_orders``.
   whose vendor or account code Procurify lacks yet waits for them, held with ``PROCURIFY-PO-WAITING``,
   and is written by the first cycle after the suppliers and accounts mirrors made them) and updated in
   place on a change of quantity or price; a cancelled line reads quantity 0, a cancelled order closes
-  the PO (``procurify_targets.PurchaseOrders``).
+  the PO (``procurify_targets.PurchaseOrders``). A PO is made in two calls (the requisition, then its
+  ``PO_Num``); one left without its key by a stop or a lost answer between them is found by vendor and
+  lines and adopted by the retry, never raised again.
 
 A version written is one batch (source id ``<key>@<fingerprint>``, reference ``JDE-...``); a run that
 finds nothing changed makes no write call. Options: records, location, department, page_size (500),

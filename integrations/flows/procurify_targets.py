@@ -141,6 +141,8 @@ class PurchaseOrders(MirrorTarget):
     def __init__(self, procurify, location, department):
         self.procurify, self.location, self.department = procurify, location, department
         self._numbers = None
+        self._unnumbered = None  # headers of the POs without a PO_Num, read with ``numbers``
+        self._adopting = {}  # PO number -> the order key that found it without its PO_Num
         self._names = None  # what a requisition names: vendors and account codes in Procurify, read once a cycle
 
     def missing(self, state):
@@ -164,19 +166,55 @@ class PurchaseOrders(MirrorTarget):
     @property
     def numbers(self):
         if self._numbers is None:
-            self._numbers = {po.po_num: po.number for po in self.procurify.purchase_orders() if po.po_num}
+            headers = self.procurify.purchase_orders()
+            self._numbers = {po.po_num: po.number for po in headers if po.po_num}
+            self._unnumbered = [po for po in headers if not po.po_num]
         return self._numbers
 
     def match(self, state):
         number = self.numbers.get(state["key"])
-        return self.procurify.purchase_order(number) if number else None
+        return self.procurify.purchase_order(number) if number else self.unfinished(state)
+
+    @staticmethod
+    def _content(vendor, items):
+        return Vendors.name_key(vendor), [(name, Decimal(qty), Decimal(price), code) for name, qty, price, code in items]
+
+    def unfinished(self, state):
+        """The PO a create for this order left without its ``PO_Num`` (a PO is made in two calls, the requisition
+        then the PUT of ``PO_Num``: a stop or a lost answer between them leaves it so), found by vendor and lines
+        (name, quantity, price, account code) among the POs without one. Adopting it (``update`` gives it the key)
+        keeps the retry from raising a second requisition. Only a header of the same vendor, item count and
+        subtotal is read whole, so POs raised in Procurify itself cost no call."""
+        if not state.get("active", True):
+            return None
+        self.numbers  # noqa: B018 -- reads the headers once a cycle
+        vendor, lines = self._content(state.get("vendor"), [(ln["name"], ln["quantity"], ln["price"], ln["account_code"])
+                                                            for ln in state["lines"]])
+        for header in self._unnumbered:
+            if self._adopting.get(header.number, state["key"]) != state["key"] or not self._alike(header, vendor, lines):
+                continue
+            po = self.procurify.purchase_order(header.number)
+            items = [(i.name, i.quantity, i.price, i.account_code) for i in po.items]
+            if not po.po_num and po.state != self.CLOSED and self._content(po.vendor_name, items) == (vendor, lines):
+                self._adopting[po.number] = state["key"]  # one order adopts it, not two alike
+                return po
+        return None
+
+    @staticmethod
+    def _alike(header, vendor, lines):
+        """Could this PO header be the order's? Same vendor, and item count and subtotal where the list gives them
+        (the subtotal within a cent a line: Procurify may round each line's cost before adding them)."""
+        raw, subtotal = header.raw, sum((q * p for _, q, p, _ in lines), Decimal(0))
+        return (Vendors.name_key(header.vendor_name) == vendor and raw.get("item_count") in (None, len(lines))
+                and (raw.get("subtotal") is None
+                     or abs(Decimal(str(raw["subtotal"])) - subtotal) <= Decimal("0.01") * len(lines)))
 
     def same(self, existing, state):
         if not state.get("active", True):
             return existing.state == self.CLOSED
         have = [(i.quantity, i.price) for i in existing.items]
         want = [(Decimal(ln["quantity"]), Decimal(ln["price"])) for ln in state["lines"]]
-        return existing.state != self.CLOSED and have == want
+        return existing.state != self.CLOSED and have == want and existing.po_num == state["key"]
 
     def target_id(self, existing, state):
         return str(existing.number) if existing is not None else state["key"]
@@ -185,10 +223,13 @@ class PurchaseOrders(MirrorTarget):
         lines = [{"item_name": ln["name"], "vendor_name": state["vendor"], "account_code": ln["account_code"],
                   "unit_price": Decimal(ln["price"]), "quantity": Decimal(ln["quantity"])} for ln in state["lines"]]
         day = date.fromisoformat(state["required_date"]) if state["required_date"] else date.today()
-        requisition = self.procurify.create_requisition(day, self.location,
-                                                        self.department, lines)
-        number = requisition.po_numbers[0]
-        self.procurify.update_purchase_order(number, [], po_num=state["key"])
+        try:
+            requisition = self.procurify.create_requisition(day, self.location, self.department, lines)
+            number = requisition.po_numbers[0]
+            self.procurify.update_purchase_order(number, [], po_num=state["key"])
+        except Exception:
+            self._numbers = None  # a PO may exist now without its key: read the headers again at the next match
+            raise
         self.numbers[state["key"]] = number
         return str(number)
 
@@ -200,7 +241,8 @@ class PurchaseOrders(MirrorTarget):
         # lines added in JD Edwards after the PO was written: new items on the same PO (no id)
         items += [{"name": ln["name"], "unit": "each", "quantity": Decimal(ln["quantity"]), "price": Decimal(ln["price"]),
                    "account_code": ln["account_code"], "custom_fields": []} for ln in state["lines"][len(existing.items):]]
-        return str(self.procurify.update_purchase_order(existing.number, items, version=existing.version).number)
+        key = state["key"] if existing.po_num != state["key"] else None  # an adopted PO gets its key with the items
+        return str(self.procurify.update_purchase_order(existing.number, items, po_num=key, version=existing.version).number)
 
     def deactivate(self, existing, state):
         return str(self.procurify.close_purchase_order(existing.number).number)

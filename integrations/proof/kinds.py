@@ -234,7 +234,8 @@ def _jde_order_contents(box):
 def procurify_orders_made(box):
     """JD Edwards order key -> Procurify POs made for it. A PO carries its order's key in ``PO_Num`` (the sandbox refuses
     one ``PO_Num`` on two POs); the flow sets it after the requisition is purchased, so a PO whose ``PO_Num`` write was
-    lost has none, and a retried create makes a second PO for the order. Such a PO (made in the run: dated from the
+    lost has none until the retry adopts it (``PurchaseOrders.unfinished``), and a retry that missed it would make a
+    second PO for the order. Such a PO (made in the run: dated from the
     anchor on, without ``PO_Num``) is put to the order of its vendor and lines (quantity, price, account code); one that
     matches no order goes under ``NO_ORDER``."""
     contents = _jde_order_contents(box)

@@ -1,6 +1,7 @@
 """JD Edwards -> Procurify mirrors (GL accounts as account codes, suppliers as vendors), over real HTTP."""
 
 import pytest
+from django.utils import timezone
 
 from integrations.engine import run_cycle
 from integrations.models import Batch, Connection, Flow, SyncCycle
@@ -265,3 +266,46 @@ def test_an_order_waits_for_its_vendor_and_account_codes_then_is_written(box, db
     held.refresh_from_db()
     assert held.state in (S.POSTED, S.CONFIRMED), (held.state, held.last_error)
     assert order_in_procurify(box, key)["order_items"][0]["accountCode"] == "200.6200"
+
+
+def orders_flow(box):
+    run_cycle(make_mirror(box, "accounts"))
+    suppliers = make_mirror(box, "suppliers")
+    run_cycle(suppliers)
+    return Flow.objects.create(tenant=suppliers.tenant, name="JDE orders to Procurify", kind="jde_to_procurify",
+                               source=suppliers.source, target=suppliers.target,
+                               options={"records": "purchase_orders", "location": "Vancouver HQ", "department": "Operations"})
+
+
+@pytest.mark.parametrize("fault", [
+    # the requisition is raised and purchased, its answer never arrives: the batch is in doubt
+    {"endpoint": "requisitions:create", "action": "drop_after", "count": 1},
+    # the requisition is raised, the PUT that gives the PO its PO_Num fails every try
+    {"endpoint": "purchase_orders:update", "action": "status", "status": 503, "count": 20},
+], ids=["requisition-answer-lost", "po-num-write-failed"])
+def test_an_order_whose_po_num_never_landed_is_adopted_not_raised_twice(box, db, fault):
+    """A PO is made in two calls (requisition, then PO_Num). Stopped between them, the PO exists without the order's
+    key; the retry finds it by vendor and lines and gives it the key instead of raising a second requisition."""
+    flow = orders_flow(box)
+    run_cycle(flow)  # the seeded orders first, so the fault below fires on this order's calls only
+    supplier = next(n for n, r in jde_suppliers(box).items() if r["ABAT1"] == "V" and r["A6HDPY"] != "Y")
+    order = control(box, "POST", "jde/purchase-orders", json={"supplier": int(supplier), "lines": [
+        {"item": "PAL-1", "description": "Pallet wrap", "quantity": "7", "unit_cost": "4.25", "account": "200.6200"},
+        {"item": "TON-1", "description": "Toner", "quantity": "2", "unit_cost": "80.10", "account": "300.6200"}]})
+    key = f"{order['PHKCOO']}-{order['PHDCTO']}-{order['PHDOCO']}"
+    before = len(control(box, "GET", "procurify/purchase_orders"))
+    control(box, "POST", "faults", json={"system": "procurify", **fault})
+    run_cycle(flow)
+    control(box, "DELETE", "faults")
+    batch = Batch.objects.get(flow=flow, source_id__startswith=f"{key}@")
+    assert batch.state not in (S.POSTED, S.CONFIRMED), batch.state
+    control(box, "DELETE", "calls")
+    for _ in range(3):
+        Batch.objects.filter(pk=batch.pk, next_attempt_at__isnull=False).update(next_attempt_at=timezone.now())
+        run_cycle(flow)
+    batch.refresh_from_db()
+    assert batch.state in (S.POSTED, S.CONFIRMED), (batch.state, batch.last_error)
+    after = control(box, "GET", "procurify/purchase_orders")
+    assert len(after) == before + 1, "one Procurify PO for the order, not two"
+    assert str(order_in_procurify(box, key)["procurify_PO"]) == batch.target_document_id
+    assert control(box, "GET", "calls")["procurify"].get("requisitions:create", 0) == 0
