@@ -35,6 +35,8 @@ def size_entry(run):
         "main_thread_cpu_seconds": _r(run.get("main_thread_cpu_seconds")),
         # The sandbox process's CPU meanwhile: near the wall time, the vendors set the pace; far below, the portal.
         "sandbox_cpu_seconds": _r(run.get("sandbox_cpu_seconds")),
+        # PostgreSQL's server processes on this machine meanwhile (None on SQLite: its work is in cpu_seconds).
+        "database_cpu_seconds": _r(run.get("database_cpu_seconds")),
         "records_per_second": _r(run["records"] / run["seconds"], 1),
         "seconds_per_record": _r(run["seconds"] / n, 6),
         "api_calls_per_record": {"source": _side(run, run["source_system"]), "target": _side(run, run["target_system"])},

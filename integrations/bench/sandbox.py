@@ -107,12 +107,48 @@ class Control:
 
 
 
+def _stat_fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def process_cpu_seconds(pid):
     """CPU seconds (user and system) process ``pid`` has used so far, from /proc; None where that cannot be read.
     Read around a cycle and its replay, the sandbox's share tells whether the vendors or the portal set the pace."""
     try:
-        with open(f"/proc/{int(pid)}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = _stat_fields(int(pid))
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, TypeError):
         return None
+
+
+def postgres_cpu_seconds():
+    """CPU seconds every PostgreSQL server process on this machine has used so far: the live ones, plus the exited
+    backends their postmaster has reaped (its children's times). None without /proc or such a process. Read around
+    a cycle on PostgreSQL, it is the database's share of a two-core machine the portal and the sandbox also use."""
+    total, found = 0, False
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            fields = _stat_fields(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        found = True
+        total += int(fields[11]) + int(fields[12])
+        if int(fields[1]) == 1 or not _is_postgres(int(fields[1])):  # the postmaster: its reaped children count too
+            total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def _is_postgres(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "postgres"
+    except OSError:
+        return False

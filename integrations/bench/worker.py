@@ -13,6 +13,7 @@ import tracemalloc
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 
 from ..engine import run_cycle
@@ -22,7 +23,7 @@ from ..querycount import count_all_queries
 from .kinds import setup_for
 from .recording import max_in_flight, recording
 from .replay import replay
-from .sandbox import Control, process_cpu_seconds
+from .sandbox import Control, postgres_cpu_seconds, process_cpu_seconds
 
 TICK_SECONDS = 15
 
@@ -52,7 +53,7 @@ def run(spec, say):
     box.clear_calls()
 
     say("cycle started")
-    sandbox_cpu = _SandboxCpu(spec.get("sandbox_pid"))
+    sandbox_cpu, database_cpu = _SandboxCpu(spec.get("sandbox_pid")), _DatabaseCpu()
     with recording(box.url) as recorder, count_all_queries() as queries, _ticker(recorder, say):
         started, cpu_started, main_started = time.perf_counter(), time.process_time(), time.thread_time()
         with _profiled(spec["label"]):
@@ -62,7 +63,7 @@ def run(spec, say):
         # time, it tells how much of the cycle is the portal's own work and how much is waiting on the sandbox.
         cpu_seconds, main_cpu_seconds = time.process_time() - cpu_started, time.thread_time() - main_started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    cycle_sandbox_cpu = sandbox_cpu.used()
+    cycle_sandbox_cpu, cycle_database_cpu = sandbox_cpu.used(), database_cpu.used()
     calls = box.calls()
     sent = recorder.sent()
     recorder.close()
@@ -79,6 +80,7 @@ def run(spec, say):
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "sandbox_cpu_seconds": cycle_sandbox_cpu,
+        "database_cpu_seconds": cycle_database_cpu,
         "main_thread_cpu_seconds": main_cpu_seconds,
         "requests": len(sent),
         "calls": calls,
@@ -192,6 +194,20 @@ class _SandboxCpu:
     def used(self):
         end = process_cpu_seconds(self.pid) if self.start is not None else None
         return None if end is None else end - self.start
+
+
+class _DatabaseCpu:
+    """The PostgreSQL server's CPU seconds since this was made, when the database is PostgreSQL on this machine
+    (None on SQLite, whose work is the portal's own CPU, and for a server elsewhere)."""
+
+    def __init__(self):
+        host = connection.settings_dict.get("HOST")
+        local = connection.vendor == "postgresql" and host in ("", "localhost", "127.0.0.1", "::1")
+        self.start = postgres_cpu_seconds() if local else None
+
+    def used(self):
+        end = postgres_cpu_seconds() if self.start is not None else None
+        return None if end is None else round(end - self.start, 3)
 
 
 class _ticker:
