@@ -20,6 +20,7 @@ number (UDC 01/PH is site-specific: UNCONFIRMED).
 """
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -104,6 +105,13 @@ def _order_key(row):
     return as_text(row.get("KCOO")), as_int(row.get("DOCO")), as_text(row.get("DCTO")), as_text(row.get("SFXO"))
 
 
+def _interned_key(row):
+    """``_order_key`` with its texts shared: a scan of every order keeps 10,000 keys of a few distinct companies,
+    types and suffixes."""
+    company, number, kind, suffix = _order_key(row)
+    return sys.intern(company), number, sys.intern(kind), sys.intern(suffix)
+
+
 def _after(row, since, time_column):
     """Whether the row's (UPMJ, time) stamp is at or after ``since`` (None: every row)."""
     if since is None:
@@ -130,34 +138,35 @@ class PurchasingReads:
 
     def purchase_order_pages(self, since: dt.datetime | None = None, size: int = LIST_CHUNK):
         """The orders of ``purchase_orders_changed_since``, oldest change first (then by number), ``size`` at a
-        time: only the headers and the changed lines' stamps are held for every order; a page's lines are read
-        with the page (one LIST of its order numbers per 100), so a cycle holds one page of lines at a time."""
+        time. The scan holds only each changed order's key and newest stamp; a page's headers and lines are read
+        with the page (a LIST of its order numbers per 500), so a cycle holds one page of orders at a time.
+
+        An order's ``updated`` is the stamp the scan saw, even when the page read finds it changed again since:
+        a cursor taken from it (the newest of a page) then never passes a change the scan did not see (an order
+        changed meanwhile is read again from that cursor, in its then state)."""
         cancelled = tuple(self.options.get("cancelled_statuses") or ("980",))
-        headers = {_order_key(r): r for r in self.browse("F4301", HEADER_COLUMNS, self._since_conditions(since))
-                   if _after(r, since, "TDAY")}
-        changed = {}  # order key -> newest stamp of its lines changed since ``since``
-        for row in self.browse("F4311", ["KCOO", "DOCO", "DCTO", "SFXO", "UPMJ", "TDAY"], self._since_conditions(since)):
-            moment = stamp(row.get("UPMJ"), row.get("TDAY"))
-            if _after(row, since, "TDAY") and moment is not None:
-                key = _order_key(row)
-                changed[key] = max(moment, changed.get(key, moment))
-        missing = {key[1] for key in set(changed) - set(headers)}
-        for row in self._chunks("F4301", HEADER_COLUMNS, "DOCO", missing):
-            if _order_key(row) in changed:
-                headers[_order_key(row)] = row
-
-        def newest(key):  # lines not changed since ``since`` are older than every stamp taken here
-            stamps = [s for s in (stamp(headers[key].get("UPMJ"), headers[key].get("TDAY")), changed.get(key)) if s]
-            return max(stamps) if stamps else dt.datetime.min
-
-        keys = sorted(headers, key=lambda k: (newest(k), k[1], k))
-        for start in range(0, len(keys), max(1, int(size))):
-            chunk = keys[start:start + max(1, int(size))]
+        stamps = {}  # order key -> the newest stamp of its header or a line changed since ``since``
+        for table, time_column in (("F4301", "TDAY"), ("F4311", "TDAY")):
+            for row in self.browse(table, ["KCOO", "DOCO", "DCTO", "SFXO", "UPMJ", time_column],
+                                   self._since_conditions(since)):
+                moment = stamp(row.get("UPMJ"), row.get(time_column))
+                if _after(row, since, time_column):
+                    key = _interned_key(row)
+                    stamps[key] = max(filter(None, (moment, stamps.get(key))), default=None)
+        keys = sorted(stamps, key=lambda k: (stamps[k] or dt.datetime.min, k[1], k))
+        step = max(1, int(size))
+        for start in range(0, len(keys), step):
+            chunk = keys[start:start + step]
             wanted, lines = set(chunk), {}
-            for row in self._chunks("F4311", LINE_COLUMNS, "DOCO", {key[1] for key in chunk}):
+            numbers = {key[1] for key in chunk}
+            headers = {_order_key(r): r for r in self._chunks("F4301", HEADER_COLUMNS, "DOCO", numbers)
+                       if _order_key(r) in wanted}
+            for row in self._chunks("F4311", LINE_COLUMNS, "DOCO", numbers):
                 if _order_key(row) in wanted:
                     lines.setdefault(_order_key(row), []).append(self._po_line(row, cancelled))
-            yield [self._order(key, headers.pop(key), lines.get(key, [])) for key in chunk]
+            # lines whose order has no header (deleted meanwhile, or never had one) are no order
+            yield [self._order(key, headers[key], lines.get(key, []), seen=stamps.pop(key)) for key in chunk
+                   if key in headers]
 
     @staticmethod
     def _po_line(row, cancelled):
@@ -174,9 +183,12 @@ class PurchasingReads:
             cancelled=status in cancelled)
 
     @staticmethod
-    def _order(key, row, lines):
+    def _order(key, row, lines, seen=None):
+        """``seen``: the order's newest stamp as the scan saw it, its ``updated`` (see ``purchase_order_pages``)."""
         lines = sorted(lines, key=lambda ln: ln.line_number)
         stamps = [s for s in [stamp(row.get("UPMJ"), row.get("TDAY")), *(ln.updated for ln in lines)] if s]
+        if seen is not None:
+            stamps = [seen]
         return PurchaseOrder(
             company=key[0], number=key[1], order_type=key[2], suffix=key[3], supplier=as_int(row.get("AN8")),
             business_unit=as_text(row.get("MCU")), order_date=as_date(row.get("TRDJ")),

@@ -99,6 +99,31 @@ def test_a_line_restamped_without_its_header_brings_the_whole_order(client, box)
     assert read.number == order and len(read.lines) == sum(1 for ln in tables(box)["F4311"] if ln["DOCO"] == order)
 
 
+def test_an_order_changed_again_after_the_scan_keeps_the_scans_stamp_so_no_later_change_is_passed(client, box):
+    """Pages read each order when they come to it: an order changed again by then is read in its new state but
+    keeps the stamp the scan saw, so a cursor taken from a page never skips a change the scan did not see."""
+    first, second, third = (tables(box)["F4301"][i]["DOCO"] for i in (4, 5, 6))
+
+    def change(order, quantity):
+        line = min(ln["LNID"] for ln in tables(box)["F4311"] if ln["DOCO"] == order)
+        sandbox_post(box, f"jde/purchase-orders/{order}/lines/{line}", {"quantity": quantity})
+
+    at(box, 10)
+    change(first, "2"), change(second, "3")
+    pages = client.purchase_order_pages(MORNING, size=1)
+    [read_first] = next(pages)  # the scan is made here: the two orders, both changed at 10:00
+    at(box, 10, 30)
+    change(third, "4")  # after the scan: not in this read
+    at(box, 11)
+    change(second, "5")  # after the scan, before its page
+    [read_second] = next(pages)
+    assert [read_first.number, read_second.number] == sorted([first, second])
+    assert read_second.number == second and read_second.lines[0].quantity == Decimal(5)  # its state when its page came
+    assert read_second.updated == dt.datetime.combine(ANCHOR, dt.time(10))  # the stamp the scan saw
+    cursor = max(read_first.updated, read_second.updated)
+    assert {third, second} <= {o.number for o in client.purchase_orders_changed_since(cursor)}
+
+
 def test_a_cancelled_order_reads_as_cancelled(client, box):
     order = tables(box)["F4301"][4]["DOCO"]
     at(box, 9, 15)
