@@ -7,6 +7,7 @@ its own connection; connections opened during the block get the counter through 
 
 import re
 import threading
+import time
 from collections import Counter as Tally
 from contextlib import contextmanager
 
@@ -37,16 +38,26 @@ class Counter:
         self.count = 0
         self.other_threads = 0
         self.kinds = Tally()  # "UPDATE integrations_batch" -> count: where the queries go
+        self.seconds = Tally()  # the same kinds -> seconds spent waiting on them (round trip and server), every thread
+        self.main_seconds = 0.0  # of which on the thread that started counting (a cycle's own thread)
         self._main = threading.get_ident()
         self._lock = threading.Lock()
 
     def __call__(self, execute, sql, params, many, context):
-        with self._lock:
-            self.count += 1
-            self.kinds[statement_kind(sql)] += 1
-            if threading.get_ident() != self._main:
-                self.other_threads += 1
-        return execute(sql, params, many, context)
+        kind, main = statement_kind(sql), threading.get_ident() == self._main
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            took = time.perf_counter() - started
+            with self._lock:
+                self.count += 1
+                self.kinds[kind] += 1
+                self.seconds[kind] += took
+                if main:
+                    self.main_seconds += took
+                else:
+                    self.other_threads += 1
 
 
 def statement_kind(sql):

@@ -44,6 +44,9 @@ def size_entry(run):
         "queries_per_record": _r(run["queries"] / n, 2),
         "queries_other_threads": run["queries_other_threads"],
         "queries_by_statement": run.get("queries_by_statement", {}),
+        # Seconds waited on the database per statement kind (every thread), and the cycle's own thread's share of all.
+        "query_seconds_by_statement": run.get("query_seconds_by_statement", {}),
+        "query_seconds_main_thread": _r(run.get("query_seconds_main_thread")),
         "peak_rss_mb": _r(run["peak_rss_kb"] / 1024, 1),
         "requests_recorded": run["requests"],
         "replay": {**{k: (_r(v) if k in TIMES else v) for k, v in replayed.items() if k != "calls"},

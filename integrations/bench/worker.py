@@ -89,6 +89,8 @@ def run(spec, say):
         "queries": queries.count,
         "queries_other_threads": queries.other_threads,
         "queries_by_statement": dict(queries.kinds.most_common(12)),
+        "query_seconds_by_statement": {k: round(v, 3) for k, v in queries.seconds.most_common(8)},
+        "query_seconds_main_thread": queries.main_seconds,
         "peak_rss_kb": peak_kb,
         "writes": len(writes),
         "write_seconds": (max(s.ended for s in writes) - min(s.started for s in writes)) if writes else 0.0,
