@@ -207,6 +207,17 @@ class PurchasingReads:
                 numbers |= {as_int(r.get("AN8")) for r in self.browse(table, ["AN8", "UPMJ", "UPMT"], conditions)
                             if _after(r, since, "UPMT")}
             masters = {as_int(r.get("AN8")): r for r in self._chunks("F0401", master_columns, "AN8", numbers)}
+        active_types = {t.upper() for t in (self.options.get("supplier_search_types") or ("V",))}
+        out, numbers = [], sorted(masters)
+        # The other tables are joined LIST_CHUNK suppliers at a time (the calls _chunks would make anyway), so a
+        # read of every supplier holds their master rows and one chunk of the rest, not five tables whole.
+        for start in range(0, len(numbers), LIST_CHUNK):
+            chunk = numbers[start:start + LIST_CHUNK]
+            out += self._suppliers_joined({n: masters.pop(n) for n in chunk}, active_types)
+        return out
+
+    def _suppliers_joined(self, masters, active_types):
+        """``Supplier``s of these F0401 rows (address number -> row), joined to F0101, F0111, F01151 and F0115."""
         book = {as_int(r.get("AN8")): r for r in self._chunks(
             "F0101", ["AN8", "ALPH", "ALKY", "AT1", "TAX", "UPMJ", "UPMT"], "AN8", masters)}
         contacts = {as_int(r.get("AN8")): as_text(r.get("MLNM")) for r in self._chunks(
@@ -220,7 +231,6 @@ class PurchasingReads:
                                 [("IDLN", "EQUAL", 1)]):
             if as_text(row.get("PHTP")).upper() in PHONE_TYPES:
                 phones.setdefault(as_int(row.get("AN8")), " ".join(filter(None, (as_text(row.get(c)) for c in ("AR1", "PH1")))))
-        active_types = {t.upper() for t in (self.options.get("supplier_search_types") or ("V",))}
         out = []
         for number in sorted(masters):
             master, entry = masters[number], book.get(number, {})
