@@ -28,10 +28,13 @@ class PagesAhead:
     def __iter__(self):
         while True:
             future, self.next = self.next or self.pool.submit(self._step), None
-            page = future.result()  # the source's error, raised here on the cycle's thread
-            if page is _DONE:
+            held = [future.result()]  # the source's error, raised here on the cycle's thread
+            future = None
+            if held[0] is _DONE:
                 return
-            yield page
+            # Handed over, not kept: this frame holds no page while the cycle works on it (the cycle lets its
+            # records go once they are stored, before the next page is read).
+            yield held.pop()
 
     @staticmethod
     def parts(page, size):

@@ -219,17 +219,23 @@ class Cycle:
         try:
             for page in pages:
                 self.pages += 1
+                count = len(page.records)
                 parts = pages.parts(page, 2 * self.poster.group_size) if self.poster.sender.parallel else [page]
-                for part in parts:
+                mapper = self.mapper if len(parts) > 1 else None
+                while parts:
+                    part = parts.pop(0)
                     # stored in parts: new records mapped first and stored ready, one write each
-                    batches = self.intake.store(part, mapper=self.mapper if len(parts) > 1 else None)
-                    if part is parts[-1]:
+                    batches = self.intake.store(part, mapper=mapper)
+                    if not parts:
                         ctx.handler.after_store(page)
+                        # Stored: the page's records go now (its batches carry what is left to do), so they are
+                        # not held beside the next page while it is read.
+                        page = part = None
                         pages.read_ahead()
                     self.map_and_feed(batches)
                 # While the next page is read (ahead), the groups out are recorded as they are answered.
                 self.poster.record_answered(until=pages.reading())
-                self.progress(f"page {self.pages}: {len(page.records)} records; "
+                self.progress(f"page {self.pages}: {count} records; "
                               f"{ctx.result.posted} posted, {ctx.result.held} held so far")
                 if ctx.out_of_time():
                     break

@@ -1,7 +1,10 @@
 """Map and validate: NEW batches become READY with their posting, or HELD with a reason.
 
 Mapping a page reads reference data over HTTP first, then writes every result in one fenced
-transaction, one UPDATE for the whole page. A record that breaks the mapping code itself is
+transaction, one UPDATE for the whole page. The mapping thread keeps its concurrency slot from one
+vendor call to its next (``SlotKeeper``) and gives it back when the page is mapped: a handler that
+reads per record (BILL payments read back with their bills) took and gave back a slot, two
+statements, per call. A record that breaks the mapping code itself is
 held with the defect named, never failing the cycle for the other records.
 """
 
@@ -14,6 +17,7 @@ from ..currencies import is_known
 from ..models import BatchState
 from ..posting import Hold
 from ..systems.errors import IntegrationError
+from ..systems.limits import SlotKeeper
 from .errors import CONNECTION_ERRORS, Paused
 from .rows import guard, update_each
 
@@ -36,25 +40,33 @@ class Mapper:
 
     def map_batches(self, batches):
         done = []
+        keeper = SlotKeeper()
         try:
-            for batch in batches:
-                if batch.state != S.NEW:
-                    continue
-                self.note(batch, self.decide(batch))
-                done.append(batch)
+            keeper.run(self._map_each, batches, done)
         except CONNECTION_ERRORS as exc:  # the target refused us while reading its reference data
             raise Paused(exc) from exc
         finally:
+            keeper.release_all()
             self._write(done)
         return done
+
+    def _map_each(self, batches, done):
+        for batch in batches:
+            if batch.state != S.NEW:
+                continue
+            self.note(batch, self.decide(batch))
+            done.append(batch)
 
     def decide_all(self, batches):
         """Map NEW batches not stored yet (``intake`` stores them mapped): ``{id(batch): decision}`` for ``note``
         once each has its id."""
+        keeper = SlotKeeper()
         try:
-            return {id(b): self.decide(b) for b in batches if b.state == S.NEW}
+            return keeper.run(lambda: {id(b): self.decide(b) for b in batches if b.state == S.NEW})
         except CONNECTION_ERRORS as exc:
             raise Paused(exc) from exc
+        finally:
+            keeper.release_all()
 
     def decide(self, batch):
         """Map one NEW batch in memory: READY with its posting, or HELD with the reason. Returns its audit entry's

@@ -46,13 +46,14 @@ class BillPayments:
             yield page
         since = cursor.get("payments_since") or self.options.get("start_date")
         batch, newest = [], since
-        for payment in self.bill.payments(updated_since=since):
+        for payment in self.bill.each_payment(updated_since=since):
             newest = max(newest or "", payment.updated or "") or newest
             if self.paid(payment.raw) and payment.id not in offered:
                 batch.append(SourceRecord(payment.id, payment.raw, self.summary(payment.raw)))
             if len(batch) >= PAGE_SIZE:
-                yield Page(batch, {"payments_since": newest})
-                batch = []
+                page, batch = Page(batch, {"payments_since": newest}), []
+                yield page
+                page = None  # stored by now: not held while the next page is read
         yield Page(batch, {"payments_since": newest} if newest else {})
 
     def inbox_pages(self):

@@ -57,7 +57,9 @@ class JdeOrdersToBill(JdeBills):
                 for o in chunk
                 if self.approved(o)
             ]
-            yield Page(records, {"orders_since": newest.isoformat()} if newest else {})
+            page, chunk, records = Page(records, {"orders_since": newest.isoformat()} if newest else {}), None, None
+            yield page
+            page = None  # stored by now: not held while the next page is read
 
     def check_record(self, payload):
         """Control characters leave the order's and its lines' free text (noted), so none reaches BILL."""

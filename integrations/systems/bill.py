@@ -407,10 +407,19 @@ class BillClient(HttpClient):
         return [Classification.from_api(d) for d in self.pages("/v3/classifications/departments")]
 
     def payments(self, updated_since=None):
-        payments = [Payment.from_api(p) for p in self.pages("/v3/payments", self.since(updated_since), "updatedTime:asc")]
-        if None in payments:  # nothing to store it under or to read it back by: logged and left
-            log.warning("BILL sent %d payment(s) without a usable id: skipped", payments.count(None))
-        return [p for p in payments if p is not None]
+        return list(self.each_payment(updated_since))
+
+    def each_payment(self, updated_since=None):
+        """``payments`` as they come, a BILL page at a time: a poll of 10,000 holds one page, not all of them."""
+        skipped = 0
+        for raw in self.pages("/v3/payments", self.since(updated_since), "updatedTime:asc"):
+            payment = Payment.from_api(raw)
+            if payment is None:  # nothing to store it under or to read it back by: logged and left
+                skipped += 1
+            else:
+                yield payment
+        if skipped:
+            log.warning("BILL sent %d payment(s) without a usable id: skipped", skipped)
 
     def payment(self, payment_id):
         """One payment, read back from BILL (confirm a webhook with it, as BILL advises)."""

@@ -165,8 +165,11 @@ class PurchasingReads:
                 if _order_key(row) in wanted:
                     lines.setdefault(_order_key(row), []).append(self._po_line(row, cancelled))
             # lines whose order has no header (deleted meanwhile, or never had one) are no order
-            yield [self._order(key, headers[key], lines.get(key, []), seen=stamps.pop(key)) for key in chunk
-                   if key in headers]
+            orders = [self._order(key, headers[key], lines.get(key, []), seen=stamps.pop(key)) for key in chunk
+                      if key in headers]
+            headers = lines = None
+            yield orders
+            orders = None  # the caller has this page: not held while the next one is read
 
     @staticmethod
     def _po_line(row, cancelled):

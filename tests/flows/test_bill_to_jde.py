@@ -155,3 +155,24 @@ def test_the_dry_run_page_shows_a_payment_as_its_voucher_and_writes_nothing(box,
     assert page.status_code == 200 and payment["id"] in text and "199.99" in text
     assert account.split(".")[1] in text  # the voucher's G/L line, coded from the paid bill's line
     assert not Batch.objects.filter(flow=flow).exists() and vouchers(flow, payment["id"]) == []  # nothing written
+
+
+def test_mapping_keeps_its_bill_slot_between_the_per_payment_reads(box):
+    """Each payment is read back with its bill while it is mapped (two BILL calls, one after the other, on the
+    cycle's thread). The thread keeps its slot of BILL's shared limit from one call to the next and gives it
+    back when the page is mapped: taking and giving back a slot per call cost two statements per call."""
+    from integrations.querycount import count_all_queries
+
+    flow = make_bill_flow(box, options=START)
+    _, vendor = supplier_vendor(flow)
+    payments = [paid_bill(box, flow, vendor, invoice=f"INV-K{n}")[1] for n in range(6)]
+    control(box, "DELETE", "calls")
+    with count_all_queries() as queries:
+        result = run_cycle(flow)
+    assert result.posted == len(payments), result.summary()
+    bill_calls = sum(control(box, "GET", "calls")["bill"].values())
+    assert bill_calls >= 2 * len(payments)  # the reads the slot is kept across
+    slot_statements = queries.kinds["UPDATE integrations_concurrencyslot"]
+    # a take and a give-back per run of BILL calls (the poll, the reference reads, the mapping) and at most per
+    # JDE post (each sending thread keeps its own); not two per BILL call (that was 56 here)
+    assert slot_statements <= 2 * result.posted + 8, (slot_statements, bill_calls, dict(queries.kinds))
