@@ -26,7 +26,9 @@ def matches(items, name, tax_id, *, name_of, tax_of):
 
 class PartyIndex:
     """``matches`` over a list of items that does not change, from dicts built once instead of a scan per party
-    (a bill cycle matches every record's supplier against every vendor)."""
+    (a bill cycle matches every record's supplier against every vendor). A cycle holds one for every vendor or
+    supplier of the organization, so each key maps to an item's position, or to a list only when several share
+    it, and a tax id is kept stripped apart only when it is not already."""
 
     def __init__(self, items, *, name_of, tax_of):
         self.items = list(items)
@@ -34,21 +36,39 @@ class PartyIndex:
         for n, item in enumerate(self.items):
             tax, name = tax_of(item), norm(name_of(item))
             if tax:
-                self.tax.setdefault(tax, []).append(n)
-                self.stripped_tax.setdefault(str(tax).strip(), []).append(n)
+                _add(self.tax, tax, n)
+                if str(tax).strip() != tax:
+                    _add(self.stripped_tax, str(tax).strip(), n)
             else:
-                self.untaxed_name.setdefault(name, []).append(n)
-            self.name.setdefault(name, []).append(n)
+                _add(self.untaxed_name, name, n)
+            _add(self.name, name, n)
 
     def matches(self, name, tax_id):
-        if tax_id and self.tax.get(tax_id):
-            return [self.items[n] for n in self.tax[tax_id]]
+        if tax_id and tax_id in self.tax:
+            return [self.items[n] for n in _at(self.tax, tax_id)]
         name, found = norm(name), []
         if tax_id:  # same_party: tax ids when both have one, else names
-            found = self.stripped_tax.get(str(tax_id).strip(), []) + (self.untaxed_name.get(name, []) if name else [])
+            stripped = str(tax_id).strip()
+            found = [*_at(self.tax, stripped), *_at(self.stripped_tax, stripped),
+                     *(_at(self.untaxed_name, name) if name else ())]
         elif name:
-            found = self.name.get(name, [])
+            found = list(_at(self.name, name))
         return [self.items[n] for n in sorted(set(found))]
+
+
+def _add(index, key, n):
+    have = index.get(key)
+    if have is None:
+        index[key] = n
+    elif type(have) is int:
+        index[key] = [have, n]
+    else:
+        have.append(n)
+
+
+def _at(index, key):
+    have = index.get(key)
+    return () if have is None else (have,) if type(have) is int else have
 
 
 class BillVendors(MirrorTarget):

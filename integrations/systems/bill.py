@@ -85,7 +85,7 @@ def _units(value):
 
 
 # -- records ------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class Vendor:
     """What the portal reads of a BILL vendor. Not the whole answer: a cycle holds every vendor of the
     organization (5,000 whole vendor objects were 10 MB of a 10,000-record cycle)."""
@@ -155,7 +155,7 @@ class Bill:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Classification:
     """A chart-of-accounts entry or a department."""
 

@@ -32,7 +32,7 @@ LIST_CHUNK = 500
 PHONE_TYPES = ("",)  # F0115 PHTP read as the supplier's phone
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PurchaseOrderLine:
     line_number: Decimal  # LNID as displayed: 1.000
     item: str
@@ -52,7 +52,7 @@ class PurchaseOrderLine:
     cancelled: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PurchaseOrder:
     company: str
     number: int
@@ -78,7 +78,7 @@ class PurchaseOrder:
         return bool(self.lines) and all(line.cancelled for line in self.lines)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Supplier:
     address_number: int
     name: str
