@@ -59,6 +59,7 @@ class Vendors(MirrorTarget):
     def __init__(self, procurify):
         self.procurify = procurify
         self._by_name = None
+        self._by_key = None
         self._all = None
 
     @property
@@ -91,7 +92,20 @@ class Vendors(MirrorTarget):
                 return found[0]
         found = self.candidates(state["name"])
         mine = [v for v in found if v.external_id == state["key"]]
-        return (mine or found or [None])[0]
+        # A vendor renamed in Procurify still carries its supplier's number: one this mirror made (its answer lost,
+        # say) is found by it, not added a second time.
+        return (mine or found or [self.by_key.get(state["key"])])[0]
+
+    @property
+    def by_key(self):
+        """external_id (a supplier's number) -> a vendor carrying it, built at the first question."""
+        if self._by_key is None:
+            self._by_key = {}
+            for group in self.by_name.values():
+                for vendor in group:
+                    if vendor.external_id:
+                        self._by_key.setdefault(vendor.external_id, vendor)
+        return self._by_key
 
     def same(self, existing, state):
         if not state.get("active", True):
@@ -115,6 +129,8 @@ class Vendors(MirrorTarget):
         if old is not None:
             self.by_name[self.name_key(old.name)] = [v for v in self.candidates(old.name) if v.id != old.id]
         self.by_name.setdefault(self.name_key(vendor.name), []).append(vendor)
+        if self._by_key is not None and vendor.external_id:
+            self._by_key[vendor.external_id] = vendor
         return str(vendor.id)
 
     def create(self, state):

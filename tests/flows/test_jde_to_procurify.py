@@ -309,3 +309,29 @@ def test_an_order_whose_po_num_never_landed_is_adopted_not_raised_twice(box, db,
     assert len(after) == before + 1, "one Procurify PO for the order, not two"
     assert str(order_in_procurify(box, key)["procurify_PO"]) == batch.target_document_id
     assert control(box, "GET", "calls")["procurify"].get("requisitions:create", 0) == 0
+
+
+def test_a_vendor_made_but_unanswered_then_renamed_in_procurify_is_found_by_its_supplier_number(box, db):
+    """The vendor's create was written but its answer lost (in doubt); before the retry a person renamed the vendor
+    in Procurify. Reconcile finds it by the supplier's number it carries (``external_id``), not only by name, so
+    the retry updates it instead of adding a second vendor for the supplier."""
+    from integrations.systems.procurify import ProcurifyClient
+
+    flow = make_mirror(box, "suppliers")
+    run_cycle(flow)
+    made = control(box, "POST", "jde/suppliers", json={"name": "Lostanswer Supplies Ltd"})
+    number = str(made.get("AN8") or made.get("ABAN8") or made.get("address_number"))
+    control(box, "POST", "faults", json={"system": "procurify", "endpoint": "vendors:create", "action": "drop_after",
+                                         "count": 1})
+    run_cycle(flow)
+    batch = Batch.objects.get(flow=flow, source_id__startswith=f"{number}@")
+    assert batch.state == S.IN_DOUBT, batch.state
+    [vendor] = [v for v in control(box, "GET", "procurify/vendors") if v["external_id"] == number]
+    client = ProcurifyClient(flow.target)
+    client.update_vendor(vendor["id"], name="Lost Answer Supplies Incorporated")
+    for _ in range(2):
+        run_cycle(flow)
+    mine = [v for v in control(box, "GET", "procurify/vendors") if v["external_id"] == number]
+    assert len(mine) == 1, mine
+    batch.refresh_from_db()
+    assert batch.state in (S.POSTED, S.CONFIRMED), (batch.state, batch.last_error)
