@@ -34,19 +34,27 @@ def _defect(exc):
     )
 
 
+def _keeping_slots(fn, *args):
+    """``fn(*args)`` with this thread keeping its concurrency slot from one vendor call to the next; every slot
+    kept is given back at the end."""
+    keeper = SlotKeeper()
+    try:
+        return keeper.run(fn, *args)
+    finally:
+        keeper.release_all()
+
+
 class Mapper:
     def __init__(self, ctx):
         self.ctx = ctx
 
     def map_batches(self, batches):
         done = []
-        keeper = SlotKeeper()
         try:
-            keeper.run(self._map_each, batches, done)
+            _keeping_slots(self._map_each, batches, done)
         except CONNECTION_ERRORS as exc:  # the target refused us while reading its reference data
             raise Paused(exc) from exc
         finally:
-            keeper.release_all()
             self._write(done)
         return done
 
@@ -60,13 +68,10 @@ class Mapper:
     def decide_all(self, batches):
         """Map NEW batches not stored yet (``intake`` stores them mapped): ``{id(batch): decision}`` for ``note``
         once each has its id."""
-        keeper = SlotKeeper()
         try:
-            return keeper.run(lambda: {id(b): self.decide(b) for b in batches if b.state == S.NEW})
+            return _keeping_slots(lambda: {id(b): self.decide(b) for b in batches if b.state == S.NEW})
         except CONNECTION_ERRORS as exc:
             raise Paused(exc) from exc
-        finally:
-            keeper.release_all()
 
     def decide(self, batch):
         """Map one NEW batch in memory: READY with its posting, or HELD with the reason. Returns its audit entry's

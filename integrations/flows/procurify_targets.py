@@ -181,11 +181,15 @@ class PurchaseOrders(MirrorTarget):
 
     @property
     def numbers(self):
+        self._read_headers()
+        return self._numbers
+
+    def _read_headers(self):
+        """The PO headers, once a cycle (again after a failed create): by ``PO_Num``, and those without one."""
         if self._numbers is None:
             headers = self.procurify.purchase_orders()
             self._numbers = {po.po_num: po.number for po in headers if po.po_num}
             self._unnumbered = [po for po in headers if not po.po_num]
-        return self._numbers
 
     def match(self, state):
         number = self.numbers.get(state["key"])
@@ -203,7 +207,7 @@ class PurchaseOrders(MirrorTarget):
         subtotal is read whole, so POs raised in Procurify itself cost no call."""
         if not state.get("active", True):
             return None
-        self.numbers  # noqa: B018 -- reads the headers once a cycle
+        self._read_headers()
         vendor, lines = self._content(state.get("vendor"), [(ln["name"], ln["quantity"], ln["price"], ln["account_code"])
                                                             for ln in state["lines"]])
         for header in self._unnumbered:
