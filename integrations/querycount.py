@@ -40,6 +40,7 @@ class Counter:
         self.kinds = Tally()  # "UPDATE integrations_batch" -> count: where the queries go
         self.seconds = Tally()  # the same kinds -> seconds spent waiting on them (round trip and server), every thread
         self.main_seconds = 0.0  # of which on the thread that started counting (a cycle's own thread)
+        self.main_kinds = Tally()  # the kinds counted on that thread
         self._main = threading.get_ident()
         self._lock = threading.Lock()
 
@@ -56,6 +57,7 @@ class Counter:
                 self.seconds[kind] += took
                 if main:
                     self.main_seconds += took
+                    self.main_kinds[kind] += 1
                 else:
                     self.other_threads += 1
 

@@ -61,20 +61,17 @@ class CycleContext:
 
     # -- audit -------------------------------------------------------------------------------
     def audit(self, event, batch=None, **kwargs):
+        """Queue an entry, written by the next ``flush_audit`` (in the caller's transaction)."""
+        self.pending_audit.append(self.audit_row(event, batch, **kwargs))
+
+    def audit_row(self, event, batch=None, **kwargs):
+        """An entry of this cycle as ``audit.row`` makes it, not queued: for a writer on another thread
+        (``engine.recorder``), which writes its own rows in its own transaction."""
         if batch is not None:
             kwargs.setdefault("source_ref", f"{batch.source_kind}:{batch.source_id}")
             kwargs.setdefault("target_ref", batch.target_document_id or "")
-        self.pending_audit.append(
-            audit.row(
-                self.flow.tenant_id,
-                event,
-                flow_id=self.flow.pk,
-                batch_id=batch.pk if batch else None,
-                actor=self.actor,
-                action_id=self.action_id,
-                **kwargs,
-            )
-        )
+        return audit.row(self.flow.tenant_id, event, flow_id=self.flow.pk, batch_id=batch.pk if batch else None,
+                         actor=self.actor, action_id=self.action_id, **kwargs)
 
     def flush_audit(self):
         rows, self.pending_audit = self.pending_audit, []

@@ -64,11 +64,7 @@ class Intake:
         ids = [r.id for r in records]
         existing = {b.source_id: b for b in Batch.objects.filter(flow=ctx.flow, source_kind=kind, source_id__in=ids)}
         refs = {self.reference(r.id): r.id for r in records if r.id not in existing}
-        elsewhere = set(
-            Batch.objects.filter(target_id=ctx.flow.target_id, external_ref__in=list(refs))
-            .exclude(flow=ctx.flow)
-            .values_list("external_ref", flat=True)
-        )
+        elsewhere = self.stored_elsewhere(refs)
         new, updates, texts = [], [], {}
         for record in records:
             ctx.result.fetched += 1
@@ -90,7 +86,7 @@ class Intake:
                 if text is not None:
                     texts[id(new[-1])] = text
         decisions = mapper.decide_all(new) if mapper is not None else {}
-        created = self._write(new, updates, page.cursor, decisions, mapper, texts)
+        created = self._write(new, updates, page.cursor, decisions, texts)
         # new ones, mapped already when a mapper was given (ready), and changed ones to map
         return [b for b in created if b.state in (S.NEW, S.READY)] + [b for b, _ in updates if b.state == S.NEW]
 
@@ -108,6 +104,14 @@ class Intake:
         if currency and not is_known(currency):  # a batch keeps a three-letter ISO code, nothing else
             problems = [*problems, ("SRC-UNKNOWN-CURRENCY", f"currency {str(currency)[:10]!r} is not an ISO 4217 currency")]
         return payload, notes, problems
+
+    def stored_elsewhere(self, refs):
+        """The references of ``refs`` another flow already stored for this flow's target. Looked up by reference
+        alone (its own index, a probe per reference), the target and flow compared here: with the target in the
+        query SQLite walks every batch of the target instead, a cost per page that grows with the table."""
+        flow = self.ctx.flow
+        rows = Batch.objects.filter(external_ref__in=list(refs)).order_by().values_list("external_ref", "target_id", "flow_id")
+        return {ref for ref, target, owner in rows if target == flow.target_id and owner != flow.pk}
 
     def reference(self, source_id):
         return stored_id(self.ctx.handler.external_ref(source_id), REF_LENGTH)
@@ -193,23 +197,21 @@ class Intake:
         return batch, fields
 
     # -- the write ----------------------------------------------------------------------------
-    def _write(self, new, updates, cursor, decisions, mapper, texts):
+    def _write(self, new, updates, cursor, decisions, texts):
         ctx = self.ctx
         try:
             with transaction.atomic():
-                created = self._insert_all(new, texts)
-                self._finish_write(created, updates, cursor, decisions, mapper)
+                ctx.lease.fence()  # once: the flow row stays locked to this transaction's end
+                created = insert_each(new, key=("flow", "source_kind", "source_id"), encoded={"payload": texts})
+                self._finish_write(created, updates, cursor, decisions)
         except (IntegrityError, DataError) as exc:
             # One record does not fit (or another flow stored the same reference meanwhile): store them one by one.
             logger.warning("flow %s: page not stored in one go (%s); storing record by record", ctx.flow.pk, exc)
             with transaction.atomic():
+                ctx.lease.fence()
                 created = [b for b in (self._insert_one(b) for b in new) if b is not None]
-                self._finish_write(created, updates, cursor, decisions, mapper)
+                self._finish_write(created, updates, cursor, decisions)
         return created
-
-    def _insert_all(self, new, texts):
-        self.ctx.lease.fence()
-        return insert_each(new, key=("flow", "source_kind", "source_id"), encoded={"payload": texts})
 
     def _insert_one(self, batch):
         try:
@@ -232,20 +234,18 @@ class Intake:
                 batch.save(force_insert=True)
             return batch
 
-    def _finish_write(self, created, updates, cursor, decisions, mapper):
+    def _finish_write(self, created, updates, cursor, decisions):
         ctx = self.ctx
-        ctx.lease.fence()
         for batch, fields in updates:
             Batch.objects.filter(pk=batch.pk).update(**fields)
         for batch in created:
             decision = decisions.get(id(batch))
             if decision and batch.state != decision[2]:  # held as unstorable at the insert: that is its story
                 decision = None
-            recorded = S.NEW if decision else batch.state
-            ctx.audit("batch.recorded", batch, after={"state": recorded, "payload_hash": batch.payload_hash},
-                      message=f"[{batch.error_code}] {batch.last_error}" if recorded == S.HELD else "")
-            if decision:
-                mapper.note(batch, decision)
+            # Stored mapped, in one write: one entry says both (the state it was stored in, what the mapping said).
+            message = decision[1] if decision else f"[{batch.error_code}] {batch.last_error}" if batch.state == S.HELD else ""
+            ctx.audit("batch.recorded", batch, after={"state": batch.state, "payload_hash": batch.payload_hash},
+                      message=message)
         ctx.flush_audit()
         if cursor:
             merged = {**(ctx.flow.cursor or {}), **cursor}

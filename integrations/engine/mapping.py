@@ -66,8 +66,8 @@ class Mapper:
             done.append(batch)
 
     def decide_all(self, batches):
-        """Map NEW batches not stored yet (``intake`` stores them mapped): ``{id(batch): decision}`` for ``note``
-        once each has its id."""
+        """Map NEW batches not stored yet (``intake`` stores them mapped, with one entry saying both):
+        ``{id(batch): decision}``, written with the batch once it has its id."""
         try:
             return _keeping_slots(lambda: {id(b): self.decide(b) for b in batches if b.state == S.NEW})
         except CONNECTION_ERRORS as exc:

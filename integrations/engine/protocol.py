@@ -1,6 +1,6 @@
 """Posting: claim, send, record the results. The heart of exactly-once.
 
-Ready batches go in groups (four posts per sending thread, at least 8, at least the handler's
+Ready batches go in groups (eight posts per sending thread, at least 8, at least the handler's
 ``lookup_group_size`` when it searches by group):
 
 * claim: one conditional UPDATE moves the group ``ready -> posting`` while the lease holds,
@@ -10,7 +10,8 @@ Ready batches go in groups (four posts per sending thread, at least 8, at least 
 * send: up to the target connection's concurrency in flight, only while the lease is valid
   by this process's clock, each carrying its external reference (``sending.py``);
 * record: one transaction for the whole group, conditional on every batch still being
-  claimed by this cycle (``moves.py``), each outcome's move built by ``outcomes.py``:
+  claimed by this cycle (``moves.py``), each outcome's move built by ``outcomes.py`` (``results.py``), written
+  on a thread of its own while posts run in parallel (``recorder.py``):
   - success: ``posted`` + document id;
   - definite rejection: ``held``, or ``failed`` with backoff when the target may accept it later;
   - refused for the connection (auth, allowed hosts, version): the claim is undone (nothing
@@ -19,8 +20,8 @@ Ready batches go in groups (four posts per sending thread, at least 8, at least 
     may still be writing it. Reconcile decides after the settle window (``reconcile.py``).
 * the target answered that it already has the reference: checked as reconcile would.
 
-Up to GROUPS_IN_FLIGHT groups are claimed and out at once; the cycle's thread writes each one's results when
-all its posts are answered, and meanwhile stores and maps the next records (``feed``, ``record_answered``).
+Up to GROUPS_IN_FLIGHT groups are claimed and out at once; once all of a group's posts are answered its results
+are written, and meanwhile the cycle's thread stores and maps the next records (``feed``, ``record_answered``).
 """
 
 from collections import deque
@@ -30,15 +31,18 @@ from .claims import claim_group
 from .errors import Paused
 from .lease import LeaseLost
 from .lookup import group_size, look_up
-from .moves import Move, apply_claimed
-from .outcomes import failed_move, in_doubt_move, posted_move
-from .sending import DEFECT, FAILED, NOT_SENT, POSTED, REFUSED, UNKNOWN, Sender
+from .outcomes import posted_move
+from .recorder import Recorder
+from .results import settle
+from .sending import Sender
 
 S = BatchState
 MIN_GROUP = 8
 # A group holds this many posts per sending thread: the pool stays full while most of the group is sent,
-# and only the last round waits on the slowest post before the group's results are written.
-ROUNDS_PER_GROUP = 4
+# and only the last round waits on the slowest post before the group's results are written. Each group costs
+# the database a claim and a write of results whatever its size: 8 rounds, not 4, took a third of a
+# 10,000-report cycle's statements away.
+ROUNDS_PER_GROUP = 8
 # Groups claimed and sent whose results are not written yet. The cycle's thread writes a group's results once all
 # its posts are answered, without waiting on it while there is other work (the next records to store and map, the
 # next page to read); past this many it waits for the oldest.
@@ -50,6 +54,9 @@ class Poster:
         self.ctx = ctx
         self.reconciler = reconciler
         self.sender = Sender(ctx, concurrency)
+        # Posting in parallel, groups' results are written on a thread of their own (``engine.recorder``).
+        self.recorder = Recorder(ctx, threaded=self.sender.parallel)
+        self.stopping = False  # a group came back refused or unsent: no further group starts
         self.pending = []  # ready batches queued by feed(), not claimed yet
         self.in_flight = deque()  # groups being sent whose results are not recorded yet, oldest first
 
@@ -62,7 +69,10 @@ class Poster:
         try:
             self.finish(raising=False)
         finally:
-            self.sender.close()
+            try:
+                self.sender.close()
+            finally:
+                self.recorder.close()
 
     def post_batches(self, batches):
         """Post the READY ones and record every result before returning."""
@@ -100,6 +110,7 @@ class Poster:
         ok = False
         try:
             while True:
+                self._follow_up_written()
                 while self.in_flight and self.in_flight[0].answered():
                     self.record_group(self.in_flight.popleft())
                 self._start_groups(full_only=full_only)
@@ -117,7 +128,7 @@ class Poster:
     def _start_groups(self, *, full_only):
         while self.pending and len(self.in_flight) < GROUPS_IN_FLIGHT and (len(self.pending) >= self.group_size
                                                                               or not full_only):
-            if self.ctx.out_of_time():
+            if self.ctx.out_of_time() or self.stopping:
                 self.pending = []
                 return
             group, self.pending = self.pending[:self.group_size], self.pending[self.group_size:]
@@ -128,23 +139,20 @@ class Poster:
                 self._record_in_flight()
 
     def _record_in_flight(self, *, raising=True):
-        """Every group in flight, oldest first. Stopping (``raising=False``), each is still recorded."""
+        """Every group in flight, oldest first, written and followed up. Stopping (``raising=False``), each is
+        still written."""
         first_error = None
-        while self.in_flight:
+        while self.in_flight or self.recorder.writing:
             try:
-                self.record_group(self.in_flight.popleft(), raising=raising)
+                if self.in_flight:
+                    self.record_group(self.in_flight.popleft())
+                else:
+                    self._follow_up_written(wait=True, raising=raising)
             except BaseException as exc:  # the rest were sent too: record them before raising
                 first_error = first_error or exc
                 raising = False
         if first_error is not None:
             raise first_error
-
-    def post_group(self, group):
-        """Claim, send and record one group, all before returning."""
-        try:
-            self.record_group(self.start_group(group))
-        finally:
-            self.sender.release_slots()
 
     def start_group(self, group):
         claimed = claim_group(self.ctx, group)
@@ -153,47 +161,34 @@ class Poster:
         first = (lambda batches: look_up(self.ctx, batches)) if group_size(self.ctx.handler) else None
         return self.sender.start(claimed, first=first)
 
-    def record_group(self, sending, *, raising=True):
-        moves, existing, refused, unsent = [], [], None, False
-        for batch, outcome in sending.outcomes():
-            if outcome.kind == POSTED and getattr(outcome.result, "existing", False):
-                existing.append((batch, getattr(outcome.result, "found", None)))
-            elif outcome.kind == POSTED:
-                moves.append(posted_move(batch, outcome.result))
-            elif outcome.kind == UNKNOWN:
-                moves.append(in_doubt_move(batch, outcome.error.code, outcome.error.message))
-            elif outcome.kind == DEFECT:
-                moves.append(in_doubt_move(batch, "INTERNAL-ERROR",
-                                                f"internal error while posting: {type(outcome.error).__name__}"))
-            elif outcome.kind == REFUSED:
-                refused = refused or outcome.error
-                moves.append(Move(batch, "batch.unclaimed", f"[{outcome.error.code}] refused for the connection; stays "
-                                  "ready", {"state": S.READY, "attempts": batch.attempts - 1}))
-            elif outcome.kind == FAILED:
-                moves.append(failed_move(batch, outcome.error, self.ctx.max_attempts))
-            elif outcome.kind == NOT_SENT:
-                # Never sent: give the claim back (still conditional on it being ours) so whoever holds the
-                # flow now posts it without waiting out a settle window.
-                unsent = True
-                moves.append(Move(batch, "batch.unclaimed", "not sent: this cycle's lease ran out first",
-                                  {"state": S.READY, "attempts": batch.attempts - 1}))
-        try:
-            apply_claimed(self.ctx, moves)
-        except LeaseLost:
-            if raising:
-                raise
-            return
-        self.count(moves)
-        if not raising:
-            return  # already stopping: what remains (an existing document to verify) waits for the next cycle
-        if existing:  # verifying may search the target from this thread: the slots kept idle go back first
-            self.sender.release_idle_slots()
-        for batch, found in existing:  # the target refused a second copy or the search found one: is it ours?
-            self.reconciler.verify_existing(batch, found)
-        if refused is not None:
-            raise Paused(refused)
-        if unsent:
-            raise LeaseLost("the lease expired while a group was being sent")
+    def record_group(self, sending):
+        """Read the group's answers (waiting for them) and start writing its results (``engine.recorder``); a
+        group that stops the cycle (refused, lease run out) lets no further group start."""
+        result = settle(sending.outcomes(), self.ctx.max_attempts)
+        self.stopping = self.stopping or result.stops
+        self.recorder.write(result)
+
+    def _follow_up_written(self, *, wait=False, raising=True):
+        """For each group written (the oldest first; ``wait``: at least one): count it, then verify the documents
+        the target said it had, and stop the cycle where its answers say so."""
+        while (written := self.recorder.finished(wait=wait)) is not None:
+            wait = False
+            result, error = written
+            if error is not None:
+                if raising or not isinstance(error, LeaseLost):
+                    raise error
+                continue
+            self.count(result.moves)
+            if not raising:
+                continue  # already stopping: what remains (an existing document to verify) waits for the next cycle
+            if result.existing:  # verifying may search the target from this thread: the slots kept idle go back
+                self.sender.release_idle_slots()
+            for batch, found in result.existing:  # the target refused a second copy or the search found one
+                self.reconciler.verify_existing(batch, found)
+            if result.refused is not None:
+                raise Paused(result.refused)
+            if result.unsent:
+                raise LeaseLost("the lease expired while a group was being sent")
 
     def count(self, moves):
         result = self.ctx.result

@@ -15,6 +15,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import OperationalError, connection
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from integrations.engine import cycle as cycle_module
@@ -48,18 +49,35 @@ def inject_vendor_faults(box, faults):
 
 @contextlib.contextmanager
 def database_error(match, nth):
-    """Fail the ``nth`` statement containing ``match`` (once) with an OperationalError."""
+    """Fail the ``nth`` statement containing ``match`` (once) with an OperationalError, on whichever thread's
+    connection it runs: a group's results are written from the recorder's thread (``engine.recorder``)."""
     seen = {"n": 0}
+    lock = threading.Lock()
+    wrapped = [connection]
 
     def wrapper(execute, sql, params, many, context):
         if match in sql:
-            seen["n"] += 1
-            if seen["n"] == nth:
+            with lock:
+                seen["n"] += 1
+                fire = seen["n"] == nth
+            if fire:
                 raise OperationalError(f"chaos: injected database error on statement {nth} matching {match!r}")
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(wrapper):
+    def on_created(sender, connection, **kwargs):
+        if wrapper not in connection.execute_wrappers:
+            connection.execute_wrappers.append(wrapper)
+            wrapped.append(connection)
+
+    connection_created.connect(on_created, weak=False)
+    connection.execute_wrappers.append(wrapper)
+    try:
         yield
+    finally:
+        connection_created.disconnect(on_created)
+        for conn in wrapped:
+            if wrapper in conn.execute_wrappers:
+                conn.execute_wrappers.remove(wrapper)
 
 
 def commit_error(rng):

@@ -73,6 +73,10 @@ def test_parallel_posting_keeps_the_per_record_cost(box):
     groups = math.ceil(ready / max(MIN_GROUP, ROUNDS_PER_GROUP * 8))
     assert _tally(queries, "UPDATE integrations_batch") == 2 * groups + 1
     assert _tally(queries, "INSERT audit_auditentry") == 2 * groups + 1 + 3
+    # The cycle's thread claims each group (and confirms); each group's results are written by the recorder's
+    # thread, so the cycle's thread goes on storing and mapping meanwhile.
+    assert queries.main_kinds["UPDATE integrations_batch"] == groups + 1
+    assert queries.main_kinds["INSERT audit_auditentry"] == groups + 1 + 3
     # Each sending thread takes its slot once and gives it back once, however many posts it sends.
     threads_used = _tally(queries, "UPDATE integrations_concurrencyslot") - 2 * _source_calls(box)
     assert 2 <= threads_used <= 2 * 8 and threads_used % 2 == 0

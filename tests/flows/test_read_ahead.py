@@ -10,6 +10,7 @@ import pytest
 from integrations.bench.kinds import setup_for
 from integrations.bench.recording import recording
 from integrations.engine import run_cycle
+from integrations.engine.protocol import MIN_GROUP, ROUNDS_PER_GROUP
 from integrations.models import Batch, Connection, SyncCycle
 from tests.conftest import ANCHOR
 
@@ -68,18 +69,20 @@ def test_posts_leave_while_a_page_is_stored_and_the_next_page_is_read_while_it_i
 
 
 def test_a_page_read_ahead_that_fails_stops_the_cycle_after_what_came_before_and_the_next_cycle_posts_the_rest(box):
-    flow = _flow(box, page_size=10)
+    group = max(MIN_GROUP, ROUNDS_PER_GROUP * 2)  # a group of posts at the flow's concurrency of 2
+    page = group + 4
+    flow = _flow(box, page_size=page)
     approved = approved_reports(box)
-    assert len(approved) > 20
+    assert len(approved) > page  # a second page to read ahead
     # The first page's download works; the second (read ahead) fails on every retry.
     control(box, "POST", "faults", json={"system": "expensify", "endpoint": "download", "action": "status",
                                          "status": 500, "after": 1, "count": 50})
     first = run_cycle(flow)
     assert first.state == SyncCycle.FAILED
     # The first page is stored; what its groups sent is recorded, the rest waits ready for the next cycle.
-    assert Batch.objects.filter(flow=flow).count() == 10
-    assert first.posted >= 8
-    assert Batch.objects.filter(flow=flow, state__in=[S.POSTED, S.READY, S.HELD]).count() == 10
+    assert Batch.objects.filter(flow=flow).count() == page
+    assert first.posted == group
+    assert Batch.objects.filter(flow=flow, state__in=[S.POSTED, S.READY, S.HELD]).count() == page
     control(box, "DELETE", "faults")
     second = run_cycle(flow)
     assert second.state == SyncCycle.DONE
