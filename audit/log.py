@@ -7,14 +7,13 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.scrub import scrub, scrub_data
-from portal.statement_rows import chunks
+from portal.statement_rows import array_type, as_columns, chunks, unnest_rows
 
 from .models import AuditEntry
 
 # The columns ``row`` fills, in its order; ``write_rows`` adds ``created``.
 ROW_FIELDS = ("tenant", "flow", "batch", "event", "source_ref", "target_ref", "actor", "action_id", "message", "before",
               "after")
-_JSON_FIELDS = ("before", "after")
 
 
 def new_action_id():
@@ -58,16 +57,21 @@ def write_rows(rows):
     """Insert ``row`` tuples, many per statement, each entry dated now, as ``auto_now_add`` would. One statement of
     many rows rather than ``executemany``: on SQLite that steps the statement once per row, giving up and taking
     back the GIL each time, and a cycle's thread waits for it behind its posting threads at every row. The row
-    counts per statement are few (``portal.statement_rows``): each is a statement the driver keeps prepared."""
+    counts per statement are few (``portal.statement_rows``): each is a statement the driver keeps prepared. On
+    PostgreSQL the rows go as one array per column (``unnest_rows``), in one statement."""
     if not rows:
         return
     meta, q = AuditEntry._meta, connection.ops.quote_name
     columns = [meta.get_field(name).column for name in ROW_FIELDS] + [meta.get_field("created").column]
-    # PostgreSQL takes the serialised JSON as text cast to jsonb; SQLite stores the text as it is.
-    json_mark = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    marks = "(" + ", ".join([json_mark if name in _JSON_FIELDS else "%s" for name in ROW_FIELDS] + ["%s"]) + ")"
-    head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
     created = meta.get_field("created").get_db_prep_value(timezone.now(), connection)
+    if connection.vendor == "postgresql":  # the rows as arrays: one statement text for any number of rows
+        types = [array_type(meta.get_field(name), connection) for name in (*ROW_FIELDS, "created")]
+        sql = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) SELECT * FROM {unnest_rows(types)}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, as_columns([(*values, created) for values in rows], len(columns)))
+        return
+    marks = "(" + ", ".join(["%s"] * (len(ROW_FIELDS) + 1)) + ")"  # SQLite stores the serialised JSON as it is
+    head = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) VALUES "
     with connection.cursor() as cursor:
         for chunk in chunks(rows):
             cursor.execute(head + ", ".join([marks] * len(chunk)), [v for values in chunk for v in (*values, created)])

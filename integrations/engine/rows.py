@@ -12,7 +12,7 @@ import json
 from django.db import connection, models
 from django.utils import timezone
 
-from portal.statement_rows import chunks
+from portal.statement_rows import array_type, chunks, unnest_rows
 
 from ..models import Batch
 from .binding import server_binding
@@ -35,6 +35,8 @@ def update_each(rows, *, where="", where_params=(), model=Batch):
     ``where_params``) guards every row, e.g. that it is still in the state the caller saw."""
     if not rows:
         return 0
+    if connection.vendor == "postgresql":
+        return _update_each_unnest(rows, where, where_params, model)
     q = connection.ops.quote_name
     meta = model._meta
     pk_column = q(meta.pk.column)
@@ -59,6 +61,42 @@ def update_each(rows, *, where="", where_params=(), model=Batch):
     with server_binding(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _update_each_unnest(rows, where, where_params, model):
+    """``update_each`` on PostgreSQL: the rows as arrays (``unnest_rows``), joined to the table by id. A field that
+    some rows do not set comes with a flag column saying which do."""
+    q, meta = connection.ops.quote_name, model._meta
+    table, pk_column = q(meta.db_table), q(meta.pk.column)
+    names = sorted({name for values in rows.values() for name in values})
+    types, aliases, columns, sets = [array_type(meta.pk, connection)], ["k"], [list(rows)], []
+    for i, name in enumerate(names):
+        field = meta.get_field(name)
+        column = q(field.column)
+        types.append(array_type(field, connection))
+        aliases.append(f"v{i}")
+        columns.append([_db_value(field, values[name]) if name in values else None for values in rows.values()])
+        if all(name in values for values in rows.values()):
+            sets.append(f"{column} = u.v{i}")
+            continue
+        types.append("boolean")
+        aliases.append(f"s{i}")
+        columns.append([name in values for values in rows.values()])
+        sets.append(f"{column} = CASE WHEN u.s{i} THEN u.v{i} ELSE {table}.{column} END")
+    sql = (f"UPDATE {table} SET {', '.join(sets)} FROM {unnest_rows(types)} AS u({', '.join(aliases)}) "
+           f"WHERE {table}.{pk_column} = u.k")
+    if where:
+        sql += f" AND ({where})"
+    with server_binding(), connection.cursor() as cursor:
+        cursor.execute(sql, [*columns, *where_params])
+        return cursor.rowcount
+
+
+def _db_value(field, value):
+    """A value as its column takes it; JSON as text (cast to jsonb with the array)."""
+    if isinstance(field, models.JSONField):
+        return None if value is None else json.dumps(value, cls=field.encoder)
+    return field.get_db_prep_save(value, connection)
 
 
 def guard(**conditions):
@@ -88,21 +126,25 @@ def insert_each(objs, *, key, encoded=None, model=Batch):
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             for obj in objs:
                 setattr(obj, field.attname, now)
-    json_mark = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    marks = "(" + ", ".join(json_mark if isinstance(f, models.JSONField) else "%s" for f in fields) + ")"
+    marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     columns = ", ".join(q(f.column) for f in fields)
     key_attnames = [meta.get_field(name).attname for name in key]
     returning = ", ".join(q(meta.get_field(name).column) for name in (meta.pk.name, *key))
     by_key = {tuple(getattr(obj, name) for name in key_attnames): obj for obj in objs}
     convert = [_converter(field, encoded.get(field.name), now) for field in fields]
+    table = q(meta.db_table)
+    if connection.vendor == "postgresql":  # one array per column: one statement text for any number of rows
+        types = [array_type(f, connection) for f in fields]
+        statements = [(f"INSERT INTO {table} ({columns}) SELECT * FROM {unnest_rows(types)} RETURNING {returning}",
+                       [[fn(obj) for obj in objs] for fn in convert])]
+    else:  # at most 64 rows a statement: each row count is a statement the driver keeps prepared
+        statements = ((f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * len(chunk))} RETURNING {returning}",
+                       [fn(obj) for obj in chunk for fn in convert]) for chunk in chunks(objs))
     found = {}
     with server_binding(), connection.cursor() as cursor:
-        for chunk in chunks(objs):  # at most 64 rows: each row count is a statement the driver keeps prepared
-            params = [fn(obj) for obj in chunk for fn in convert]
-            cursor.execute(f"INSERT INTO {q(meta.db_table)} ({columns}) VALUES {', '.join([marks] * len(chunk))} "
-                           f"RETURNING {returning}", params)
-            for pk, *values in cursor.fetchall():
-                found[tuple(values)] = pk
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            found.update((tuple(values), pk) for pk, *values in cursor.fetchall())
     if len(found) != len(objs) or set(found) != set(by_key):
         raise RuntimeError(f"{len(objs)} {meta.db_table} rows inserted but {len(found)} ids matched to them by {key}")
     for values, pk in found.items():
