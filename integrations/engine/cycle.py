@@ -50,15 +50,6 @@ def post_concurrency(flow):
     return concurrency_for(flow.target.system, (flow.target.options or {}).get("concurrency"))
 
 
-def handler_cap(flow):
-    """A handler may cap its posts in flight (``max_concurrency``, e.g. ``flows.mirror`` on SQLite). Handlers are
-    built without I/O (``open`` does that), so a throwaway one answers; a bad option is reported by the cycle."""
-    try:
-        return getattr(handler_class(flow.kind)(flow), "max_concurrency", None)
-    except (LookupError, ValueError):
-        return None
-
-
 def cycle_budget(flow):
     seconds = (flow.options or {}).get("cycle_budget_seconds")
     return float(seconds) if seconds not in (None, "") else float(settings.CYCLE_BUDGET_SECONDS)
@@ -178,10 +169,6 @@ class Cycle:
         """Posting threads each use their own database connection and see only committed rows: a cycle run
         inside a caller's transaction (a test, an atomic request) posts from its own thread instead."""
         wanted = post_concurrency(self.ctx.flow)
-        cap = handler_cap(self.ctx.flow)
-        if cap and wanted > cap:
-            self.ctx.say(f"{self.ctx.flow.kind} posts at most {cap} at a time here, not {wanted}")
-            wanted = cap
         if wanted > 1 and connection.in_atomic_block:
             self.ctx.say(f"inside a transaction: posting one at a time instead of {wanted} in parallel")
             return 1

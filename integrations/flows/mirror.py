@@ -11,8 +11,6 @@ import logging
 from collections import Counter
 from datetime import date
 
-from django.db import connection
-
 from ..engine import mirror
 from ..engine.sanitize import clean_text
 from ..posting import Posting
@@ -24,12 +22,6 @@ logger = logging.getLogger(__name__)
 class MirrorFlow(FlowHandler):
     shape = "mirror"
     target = None  # a mirror.MirrorTarget, set by open()
-
-    @property
-    def max_concurrency(self):
-        """A post asks the database whether its version is superseded, from its posting thread; SQLite (the
-        development and demo database) locks a table another thread writes, so there posts go one at a time."""
-        return 1 if connection.vendor == "sqlite" else None
 
     def source_states(self):
         """``(list of target states, True when the list is every record the source has)``."""
