@@ -287,6 +287,17 @@ class ConcurrencySlot(models.Model):
         return f"{self.key} #{self.slot}"
 
 
+class RateWindow(models.Model):
+    """The recent calls of one sliding-window rate limit (``integrations.systems.limits.RateLimiter``) kept in the
+    database: one row per credential, read and rewritten under its lock in one short transaction."""
+
+    key = models.CharField(max_length=200, unique=True)
+    stamps = models.TextField(default="[]", help_text="JSON list of epoch seconds: the calls still inside a window.")
+
+    def __str__(self):
+        return self.key
+
+
 class WebhookEvent(models.Model):
     """The inbox: a signed event a system pushed to us, stored as it came before anything is done with it.
 

@@ -8,6 +8,7 @@ token bucket (GCRA) and the concurrency limiter in the ``ConcurrencySlot`` table
 
 import contextlib
 import hashlib
+import json
 import logging
 import random
 import threading
@@ -46,33 +47,41 @@ class _CacheLock:
 class RateLimiter:
     """Sliding-window limiter: at most ``n`` calls in any ``seconds`` window, for every
     window given (Expensify: 5 per 10 s and 20 per 60 s). ``acquire`` blocks until a
-    call is allowed, then records it."""
+    call is allowed, then records it.
+
+    The recent calls' stamps are one list per key, read and rewritten atomically: in a ``RateWindow`` row
+    under its lock on the database (one transaction: read, write), in the cache under a short lock with
+    ``REDIS_URL``. The database cache took about 18 statements a call for the same (a lock entry added and
+    deleted, the list read and set, each with the cache's own reads and culling)."""
 
     margin = 0.05  # seconds of slack against clock skew between us and the server
 
-    def __init__(self, key, windows, *, sleep=time.sleep, clock=time.time):
-        self.key = f"ratelimit:{key}"
+    def __init__(self, key, windows, *, sleep=time.sleep, clock=time.time, redis_url=None):
+        self.key = _storage_key(f"ratelimit:{key}")
         self.windows = [(int(n), float(s)) for n, s in windows]
         self.horizon = max(s for _, s in self.windows) if self.windows else 0
         self.sleep = sleep
         self.clock = clock
         self.waited = 0.0
+        url = getattr(settings, "REDIS_URL", "") if redis_url is None else redis_url
+        self.store = _CacheStamps() if url else _DatabaseStamps()
 
     def acquire(self):
         """Block until a call is allowed; record it and return its stamp (pass it to ``settle``)."""
         if not self.windows:
             return None
         while True:
-            with _CacheLock(self.key + ":lock"):
-                now = self.clock()
-                stamps = [t for t in (cache.get(self.key) or []) if t > now - self.horizon]
-                wait = self._wait(stamps, now)
-                if wait <= 0:
-                    stamps.append(now)
-                    self._store(stamps, now)
-                    return now
+            stamp, wait = self._change(self._take)
+            if wait <= 0:
+                return stamp
             self.waited += wait
             self.sleep(wait)
+
+    def _take(self, stamps, now):
+        wait = self._wait(stamps, now)
+        if wait > 0:
+            return None, (None, wait)
+        return [*stamps, now], (now, 0.0)
 
     def settle(self, stamp, late=0.0):
         """Move a call's stamp to when it finished. The vendor counts a call when it arrives,
@@ -81,17 +90,24 @@ class RateLimiter:
         ``late``: seconds after now the call may still arrive (one we stopped waiting for)."""
         if stamp is None:
             return
-        with _CacheLock(self.key + ":lock"):
-            now = self.clock()
-            stamps = [t for t in (cache.get(self.key) or []) if t > now - self.horizon]
+
+        def move(stamps, now):
             if stamp in stamps:
                 stamps.remove(stamp)
-            stamps.append(now + late)
-            self._store(sorted(stamps), now)
+            return sorted([*stamps, now + late]), None
 
-    def _store(self, stamps, now):
-        # Kept until the latest stamp (one dated ahead by ``settle``'s ``late``) leaves every window.
-        cache.set(self.key, stamps, timeout=int(max(stamps) - now + self.horizon) + 5)
+        self._change(move)
+
+    def _change(self, fn):
+        """``fn(stamps in the windows, now) -> (new stamps or None to keep them, result)``, atomically."""
+
+        def apply(stamps):
+            now = self.clock()
+            new, result = fn([t for t in stamps if t > now - self.horizon], now)
+            # Kept until the latest stamp (one dated ahead by ``settle``'s ``late``) leaves every window.
+            return new, result, int(max(new) - now + self.horizon) + 5 if new else 0
+
+        return self.store.change(self.key, apply)
 
     def _wait(self, stamps, now):
         wait = 0.0
@@ -100,6 +116,36 @@ class RateLimiter:
             if len(recent) >= n:
                 wait = max(wait, recent[-n] + seconds + self.margin - now)
         return wait
+
+
+class _CacheStamps:
+    """The stamps in Django's cache (Redis), changed under a short lock on ``cache.add``."""
+
+    def change(self, key, fn):
+        with _CacheLock(key + ":lock"):
+            new, result, keep_seconds = fn(cache.get(key) or [])
+            if new is not None:
+                cache.set(key, new, timeout=keep_seconds)
+            return result
+
+
+class _DatabaseStamps:
+    """The stamps in a ``RateWindow`` row, read locked and written in one transaction (SQLite: the write lock
+    its IMMEDIATE transaction takes, in this process's turn; PostgreSQL: the row's lock)."""
+
+    def change(self, key, fn):
+        from ..models import RateWindow  # imported late: integrations.models imports this package
+
+        rows = RateWindow.objects.filter(key=key)
+        with _DatabaseSlots._turn(), transaction.atomic():
+            text = rows.select_for_update().values_list("stamps", flat=True).first()
+            if text is None:  # first use of the key (another process may make it first): made, then locked
+                RateWindow.objects.bulk_create([RateWindow(key=key)], ignore_conflicts=True)
+                text = rows.select_for_update().values_list("stamps", flat=True).get()
+            new, result, _ = fn(json.loads(text))
+            if new is not None:
+                rows.update(stamps=json.dumps(new))
+            return result
 
 
 class SlotKeeper:
