@@ -70,21 +70,29 @@ def statement_kind(sql):
 
 
 @contextmanager
-def count_all_queries():
-    counter = Counter()
+def on_every_connection(wrapper):
+    """``wrapper`` (an execute wrapper) on this thread's connection and on every connection opened meanwhile,
+    whichever thread opens it."""
     wrapped = [connection]
 
     def on_created(sender, connection, **kwargs):
-        if counter not in connection.execute_wrappers:
-            connection.execute_wrappers.append(counter)
+        if wrapper not in connection.execute_wrappers:
+            connection.execute_wrappers.append(wrapper)
             wrapped.append(connection)
 
     connection_created.connect(on_created, weak=False)
-    connection.execute_wrappers.append(counter)
+    connection.execute_wrappers.append(wrapper)
     try:
-        yield counter
+        yield
     finally:
         connection_created.disconnect(on_created)
         for conn in wrapped:
-            if counter in conn.execute_wrappers:
-                conn.execute_wrappers.remove(counter)
+            if wrapper in conn.execute_wrappers:
+                conn.execute_wrappers.remove(wrapper)
+
+
+@contextmanager
+def count_all_queries():
+    counter = Counter()
+    with on_every_connection(counter):
+        yield counter

@@ -15,13 +15,13 @@ import uuid
 from datetime import timedelta
 
 from django.db import OperationalError, connection
-from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from integrations.engine import cycle as cycle_module
 from integrations.engine import protocol
 from integrations.models import Batch, Flow
 from integrations.operations import hold_batches
+from integrations.querycount import on_every_connection
 
 from .targets import expensify_faults
 from .world import control
@@ -53,7 +53,6 @@ def database_error(match, nth):
     connection it runs: a group's results are written from the recorder's thread (``engine.recorder``)."""
     seen = {"n": 0}
     lock = threading.Lock()
-    wrapped = [connection]
 
     def wrapper(execute, sql, params, many, context):
         if match in sql:
@@ -64,20 +63,8 @@ def database_error(match, nth):
                 raise OperationalError(f"chaos: injected database error on statement {nth} matching {match!r}")
         return execute(sql, params, many, context)
 
-    def on_created(sender, connection, **kwargs):
-        if wrapper not in connection.execute_wrappers:
-            connection.execute_wrappers.append(wrapper)
-            wrapped.append(connection)
-
-    connection_created.connect(on_created, weak=False)
-    connection.execute_wrappers.append(wrapper)
-    try:
+    with on_every_connection(wrapper):
         yield
-    finally:
-        connection_created.disconnect(on_created)
-        for conn in wrapped:
-            if wrapper in conn.execute_wrappers:
-                conn.execute_wrappers.remove(wrapper)
 
 
 def commit_error(rng):
